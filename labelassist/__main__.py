@@ -1,0 +1,3 @@
+from labelassist.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""The ``labelassist`` command line.
+
+Each sub-command lives in its own module exposing ``add_parser(subparsers)``
+(which sets ``func`` on its parser) so this file only wires them together and
+turns user errors into one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+
+from labelassist import __version__
+from labelassist.errors import LabelAssistError
+
+# Sub-command modules, in the order ``--help`` lists them.
+_COMMANDS = ("info",)
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labelassist",
+        description="Turn image-level lesion labels into pixel masks to review and export.",
+    )
+    parser.add_argument("--version", action="version", version=f"labelassist {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        importlib.import_module(f"labelassist.cli.{name}").add_parser(sub)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    # A warning for a user is one line, not a source location.
+    print(f"labelassist: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    old_show = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        return int(args.func(args) or 0)
+    except LabelAssistError as exc:
+        print(f"labelassist: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("labelassist: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        warnings.showwarning = old_show
