@@ -1,0 +1,40 @@
+# The two commands a newcomer runs on a fresh machine:
+#   make run    set up (.venv) and run labelassist on the bundled demo data
+#   make test   set up (.venv with the test tools) and run the whole test suite
+# Both create .venv when it is missing and re-install only when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+DEMO   := demo
+
+.PHONY: run test setup setup-dev bench demo-model clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[qt,napari]"
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed
+	$(VENV)/bin/labelassist demo $(DEMO)
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/bench_boundaryfit.py
+	$(PY) benchmarks/bench_cam.py --slices 40
+
+clean:
+	rm -rf $(DEMO) .pytest_cache .hypothesis

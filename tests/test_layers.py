@@ -1,0 +1,67 @@
+"""The rooms' imports point down only (DESIGN.md §4): checked on the source, and by importing core with Qt blocked."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "labelassist"
+
+# Higher number = higher room. A module may import only from rooms at its own level or below.
+LEVEL = {"errors": 0, "core": 1, "io": 2, "engine": 3, "widgets": 4, "app": 5, "napari": 5, "cli": 6}
+FORBIDDEN_LOW = ("qtpy", "PySide6", "PyQt5", "PyQt6", "napari", "superqt", "magicgui")
+
+
+def _room(module_path: Path) -> str:
+    rel = module_path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py") if len(rel.parts) > 1 or rel.stem != "__init__" else "__init__"
+
+
+def _imports(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def _sources():
+    return sorted(p for p in PACKAGE.rglob("*.py") if _room(p) in LEVEL)
+
+
+def test_every_room_is_known():
+    rooms = {_room(p) for p in PACKAGE.rglob("*.py")} - {"__init__", "__main__"}
+    assert rooms <= set(LEVEL), f"new room(s) {rooms - set(LEVEL)}: give them a level in LEVEL"
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_down(path):
+    room = _room(path)
+    for name in _imports(path):
+        parts = name.split(".")
+        if parts[0] == "labelassist" and len(parts) > 1:
+            target = parts[1]
+            assert target in LEVEL, f"{path.name} imports unknown room {name}"
+            assert LEVEL[target] <= LEVEL[room], f"{room}/{path.name} imports {name}: arrows must point down"
+        if LEVEL[room] <= LEVEL["io"]:
+            assert parts[0] not in FORBIDDEN_LOW, f"{room}/{path.name} imports {name}: no Qt or napari in {room}"
+
+
+def test_core_and_io_import_with_qt_blocked():
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {FORBIDDEN_LOW!r}: raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import pkgutil, importlib, labelassist.core, labelassist.io\n"
+        "for pkg in (labelassist.core, labelassist.io):\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
