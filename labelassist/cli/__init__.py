@@ -21,13 +21,20 @@ _COMMANDS = ("info",)
 EXIT_USAGE = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line (the full usage is one ``--help`` away)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="labelassist",
         description="Turn image-level lesion labels into pixel masks to review and export.",
     )
     parser.add_argument("--version", action="version", version=f"labelassist {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in _COMMANDS:
         importlib.import_module(f"labelassist.cli.{name}").add_parser(sub)
     return parser

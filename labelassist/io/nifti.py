@@ -1,0 +1,130 @@
+"""NIfTI-1/2 in and out, keeping qform/sform and their codes exactly."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from labelassist.errors import ParameterError, VolumeError
+from labelassist.io.sniff import check_size_claim, gunzip_head
+from labelassist.io.volume import Volume
+
+__all__ = ["read_nifti", "nifti_image_for"]
+
+MAX_CHANNELS = 4  # a 4th dimension up to this is read as channels (modalities); longer needs channel=
+
+
+def _header(path: Path, compressed: bool):
+    import nibabel as nib
+
+    head = gunzip_head(path, 540) if compressed else open(path, "rb").read(540)
+    for cls in (nib.Nifti1Header, nib.Nifti2Header):
+        try:
+            return cls.from_fileobj(io.BytesIO(head), check=False)
+        except Exception:  # noqa: BLE001 - nibabel raises many kinds; try the next version
+            continue
+    raise VolumeError(f"{path}: not a valid NIfTI header")
+
+
+def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
+    """Read a .nii/.nii.gz file as a :class:`Volume` (array[k, j, i] == nibabel data[i, j, k])."""
+    import nibabel as nib
+
+    compressed = path.name.lower().endswith(".gz")
+    hdr = _header(path, compressed)
+    shape = tuple(int(n) for n in hdr.get_data_shape())
+    if len(shape) > 4:
+        raise VolumeError(f"{path}: {len(shape)}-D data {shape}; labelassist reads 2-D, 3-D and 4-D volumes")
+    if any(n <= 0 for n in shape):
+        raise VolumeError(f"{path}: header gives an empty data shape {shape}")
+    n_voxels = int(np.prod(shape, dtype=np.int64))
+    offset = int(hdr.get_data_offset())
+    check_size_claim(
+        path,
+        n_voxels=n_voxels,
+        itemsize=hdr.get_data_dtype().itemsize,
+        available=max(path.stat().st_size - (0 if compressed else offset), 0),
+        compressed=compressed,
+    )
+    try:
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)
+    except (EOFError, OSError, zlib.error, gzip.BadGzipFile, ValueError) as exc:
+        raise VolumeError(f"{path}: cannot read the voxel data ({exc}); the file is truncated or corrupt") from None
+    except Exception as exc:  # noqa: BLE001 - a library failure must not become a traceback
+        raise VolumeError(f"{path}: cannot read as NIfTI ({type(exc).__name__}: {exc})") from None
+
+    data = np.asarray(data, dtype=np.float32)
+    names: tuple[str, ...] = ()
+    if data.ndim == 2:
+        data = data[:, :, None]
+    if data.ndim == 4:
+        n_ch = data.shape[3]
+        if channel is not None:
+            if not 0 <= channel < n_ch:
+                raise ParameterError(f"channel must be in [0, {n_ch - 1}] for {path}, got {channel}")
+            data = data[..., channel]
+        elif n_ch > MAX_CHANNELS:
+            raise ParameterError(
+                f"{path} has {n_ch} volumes along its 4th axis: choose one with channel= (--channel) in [0, {n_ch - 1}]"
+            )
+        elif n_ch == 1:
+            data = data[..., 0]
+        else:
+            names = tuple(f"channel {i}" for i in range(n_ch))
+    elif channel is not None:
+        raise ParameterError(f"channel was given but {path} has no channel axis (shape {shape})")
+    array = np.ascontiguousarray(data.transpose(2, 1, 0, 3) if data.ndim == 4 else data.transpose(2, 1, 0))
+    affine = np.asarray(img.affine, dtype=np.float64)
+    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))  # along i, j, k
+    return Volume(
+        array=array,
+        affine=affine,
+        spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
+        source_path=path,
+        format="nifti",
+        channel_names=names,
+        header={"nifti_header": img.header.copy()},
+    )
+
+
+def nifti_image_for(data_zyx: np.ndarray, like: Volume, *, dtype):
+    """A nibabel image of ``data_zyx`` (array order) on ``like``'s grid, with its header when it has one.
+
+    A NIfTI source keeps its qform and sform and their codes exactly; any other source gets its
+    affine as both, with code 1 (scanner).
+    """
+    import nibabel as nib
+
+    data = np.asarray(data_zyx).transpose(2, 1, 0).astype(dtype, copy=False)
+    src = like.header.get("nifti_header")
+    if src is not None:
+        hdr = src.copy()
+        cls = nib.Nifti2Image if isinstance(hdr, nib.Nifti2Header) else nib.Nifti1Image
+        qform, qcode = hdr.get_qform(coded=True)
+        sform, scode = hdr.get_sform(coded=True)
+        img = cls(data, None, header=hdr)
+        img.header.set_data_shape(data.shape)
+        img.header.set_data_dtype(dtype)
+        img.header.set_slope_inter(1.0, 0.0)
+        img.header["cal_min"] = 0
+        img.header["cal_max"] = 0
+        # The constructor may touch the forms; put back exactly what the source had.
+        img.header.set_qform(qform if qform is not None else hdr.get_qform(), code=int(qcode))
+        img.header.set_sform(sform if sform is not None else hdr.get_sform(), code=int(scode))
+        img.update_header()
+        img.header.set_qform(qform if qform is not None else hdr.get_qform(), code=int(qcode))
+        img.header.set_sform(sform if sform is not None else hdr.get_sform(), code=int(scode))
+        return img
+    img = nib.Nifti1Image(data, like.affine)
+    img.header.set_data_dtype(dtype)
+    img.header.set_qform(like.affine, code=1)
+    img.header.set_sform(like.affine, code=1)
+    xyzt = img.header.get_xyzt_units()
+    if xyzt[0] == "unknown":
+        img.header.set_xyzt_units("mm")
+    return img

@@ -1,0 +1,174 @@
+"""Labels out: on the source's voxel grid, atomically, never over the source."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from labelassist.errors import VolumeError
+from labelassist.io.volume import Volume
+
+__all__ = ["save_labels", "save_map", "SUPPORTED_OUTPUTS"]
+
+SUPPORTED_OUTPUTS = (".nii.gz", ".nii", ".nrrd", ".mha")
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in SUPPORTED_OUTPUTS:
+        if name.endswith(suffix):
+            return suffix
+    raise VolumeError(f"{path}: unsupported output extension; use one of {', '.join(SUPPORTED_OUTPUTS)}")
+
+
+def _source_files(like: Volume) -> list[Path]:
+    files = [like.source_path]
+    for key in ("image_files", "dicom_files"):
+        files += list(like.header.get(key, ()))
+    return [Path(f) for f in files]
+
+
+def _refuse_source(path: Path, like: Volume) -> None:
+    target = path.resolve()
+    for src in _source_files(like):
+        src = src.resolve()
+        if target == src or (src.is_dir() and src in target.parents and like.format != "image"):
+            raise VolumeError(f"{path}: refusing to overwrite the source {src}; choose another output path")
+        if src.is_dir() and target.parent == src and like.format in ("dicom-series",):
+            raise VolumeError(f"{path}: refusing to write into the source DICOM folder {src}")
+
+
+def _check_folder(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise VolumeError(f"{path}: the folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise VolumeError(f"{path}: permission denied (cannot write in {parent})")
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None], suffix: str) -> None:
+    """Write through ``write(tmp)`` to a temporary file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def _label_array(labels, like: Volume, path: Path) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != like.shape:
+        raise VolumeError(f"{path}: labels have shape {labels.shape} but the source volume is {like.shape} (z, y, x)")
+    if labels.dtype.kind == "b":
+        return labels.astype(np.uint8)
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or not np.array_equal(labels, np.round(labels)):
+            raise VolumeError(f"{path}: labels must be whole numbers (got non-integer values)")
+    elif labels.dtype.kind not in "iu":
+        raise VolumeError(f"{path}: labels must be integers or booleans, got {labels.dtype}")
+    lo, hi = (labels.min(), labels.max()) if labels.size else (0, 0)
+    if lo < 0 or hi > 65535:
+        raise VolumeError(f"{path}: label values must be in [0, 65535], got [{lo}, {hi}]")
+    return labels.astype(np.uint8 if hi <= 255 else np.uint16)
+
+
+def _write_volume(data: np.ndarray, path: Path, like: Volume, suffix: str) -> None:
+    if suffix in (".nii", ".nii.gz"):
+        import nibabel as nib
+
+        from labelassist.io.nifti import nifti_image_for
+
+        img = nifti_image_for(data, like, dtype=data.dtype)
+        _atomic_write(path, lambda tmp: nib.save(img, str(tmp)), suffix)
+        return
+    import SimpleITK as sitk
+
+    from labelassist.io.itk import itk_geometry
+
+    image = sitk.GetImageFromArray(data)
+    origin, spacing, direction = itk_geometry(like.affine)
+    image.SetOrigin(origin)
+    image.SetSpacing(spacing)
+    image.SetDirection(direction)
+    _atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True), suffix)
+
+
+def save_labels(labels, path, *, like: Volume) -> Path:
+    """Write a label volume that lies exactly on ``like`` in world space.
+
+    Parameters
+    ----------
+    labels : array_like of int or bool, shape ``like.shape`` (z, y, x)
+        0 is background. Written as uint8, or uint16 when a label exceeds 255.
+    path : str or Path
+        Output file: ``.nii.gz`` / ``.nii`` (NIfTI, the source's qform and sform with their codes
+        when the source is NIfTI), ``.nrrd`` or ``.mha``.
+    like : Volume
+        The volume the labels belong to.
+
+    Returns
+    -------
+    Path
+        The written file. For image inputs the PNG masks go to ``<stem>_masks/`` beside it, one per
+        source image with the source image's name, holding the label values (0 = background).
+
+    Raises
+    ------
+    VolumeError
+        A shape mismatch, values outside [0, 65535], an unsupported extension, a missing output folder,
+        or a path that is the source itself. The write is atomic: on failure nothing is left behind.
+    """
+    path = Path(path)
+    suffix = _suffix(path)
+    _check_folder(path)
+    _refuse_source(path, like)
+    data = _label_array(labels, like, path)
+    _write_volume(data, path, like, suffix)
+    if like.format == "image":
+        _write_pngs(data, path, like)
+    return path
+
+
+def save_map(values, path, *, like: Volume) -> Path:
+    """Write a float map (a CAM, a probability) as float32 on ``like``'s grid (NIfTI, NRRD or MHA)."""
+    path = Path(path)
+    suffix = _suffix(path)
+    _check_folder(path)
+    _refuse_source(path, like)
+    values = np.asarray(values, dtype=np.float32)
+    if values.shape != like.shape:
+        raise VolumeError(f"{path}: map has shape {values.shape} but the source volume is {like.shape}")
+    _write_volume(values, path, like, suffix)
+    return path
+
+
+def _write_pngs(data: np.ndarray, path: Path, like: Volume) -> None:
+    import cv2
+
+    stem = path.name[: -len(_suffix(path))]
+    folder = path.parent / f"{stem}_masks"
+    folder.mkdir(exist_ok=True)
+    files = like.header.get("image_files") or [Path(f"slice_{i:04d}.png") for i in range(len(data))]
+    if len(files) != len(data):  # a multi-page TIFF: one file, many slices
+        files = [Path(f"{Path(files[0]).stem}_{i:04d}.png") for i in range(len(data))]
+    sources = {p.resolve() for p in _source_files(like)}
+    for plane, name in zip(data, files):
+        out = folder / f"{Path(name).stem}.png"
+        if out.resolve() in sources:
+            raise VolumeError(f"{out}: refusing to overwrite the source image")
+
+        def write(tmp, plane=plane):
+            if not cv2.imwrite(str(tmp), np.ascontiguousarray(plane)):
+                raise VolumeError(f"{out}: could not write the PNG mask")
+
+        _atomic_write(out, write, ".png")
