@@ -21,13 +21,16 @@ MAX_CHANNELS = 4  # a 4th dimension up to this is read as channels (modalities);
 def _header(path: Path, compressed: bool):
     import nibabel as nib
 
-    head = gunzip_head(path, 540) if compressed else open(path, "rb").read(540)
-    for cls in (nib.Nifti1Header, nib.Nifti2Header):
-        try:
-            return cls.from_fileobj(io.BytesIO(head), check=False)
-        except Exception:  # noqa: BLE001 - nibabel raises many kinds; try the next version
-            continue
-    raise VolumeError(f"{path}: not a valid NIfTI header")
+    if compressed:
+        head = gunzip_head(path, 540)
+    else:
+        with open(path, "rb") as fh:
+            head = fh.read(540)
+    cls = nib.Nifti2Header if head[4:7] in (b"n+2", b"ni2") else nib.Nifti1Header
+    try:
+        return cls.from_fileobj(io.BytesIO(head), check=False)
+    except Exception as exc:  # noqa: BLE001 - nibabel raises many kinds
+        raise VolumeError(f"{path}: not a valid NIfTI header ({exc})".splitlines()[0]) from None
 
 
 def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
