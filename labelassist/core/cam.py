@@ -1,0 +1,116 @@
+"""Class activation maps from the ``grad-cam`` package, batched over slices, target class = lesion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from labelassist.core.classifier import LESION, target_layer
+from labelassist.core.preprocess import resize_to, to_model_input
+from labelassist.errors import Cancelled, ParameterError
+
+__all__ = ["CAM_METHODS", "SLOW_METHODS", "cam_class", "compute_cams"]
+
+# Every grad-cam method that works on a ResNet classifier, by the name a user types.
+CAM_METHODS = {
+    "gradcam": "GradCAM",
+    "gradcam++": "GradCAMPlusPlus",
+    "hirescam": "HiResCAM",
+    "xgradcam": "XGradCAM",
+    "layercam": "LayerCAM",
+    "eigencam": "EigenCAM",
+    "eigengradcam": "EigenGradCAM",
+    "gradcamelementwise": "GradCAMElementWise",
+    "fullgrad": "FullGrad",
+    "scorecam": "ScoreCAM",
+    "ablationcam": "AblationCAM",
+    "shapleycam": "ShapleyCAM",
+    "kpcacam": "KPCA_CAM",
+}
+# One forward pass per activation channel (512 for a ResNet18): minutes a volume on a CPU.
+SLOW_METHODS = ("scorecam", "ablationcam")
+
+
+def cam_class(method: str):
+    """The grad-cam class for a method name."""
+    import pytorch_grad_cam
+
+    if method not in CAM_METHODS:
+        raise ParameterError(f"method must be one of {', '.join(CAM_METHODS)}; got {method!r}")
+    return getattr(pytorch_grad_cam, CAM_METHODS[method])
+
+
+def compute_cams(
+    model,
+    slices,
+    *,
+    method: str = "gradcam",
+    input_size: int,
+    in_channels: int,
+    batch_size: int = 16,
+    device="cpu",
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+):
+    """CAMs and p(lesion) of a stack of slices.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A 2-class ResNet (class 1 = lesion).
+    slices : ndarray (N, H, W) or (N, H, W, C)
+        Slices in [0, 1] (see :func:`~labelassist.core.preprocess.normalise_volume`).
+    method : str
+        A key of :data:`CAM_METHODS` (default Grad-CAM).
+    input_size, in_channels : int
+        The model's input (from its checkpoint metadata).
+    batch_size : int
+        Slices per forward/backward pass; one grad-cam object serves every batch.
+    device : str or torch.device
+    progress : callable(done, total), optional
+        Called after each batch.
+    cancel : callable() -> bool, optional
+        Checked before each batch; True raises :class:`~labelassist.errors.Cancelled`.
+
+    Returns
+    -------
+    cams : ndarray of float32 (N, H, W)
+        Each min-max scaled to [0, 1] and resized back to the slice grid. Always has a hot spot: gate
+        negative slices by ``probs``.
+    probs : ndarray of float32 (N,)
+        p(lesion) = softmax of the same forward pass.
+    """
+    import torch
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    cls = cam_class(method)
+    slices = np.asarray(slices, dtype=np.float32)
+    if slices.ndim not in (3, 4):
+        raise ParameterError(f"slices must be (N, H, W) or (N, H, W, C), got shape {slices.shape}")
+    if batch_size < 1:
+        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+    n, shape = len(slices), slices.shape[1:3]
+    cams = np.zeros((n, *shape), np.float32)
+    probs = np.zeros(n, np.float32)
+    model = model.to(device).eval()
+    kwargs = {} if method == "fullgrad" else {"target_layers": [target_layer(model)]}
+    if method == "fullgrad":
+        kwargs["target_layers"] = []
+    with cls(model=model, **kwargs) as cam:
+        if hasattr(cam, "batch_size"):
+            cam.batch_size = max(batch_size, 1)
+        for start in range(0, n, batch_size):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            chunk = slices[start : start + batch_size]
+            x = to_model_input(chunk, input_size=input_size, in_channels=in_channels).to(device)
+            maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(LESION)] * len(chunk))
+            with torch.no_grad():
+                logits = cam.outputs.detach().float()
+                probs[start : start + len(chunk)] = torch.softmax(logits, dim=1)[:, LESION].cpu().numpy()
+            maps = np.nan_to_num(np.asarray(maps, dtype=np.float32))
+            cams[start : start + len(chunk)] = np.clip(resize_to(maps, shape), 0.0, 1.0)
+            if progress is not None:
+                progress(min(start + len(chunk), n), n)
+    return cams, probs

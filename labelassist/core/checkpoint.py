@@ -1,0 +1,98 @@
+"""Classifier checkpoints: the state dict plus a metadata record, loaded with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from labelassist.core.classifier import ARCHS, CLASS_NAMES, build_classifier
+from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD
+from labelassist.errors import CheckpointError
+
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "default_meta", "checkpoint_hash"]
+
+FORMAT = "labelassist-classifier"
+FORMAT_VERSION = 1
+REQUIRED = ("arch", "in_channels", "input_size", "class_names", "normalisation")
+
+
+def default_meta(arch: str = "resnet18", *, in_channels: int = 3, input_size: int = 128) -> dict:
+    """The metadata record of a new classifier (``training`` is filled in by training)."""
+    return {
+        "arch": arch,
+        "in_channels": int(in_channels),
+        "input_size": int(input_size),
+        "class_names": list(CLASS_NAMES),
+        "normalisation": {"method": "percentile", "low": 0.5, "high": 99.5, "mean": MODEL_MEAN, "std": MODEL_STD},
+        "training": {},
+    }
+
+
+def save_checkpoint(model, path, *, meta: dict, half: bool = False) -> Path:
+    """Write ``{"format", "format_version", "meta", "state_dict"}`` atomically (temp file, then rename).
+
+    ``half=True`` stores floating tensors as float16 (the shipped demo model); they load back as float32.
+    """
+    import torch
+
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: meta lacks {', '.join(missing)}; start from default_meta()")
+    state = {
+        k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+        for k, v in model.state_dict().items()
+    }
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path, *, device="cpu"):
+    """Load a classifier: returns ``(model in eval mode on device, meta)``; a bad file is one line."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such model file")
+    try:
+        blob = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle/zip errors of every kind
+        raise CheckpointError(f"{path}: not a readable model checkpoint ({type(exc).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a labelassist classifier checkpoint (train one with 'labelassist train')")
+    meta, state = blob.get("meta"), blob.get("state_dict")
+    if not isinstance(meta, dict) or not isinstance(state, dict):
+        raise CheckpointError(f"{path}: checkpoint lacks its meta or state_dict")
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint meta lacks {', '.join(missing)}")
+    if meta["arch"] not in ARCHS:
+        raise CheckpointError(f"{path}: unknown architecture {meta['arch']!r}; expected one of {', '.join(ARCHS)}")
+    model = build_classifier(meta["arch"], in_channels=int(meta["in_channels"]))
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit a {meta['arch']} ({first})") from None
+    return model.to(device).eval(), meta
+
+
+def checkpoint_hash(path) -> str:
+    """sha256 of the file: the model's identity in a review session."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

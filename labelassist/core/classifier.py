@@ -1,0 +1,40 @@
+"""The slice classifier: a torchvision ResNet with a 2-class head (background / lesion), never pretrained."""
+
+from __future__ import annotations
+
+from labelassist.errors import ParameterError
+
+__all__ = ["ARCHS", "CLASS_NAMES", "LESION", "build_classifier", "target_layer"]
+
+ARCHS = ("resnet18", "resnet34", "resnet50")
+CLASS_NAMES = ("background", "lesion")
+LESION = 1
+
+
+def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classes: int = 2):
+    """A randomly initialised ResNet (``weights=None``: nothing is ever downloaded).
+
+    Parameters
+    ----------
+    arch : {"resnet18", "resnet34", "resnet50"}
+    in_channels : int
+        Channels of the input (3 for grey replicated or RGB; the number of modalities otherwise).
+    num_classes : int
+        2: class 0 background, class 1 lesion.
+    """
+    import torch.nn as nn
+    import torchvision.models as tvm
+
+    if arch not in ARCHS:
+        raise ParameterError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
+    if int(in_channels) < 1:
+        raise ParameterError(f"in_channels must be >= 1, got {in_channels}")
+    model = getattr(tvm, arch)(weights=None, num_classes=num_classes)
+    if in_channels != 3:
+        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return model
+
+
+def target_layer(model):
+    """The CAM's target layer: ``layer4[-1]``."""
+    return model.layer4[-1]

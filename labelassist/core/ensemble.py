@@ -1,0 +1,72 @@
+"""Ensembles of CAMs (DESIGN.md §1.6) and the p(lesion) gate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from labelassist.core.boundaryfit import check_threshold, mask_inside, touching_boundary
+from labelassist.errors import ParameterError
+
+__all__ = ["RULES", "combine_masks", "ensemble_fit", "gate"]
+
+RULES = ("and", "or", "<", ">")
+
+
+def combine_masks(masks: Sequence[np.ndarray], *, rule: str) -> np.ndarray:
+    """Combine binary masks of one slice.
+
+    Parameters
+    ----------
+    masks : sequence of ndarray (H, W)
+        Binary masks (one per CAM), each already thresholded.
+    rule : {"and", "or", "<", ">"}
+        "and": their product (intersection); "or": their union; "<": the mask with the fewest pixels;
+        ">": the mask with the most pixels (ties: the first).
+
+    Returns
+    -------
+    ndarray of uint8 (H, W)
+    """
+    if rule not in RULES:
+        raise ParameterError(f"rule must be one of {', '.join(repr(r) for r in RULES)}; got {rule!r}")
+    if len(masks) == 0:
+        raise ParameterError("masks must hold at least one mask")
+    stack = np.stack([np.asarray(m).astype(bool) for m in masks])
+    if rule == "and":
+        out = stack.all(axis=0)
+    elif rule == "or":
+        out = stack.any(axis=0)
+    else:
+        sizes = stack.reshape(len(stack), -1).sum(axis=1)
+        out = stack[int(np.argmin(sizes) if rule == "<" else np.argmax(sizes))]
+    return out.astype(np.uint8)
+
+
+def ensemble_fit(cams: Sequence[np.ndarray], thresholds: Sequence[float], regions, *, rule: str,
+                 boundary=None) -> np.ndarray:
+    """Binarise each CAM at its own threshold, combine by ``rule``, then fit: keep regions wholly inside.
+
+    Boundary pixels stay where they are in the combined mask and 4-touch a kept region.
+    """
+    if len(cams) != len(thresholds):
+        raise ParameterError(f"got {len(cams)} CAMs but {len(thresholds)} thresholds; give one threshold per CAM")
+    ts = [check_threshold(t, "thresholds") for t in thresholds]
+    combined = combine_masks([np.asarray(c) >= t for c, t in zip(cams, ts)], rule=rule).astype(bool)
+    regions = np.asarray(regions)
+    kept = mask_inside(combined, regions)[regions] >= 1
+    wall = (regions == 0) if boundary is None else np.asarray(boundary, bool)
+    kept |= touching_boundary(kept, wall) & combined
+    return kept.astype(np.uint8)
+
+
+def gate(mask, probability: float, *, min_probability: float) -> np.ndarray:
+    """Empty the mask of a slice whose p(lesion) is below ``min_probability``.
+
+    A per-slice min-max scaled CAM always has a hot spot; only the classifier's probability can say a
+    slice shows no lesion (DESIGN.md §1.2).
+    """
+    g = check_threshold(min_probability, "min_probability")
+    mask = np.asarray(mask)
+    return np.zeros(mask.shape, np.uint8) if float(probability) < g else mask.astype(np.uint8)

@@ -1,0 +1,82 @@
+"""Intensities to what the classifier sees, and maps back to the slice grid (DESIGN.md §1.1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelassist.errors import ParameterError
+
+__all__ = ["normalise_volume", "to_model_input", "resize_to", "MODEL_MEAN", "MODEL_STD"]
+
+# After the [0, 1] robust scaling, the model sees (x - MODEL_MEAN) / MODEL_STD (stored in checkpoints).
+MODEL_MEAN = 0.5
+MODEL_STD = 0.25
+
+
+def normalise_volume(array, *, low: float = 0.5, high: float = 99.5) -> np.ndarray:
+    """Robust scaling to [0, 1]: clip to the ``low``-``high`` percentiles of the whole volume.
+
+    Percentiles are taken over all slices (per channel for a (z, y, x, c) array), so a slice without a
+    lesion is not stretched into one. NaN becomes 0; a constant volume becomes zeros.
+    """
+    if not 0 <= low < high <= 100:
+        raise ParameterError(f"low and high must satisfy 0 <= low < high <= 100, got {low}, {high}")
+    a = np.asarray(array, dtype=np.float32)
+    out = np.zeros_like(a)
+    channels = [slice(None)] if a.ndim <= 3 else [(..., c) for c in range(a.shape[-1])]
+    for ch in channels:
+        x = a[ch]
+        finite = np.isfinite(x)
+        if not finite.any():
+            continue
+        vals = x[finite]
+        if vals.size > 2_000_000:  # percentiles of a large volume from a fixed subsample
+            vals = vals[:: vals.size // 2_000_000 + 1]
+        lo, hi = np.percentile(vals, [low, high])
+        if hi <= lo:
+            continue
+        out[ch] = np.where(finite, np.clip((x - lo) / (hi - lo), 0.0, 1.0), 0.0)
+    return out
+
+
+def to_model_input(slices, *, input_size: int, in_channels: int):
+    """Slices (N, H, W[, C]) in [0, 1] to the model's tensor (N, in_channels, S, S), normalised.
+
+    Grey is replicated when the model expects 3 channels; C channels are stacked when C == in_channels.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = np.asarray(slices, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4:
+        raise ParameterError(f"slices must be (N, H, W) or (N, H, W, C), got shape {np.shape(slices)}")
+    c = x.shape[-1]
+    if c != in_channels:
+        if c == 1:
+            x = np.repeat(x, in_channels, axis=-1)
+        else:
+            raise ParameterError(
+                f"the model expects {in_channels} channel(s) but the slices have {c}; "
+                f"choose a channel (--channel) or a model trained on {c} channels"
+            )
+    t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    if t.shape[-2:] != (input_size, input_size):
+        t = F.interpolate(t, size=(input_size, input_size), mode="bilinear", align_corners=False,
+                          antialias=max(t.shape[-2:]) > input_size)
+    return (t - MODEL_MEAN) / MODEL_STD
+
+
+def resize_to(maps, shape) -> np.ndarray:
+    """Maps (N, S, S) back to the slice grid (N, H, W), bilinear."""
+    import torch
+    import torch.nn.functional as F
+
+    m = np.asarray(maps, dtype=np.float32)
+    if m.shape[-2:] == tuple(shape):
+        return m
+    t = F.interpolate(torch.from_numpy(m)[:, None], size=tuple(shape), mode="bilinear", align_corners=False)
+    return t[:, 0].numpy()
