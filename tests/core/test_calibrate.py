@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from labelassist.core.calibrate import calibrate, plot_grid
+from labelassist.errors import ParameterError
+
+
+def _case(n=4, planted=0.6, seed=0):
+    """Slices whose CAM ramps up inside a lesion square; the truth is exactly the pixels with CAM >= planted."""
+    rng = np.random.default_rng(seed)
+    h = w = 24
+    regions = np.arange(h * w).reshape(h, w) + 1  # every pixel its own region: fit == threshold
+    cams, truths = [], []
+    for _ in range(n):
+        cam = rng.random((h, w)).astype(np.float32)
+        cams.append(cam)
+        truths.append(cam >= planted)
+    return np.stack(cams), np.stack([regions] * n), np.stack(truths)
+
+
+def test_finds_a_planted_threshold():
+    cams, regions, truths = _case()
+    res = calibrate(cams, regions, truths, thresholds=np.round(np.linspace(0.1, 0.9, 9), 2))
+    assert res.thresholds == (0.6,) and res.score == pytest.approx(1.0)
+    assert res.grid.shape == (1, 1, 9) and res.rule is None
+
+
+def test_finds_a_planted_gate_and_rule():
+    cams, regions, truths = _case()
+    probs = np.array([0.9, 0.9, 0.2, 0.2])
+    truths[2:] = False  # slices the classifier calls negative have no lesion
+    other = np.where(truths, 0.95, cams * 0.5)  # a second CAM that is hot only on the lesion
+    cams[2:] = other[2:] = 0.97  # CAMs always have a hot spot: only the gate can empty a negative slice
+    res = calibrate(
+        np.stack([cams, other]), regions, truths, thresholds=[0.3, 0.6, 0.9], gates=[0.0, 0.5],
+        probabilities=probs, rules=["and", "or"],
+    )
+    assert res.gate == 0.5 and res.score == pytest.approx(1.0)
+    assert res.grid.shape == (2, 2, 3, 3)
+
+
+def test_plot_grid_writes_a_png(tmp_path):
+    cams, regions, truths = _case(n=2)
+    res = calibrate(np.stack([cams, cams]), regions, truths, thresholds=[0.2, 0.6], rules=["and", "<"])
+    out = plot_grid(res, tmp_path / "grid.png")
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"thresholds": [1.2]}, "thresholds must be a non-empty list of values in"),
+        ({"objective": "f1"}, "objective must be one of"),
+        ({"gates": [0.5]}, "gates above 0 need probabilities"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    cams, regions, truths = _case(n=2)
+    with pytest.raises(ParameterError, match=match):
+        calibrate(cams, regions, truths, **kwargs)

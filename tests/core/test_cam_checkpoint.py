@@ -1,0 +1,149 @@
+"""CAMs (every fast grad-cam method, grey and colour, batched == per slice, target = lesion), checkpoints, devices."""
+
+import numpy as np
+import pytest
+import torch
+
+from labelassist.core.cam import CAM_METHODS, SLOW_METHODS, compute_cams
+from labelassist.core.checkpoint import checkpoint_hash, default_meta, load_checkpoint, save_checkpoint
+from labelassist.core.classifier import build_classifier
+from labelassist.core.device import resolve_device
+from labelassist.core.preprocess import normalise_volume, to_model_input
+from labelassist.errors import Cancelled, CheckpointError, ParameterError
+
+SIZE = 64
+FAST = [m for m in CAM_METHODS if m not in SLOW_METHODS]
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_classifier("resnet18").eval()
+
+
+@pytest.fixture(scope="module")
+def slices():
+    return np.random.default_rng(0).random((3, 40, 48)).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", FAST)
+@pytest.mark.parametrize("colour", [False, True], ids=["grey", "rgb"])
+def test_every_fast_method_on_grey_and_colour(model, slices, method, colour):
+    x = np.repeat(slices[..., None], 3, axis=-1) * [1.0, 0.8, 0.6] if colour else slices
+    cams, probs = compute_cams(model, x, method=method, input_size=SIZE, in_channels=3, batch_size=2)
+    assert cams.shape == (3, 40, 48) and cams.dtype == np.float32
+    assert cams.min() >= 0 and cams.max() <= 1 and cams.max() > 0.5
+    with torch.no_grad():
+        want = torch.softmax(model(to_model_input(x, input_size=SIZE, in_channels=3)), 1)[:, 1].numpy()
+    np.testing.assert_allclose(probs, want, atol=1e-5)
+
+
+def test_batched_equals_per_slice(model, slices):
+    batched, p_b = compute_cams(model, slices, input_size=SIZE, in_channels=3, batch_size=3)
+    for i in range(3):
+        one, p1 = compute_cams(model, slices[i : i + 1], input_size=SIZE, in_channels=3, batch_size=1)
+        np.testing.assert_allclose(batched[i], one[0], atol=1e-4)
+        np.testing.assert_allclose(p_b[i], p1[0], atol=1e-5)
+
+
+def test_target_is_lesion_not_argmax(model, slices):
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    with torch.no_grad():  # make background the argmax: a bias on the head
+        model.fc.bias[:] = torch.tensor([10.0, -10.0])
+    try:
+        cams, probs = compute_cams(model, slices[:1], input_size=SIZE, in_channels=3)
+        assert probs[0] < 0.5
+        x = to_model_input(slices[:1], input_size=SIZE, in_channels=3)
+        with GradCAM(model=model, target_layers=[model.layer4[-1]]) as cam:
+            lesion = cam(input_tensor=x, targets=[ClassifierOutputTarget(1)])
+            background = cam(input_tensor=x, targets=[ClassifierOutputTarget(0)])
+        from labelassist.core.preprocess import resize_to
+
+        np.testing.assert_allclose(cams[0], np.clip(resize_to(lesion, (40, 48))[0], 0, 1), atol=1e-4)
+        assert not np.allclose(lesion, background, atol=1e-3)
+    finally:
+        with torch.no_grad():
+            model.fc.bias.zero_()
+
+
+def test_cancel_between_batches(model, slices):
+    seen = []
+    with pytest.raises(Cancelled):
+        compute_cams(model, slices, input_size=SIZE, in_channels=3, batch_size=1,
+                     progress=lambda d, t: seen.append(d), cancel=lambda: len(seen) >= 1)
+    assert seen == [1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "magic"}, "method must be one of"),
+        ({"in_channels": 2}, "the model expects 2 channel"),
+    ],
+)
+def test_bad_parameters(model, kwargs, match):
+    x = np.zeros((1, 8, 8, 3), np.float32)
+    args = {"input_size": SIZE, "in_channels": 3, **kwargs}
+    with pytest.raises(ParameterError, match=match):
+        compute_cams(model, x, **args)
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_checkpoint_round_trip(tmp_path, model, half):
+    meta = default_meta("resnet18", input_size=SIZE)
+    meta["training"] = {"epochs": 1}
+    path = save_checkpoint(model, tmp_path / "m.pt", meta=meta, half=half)
+    loaded, got = load_checkpoint(path)
+    assert got == meta and not loaded.training
+    x = torch.rand(1, 3, SIZE, SIZE)
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=5e-2 if half else 1e-5)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    assert len(checkpoint_hash(path)) == 64
+
+
+def test_half_checkpoint_is_about_half_the_size(tmp_path, model):
+    meta = default_meta("resnet18")
+    full = save_checkpoint(model, tmp_path / "f.pt", meta=meta).stat().st_size
+    half = save_checkpoint(model, tmp_path / "h.pt", meta=meta, half=True).stat().st_size
+    assert half < 0.6 * full
+
+
+def _bad_files(tmp_path, model):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a torch file at all")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    wrong = tmp_path / "wrong.pt"
+    meta = default_meta("resnet34")
+    torch.save({"format": "labelassist-classifier", "format_version": 1, "meta": meta,
+                "state_dict": model.state_dict()}, wrong)
+    return [(tmp_path / "missing.pt", "no such model file"), (garbage, "not a readable model checkpoint"),
+            (foreign, "not a labelassist classifier"), (wrong, "weights do not fit a resnet34")]
+
+
+def test_bad_checkpoints_are_one_line_errors(tmp_path, model):
+    for path, match in _bad_files(tmp_path, model):
+        with pytest.raises(CheckpointError, match=match) as info:
+            load_checkpoint(path)
+        assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ParameterError, match="device 'tpu' is not available here"):
+        resolve_device("tpu")
+
+
+def test_normalise_volume_edge_cases():
+    vol = np.random.default_rng(0).normal(100, 10, (4, 8, 8)).astype(np.float32)
+    vol[0, 0, 0] = np.nan
+    out = normalise_volume(vol)
+    assert out.min() == 0 and out.max() == 1 and out[0, 0, 0] == 0 and out.dtype == np.float32
+    assert not normalise_volume(np.full((2, 3, 3), 5.0)).any()
+    assert not normalise_volume(np.full((2, 3, 3), np.nan)).any()
+    multi = np.stack([vol, vol * 100], axis=-1)
+    np.testing.assert_allclose(normalise_volume(multi)[..., 1], out, atol=1e-5)  # per channel
