@@ -16,7 +16,9 @@ from labelassist import __version__
 from labelassist.errors import LabelAssistError
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("info",)
+_COMMANDS = ("info", "run", "eval", "calibrate")
+
+_MODULES = {"eval": "evaluate", "demo-data": "demo_data"}  # command name -> module, where they differ
 
 EXIT_USAGE = 2
 
@@ -36,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labelassist {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in _COMMANDS:
-        importlib.import_module(f"labelassist.cli.{name}").add_parser(sub)
+        importlib.import_module(f"labelassist.cli.{_MODULES.get(name, name)}").add_parser(sub)
     return parser
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from labelassist.core import boundaryfit, postfilter
 from labelassist.core.cam import CAM_METHODS, compute_cams
 from labelassist.core.perimeter import perimeter_map
-from labelassist.core.preprocess import normalise_volume
+from labelassist.core.preprocess import check_channels, normalise_volume
 from labelassist.errors import Cancelled, ParameterError
 
 __all__ = ["PipelineParams", "SliceResult", "Pipeline"]
@@ -121,6 +121,7 @@ class Pipeline:
     def __post_init__(self):
         if self.array.ndim not in (3, 4):
             raise ParameterError(f"array must be (z, y, x) or (z, y, x, c), got shape {self.array.shape}")
+        check_channels(1 if self.array.ndim == 3 else self.array.shape[-1], int(self.meta["in_channels"]))
         self.image = normalise_volume(self.array)
         self.results = [SliceResult() for _ in range(self.image.shape[0])]
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from labelassist.errors import ParameterError
 
-__all__ = ["normalise_volume", "to_model_input", "resize_to", "MODEL_MEAN", "MODEL_STD"]
+__all__ = ["normalise_volume", "to_model_input", "check_channels", "resize_to", "MODEL_MEAN", "MODEL_STD"]
 
 # After the [0, 1] robust scaling, the model sees (x - MODEL_MEAN) / MODEL_STD (stored in checkpoints).
 MODEL_MEAN = 0.5
@@ -54,20 +54,23 @@ def to_model_input(slices, *, input_size: int, in_channels: int):
         x = x[..., None]
     if x.ndim != 4:
         raise ParameterError(f"slices must be (N, H, W) or (N, H, W, C), got shape {np.shape(slices)}")
-    c = x.shape[-1]
-    if c != in_channels:
-        if c == 1:
-            x = np.repeat(x, in_channels, axis=-1)
-        else:
-            raise ParameterError(
-                f"the model expects {in_channels} channel(s) but the slices have {c}; "
-                f"choose a channel (--channel) or a model trained on {c} channels"
-            )
+    check_channels(x.shape[-1], in_channels)
+    if x.shape[-1] != in_channels:  # grey replicated to the 3 channels of an RGB-shaped model
+        x = np.repeat(x, in_channels, axis=-1)
     t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     if t.shape[-2:] != (input_size, input_size):
         t = F.interpolate(t, size=(input_size, input_size), mode="bilinear", align_corners=False,
                           antialias=max(t.shape[-2:]) > input_size)
     return (t - MODEL_MEAN) / MODEL_STD
+
+
+def check_channels(channels: int, in_channels: int) -> None:
+    """A model sees ``in_channels``; grey (1 channel) may be replicated to 3, nothing else is adapted."""
+    if channels != in_channels and not (channels == 1 and in_channels == 3):
+        raise ParameterError(
+            f"the model expects {in_channels} channel(s) but the volume has {channels}; "
+            f"choose a channel (--channel) or a model trained on {channels} channel(s)"
+        )
 
 
 def resize_to(maps, shape) -> np.ndarray:
