@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
+import torch.nn as nn
 
 from labelassist.core.classifier import LESION, target_layer
 from labelassist.core.preprocess import resize_to, to_model_input
@@ -30,6 +32,33 @@ CAM_METHODS = {
 }
 # One forward pass per activation channel (512 for a ResNet18): minutes a volume on a CPU.
 SLOW_METHODS = ("scorecam", "ablationcam")
+
+
+class GradTail(nn.Module):
+    """A ResNet whose stem runs without autograd: gradients flow only through ``layer4[-1]`` and the head.
+
+    Grad-CAM and its gradient-based siblings need the gradient at the target layer only; letting autograd
+    record the whole network (as a plain model does) makes the backward pass cost as much as the forward
+    pass again. Outputs equal the model's. Methods that need input gradients (FullGrad, ShapleyCAM) get
+    the plain model.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.inner = model
+
+    def forward(self, x):
+        m = self.inner
+        with torch.no_grad():
+            x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+            x = m.layer3(m.layer2(m.layer1(x)))
+            for block in m.layer4[:-1]:
+                x = block(x)
+        x = m.layer4[-1](x)
+        return m.fc(torch.flatten(m.avgpool(x), 1))
+
+
+_NEEDS_INPUT_GRADIENT = ("fullgrad", "shapleycam")
 
 
 def cam_class(method: str):
@@ -81,7 +110,6 @@ def compute_cams(
     probs : ndarray of float32 (N,)
         p(lesion) = softmax of the same forward pass.
     """
-    import torch
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     cls = cam_class(method)
@@ -94,10 +122,9 @@ def compute_cams(
     cams = np.zeros((n, *shape), np.float32)
     probs = np.zeros(n, np.float32)
     model = model.to(device).eval()
-    kwargs = {} if method == "fullgrad" else {"target_layers": [target_layer(model)]}
-    if method == "fullgrad":
-        kwargs["target_layers"] = []
-    with cls(model=model, **kwargs) as cam:
+    layers = [] if method == "fullgrad" else [target_layer(model)]
+    runner = model if method in _NEEDS_INPUT_GRADIENT else GradTail(model).eval()
+    with cls(model=runner, target_layers=layers) as cam:
         if hasattr(cam, "batch_size"):
             cam.batch_size = max(batch_size, 1)
         for start in range(0, n, batch_size):
