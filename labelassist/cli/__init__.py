@@ -16,7 +16,7 @@ from labelassist import __version__
 from labelassist.errors import LabelAssistError
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("info", "run", "eval", "calibrate")
+_COMMANDS = ("info", "run", "eval", "calibrate", "demo-data")
 
 _MODULES = {"eval": "evaluate", "demo-data": "demo_data"}  # command name -> module, where they differ
 

@@ -1,0 +1,25 @@
+"""``labelassist demo-data``: MRI volumes and ultrasound images with synthetic lesions and their masks."""
+
+from __future__ import annotations
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("demo-data", help="write demo volumes and images with lesion masks", description=__doc__)
+    p.add_argument("out_dir", metavar="OUT_DIR", help="an empty or new folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--setting", choices=("easy", "hard", "both"), default="both")
+    p.add_argument("--mri", type=int, default=8, help="MRI volumes per setting (8)")
+    p.add_argument("--us", type=int, default=40, help="ultrasound images per setting (40)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from labelassist.io.demo import write_demo_data
+
+    settings = ("easy", "hard") if args.setting == "both" else (args.setting,)
+    m = write_demo_data(args.out_dir, seed=args.seed, settings=settings, n_mri=args.mri, n_us=args.us)
+    print(f"{args.out_dir}: {len(m['mri'])} MRI volumes and {len(m['us'])} ultrasound images "
+          f"({', '.join(settings)}), manifest.json")
+    return 0

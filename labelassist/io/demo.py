@@ -1,0 +1,119 @@
+"""Demo data: MRI volumes from the MNI152 T1 template nilearn ships (offline) and B-mode-like images,
+with synthetic lesions and their masks (:mod:`labelassist.core.synth`).
+
+Layout of OUT_DIR::
+
+    manifest.json
+    mri/<setting>/vol_000.nii.gz, vol_000_mask.nii.gz, ...   (2 mm voxels; slices = the axial k axis)
+    us/<setting>/img_000.png, img_000_mask.png, ...          (8-bit grey; masks 0/1 uint8)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from labelassist.core.synth import SETTINGS, make_mri_case, make_ultrasound_case
+from labelassist.errors import ParameterError, VolumeError
+
+__all__ = ["write_demo_data", "load_template", "MANIFEST"]
+
+MANIFEST = "manifest.json"
+
+
+def load_template():
+    """The MNI152 T1 template (2 mm) and its brain mask, cropped to the brain; returns (t1, mask, affine)."""
+    from nilearn.datasets import load_mni152_brain_mask, load_mni152_template
+
+    t1_img = load_mni152_template(resolution=2)
+    t1 = np.asarray(t1_img.get_fdata(), np.float32)
+    mask = np.asarray(load_mni152_brain_mask(resolution=2).get_fdata()) > 0.5
+    idx = np.argwhere(mask)
+    lo = np.maximum(idx.min(axis=0) - 3, 0)
+    hi = np.minimum(idx.max(axis=0) + 4, mask.shape)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    affine = t1_img.affine.copy()
+    affine[:3, 3] += affine[:3, :3] @ lo
+    return t1[box], mask[box], affine
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise VolumeError(f"{out}: exists and is not a folder; choose a new folder for the demo data")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise VolumeError(f"{out}: folder is not empty and holds no demo data; choose an empty or new folder")
+
+
+def _write_nifti(path: Path, data, affine, dtype) -> None:
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.asarray(data, dtype=dtype), affine)
+    img.header.set_qform(affine, code=1)
+    img.header.set_sform(affine, code=1)
+    img.header.set_xyzt_units("mm")
+    _atomic(path, lambda tmp: nib.save(img, tmp))
+
+
+def _write_png(path: Path, data) -> None:
+    import cv2
+
+    _atomic(path, lambda tmp: cv2.imwrite(tmp, np.ascontiguousarray(data)) or (_ for _ in ()).throw(
+        VolumeError(f"{path}: could not write the PNG")))
+
+
+def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri: int = 8, n_us: int = 40) -> dict:
+    """Write demo MRI volumes and ultrasound images with lesion masks; returns the manifest.
+
+    Deterministic for a seed. About 1 volume in 8 and a third of the images have no lesion at all.
+    """
+    out = Path(out_dir)
+    _check_out_dir(out)
+    for s in settings:
+        if s not in SETTINGS:
+            raise ParameterError(f"settings must be among {', '.join(SETTINGS)}; got {s!r}")
+    if n_mri < 0 or n_us < 0:
+        raise ParameterError(f"n_mri and n_us must be >= 0, got {n_mri}, {n_us}")
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    t1, brain, affine = load_template() if n_mri else (None, None, None)
+    manifest = {"seed": seed, "settings": list(settings), "mri": [], "us": []}
+    for setting in settings:
+        folder = out / "mri" / setting
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n_mri):
+            lesions = 0 if i % 8 == 7 else None
+            image, mask, params = make_mri_case(t1, brain, rng=rng, setting=setting, lesions=lesions)
+            vol, msk = folder / f"vol_{i:03d}.nii.gz", folder / f"vol_{i:03d}_mask.nii.gz"
+            _write_nifti(vol, image, affine, np.float32)
+            _write_nifti(msk, mask, affine, np.uint8)
+            manifest["mri"].append({
+                "path": str(vol.relative_to(out)), "mask": str(msk.relative_to(out)), "setting": setting,
+                "lesions": len(params), "positive_slices": int(mask.any(axis=(0, 1)).sum()),
+                "slices": int(mask.shape[2]), "lesion_params": params,
+            })
+        folder = out / "us" / setting
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n_us):
+            image, mask, params = make_ultrasound_case(rng=rng, setting=setting)
+            img, msk = folder / f"img_{i:03d}.png", folder / f"img_{i:03d}_mask.png"
+            _write_png(img, image)
+            _write_png(msk, mask)
+            manifest["us"].append({"path": str(img.relative_to(out)), "mask": str(msk.relative_to(out)),
+                                   "setting": setting, "lesions": len(params), "lesion_params": params})
+    _atomic(out / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
+    return manifest
