@@ -22,20 +22,23 @@ def normalise_volume(array, *, low: float = 0.5, high: float = 99.5) -> np.ndarr
     if not 0 <= low < high <= 100:
         raise ParameterError(f"low and high must satisfy 0 <= low < high <= 100, got {low}, {high}")
     a = np.asarray(array, dtype=np.float32)
-    out = np.zeros_like(a)
+    out = np.array(a, dtype=np.float32, copy=True)  # the one full-size allocation; the rest is in place
     channels = [slice(None)] if a.ndim <= 3 else [(..., c) for c in range(a.shape[-1])]
     for ch in channels:
-        x = a[ch]
-        finite = np.isfinite(x)
-        if not finite.any():
+        o = out[ch]
+        sample = o.ravel()[:: max(1, o.size // 2_000_000)]  # percentiles from at most ~2M voxels
+        sample = sample[np.isfinite(sample)]
+        if sample.size == 0:
+            o[...] = 0.0
             continue
-        vals = x[finite]
-        if vals.size > 2_000_000:  # percentiles of a large volume from a fixed subsample
-            vals = vals[:: vals.size // 2_000_000 + 1]
-        lo, hi = np.percentile(vals, [low, high])
+        lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
+        np.nan_to_num(o, copy=False, nan=lo, posinf=hi, neginf=lo)
         if hi <= lo:
+            o[...] = 0.0
             continue
-        out[ch] = np.where(finite, np.clip((x - lo) / (hi - lo), 0.0, 1.0), 0.0)
+        o -= lo
+        o /= hi - lo
+        np.clip(o, 0.0, 1.0, out=o)
     return out
 
 
