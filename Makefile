@@ -34,7 +34,16 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_boundaryfit.py
-	$(PY) benchmarks/bench_cam.py --slices 40
+	$(PY) benchmarks/bench_cam.py
+	$(PY) benchmarks/report_accuracy.py
+
+# Re-train the shipped demo model exactly as the README says (minutes on a 2-core CPU).
+demo-model: $(VENV)/.installed
+	rm -rf /tmp/demo-train
+	$(VENV)/bin/labelassist demo-data /tmp/demo-train --seed 0 --us 0
+	cd /tmp/demo-train/mri && $(CURDIR)/$(VENV)/bin/labelassist train */vol_???.nii.gz \
+	    --masks */vol_???_mask.nii.gz -o $(CURDIR)/resources/demo_model.pt \
+	    --half --epochs 14 --arch resnet18 --input-size 128 --seed 0
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis

@@ -13,10 +13,10 @@ import sys
 import warnings
 
 from labelassist import __version__
-from labelassist.errors import LabelAssistError
+from labelassist.errors import Cancelled, LabelAssistError
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("info", "run", "eval", "calibrate", "demo-data")
+_COMMANDS = ("info", "demo", "demo-data", "train", "run", "eval", "calibrate")
 
 _MODULES = {"eval": "evaluate", "demo-data": "demo_data"}  # command name -> module, where they differ
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except LabelAssistError as exc:
         print(f"labelassist: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):
         print("labelassist: interrupted", file=sys.stderr)
         return 130
     finally:

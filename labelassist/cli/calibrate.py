@@ -51,7 +51,7 @@ def run(args) -> int:
     from labelassist.io import load_volume
 
     volume, pipe = open_pipeline(args, pipeline_params(args, gate=0.0))
-    truth = load_volume(args.truth)
+    truth = load_volume(args.truth, labels=True)
     if truth.shape != volume.shape:
         raise VolumeError(f"{args.truth}: shape {truth.shape} does not match the volume {volume.shape}")
     idx = parse_slices(args.slices, pipe.n_slices)

@@ -22,7 +22,7 @@ def load_mask_pair(pred_path, truth_path):
     from labelassist.errors import VolumeError
     from labelassist.io import load_volume
 
-    pred, truth = load_volume(pred_path), load_volume(truth_path)
+    pred, truth = load_volume(pred_path, labels=True), load_volume(truth_path, labels=True)
     if pred.shape != truth.shape:
         raise VolumeError(f"{pred_path}: shape {pred.shape} does not match the truth {truth_path} {truth.shape}")
     if not np.allclose(pred.affine, truth.affine, atol=1e-3):

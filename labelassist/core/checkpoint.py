@@ -50,6 +50,9 @@ def save_checkpoint(model, path, *, meta: dict, half: bool = False) -> Path:
     os.close(fd)
     try:
         torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state}, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

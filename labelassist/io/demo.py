@@ -11,14 +11,13 @@ Layout of OUT_DIR::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from labelassist.core.synth import SETTINGS, make_mri_case, make_ultrasound_case
 from labelassist.errors import ParameterError, VolumeError
+from labelassist.io.save import atomic_write
 
 __all__ = ["write_demo_data", "load_template", "MANIFEST"]
 
@@ -41,17 +40,6 @@ def load_template():
     return t1[box], mask[box], affine
 
 
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _check_out_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise VolumeError(f"{out}: exists and is not a folder; choose a new folder for the demo data")
@@ -66,14 +54,17 @@ def _write_nifti(path: Path, data, affine, dtype) -> None:
     img.header.set_qform(affine, code=1)
     img.header.set_sform(affine, code=1)
     img.header.set_xyzt_units("mm")
-    _atomic(path, lambda tmp: nib.save(img, tmp))
+    atomic_write(path, lambda tmp: nib.save(img, str(tmp)), ".nii.gz")
 
 
 def _write_png(path: Path, data) -> None:
     import cv2
 
-    _atomic(path, lambda tmp: cv2.imwrite(tmp, np.ascontiguousarray(data)) or (_ for _ in ()).throw(
-        VolumeError(f"{path}: could not write the PNG")))
+    def write(tmp):
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(data)):
+            raise VolumeError(f"{path}: could not write the PNG")
+
+    atomic_write(path, write, ".png")
 
 
 def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri: int = 8, n_us: int = 40) -> dict:
@@ -115,5 +106,5 @@ def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri:
             _write_png(msk, mask)
             manifest["us"].append({"path": str(img.relative_to(out)), "mask": str(msk.relative_to(out)),
                                    "setting": setting, "lesions": len(params), "lesion_params": params})
-    _atomic(out / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
+    atomic_write(out / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)), ".json")
     return manifest

@@ -17,7 +17,7 @@ __all__ = ["load_volume", "IMAGE_SUFFIXES"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-def load_volume(path, *, channel: int | None = None) -> Volume:
+def load_volume(path, *, channel: int | None = None, labels: bool = False) -> Volume:
     """Read a scan, an image or a folder of them as a :class:`Volume`.
 
     Parameters
@@ -28,6 +28,8 @@ def load_volume(path, *, channel: int | None = None) -> Volume:
     channel : int, optional
         For data with a 4th axis (multi-modal NIfTI, ...): keep only this channel. ``None`` keeps up to
         4 channels as the last array axis.
+    labels : bool
+        The file is a label volume (a mask): an all-zero one is normal, so it gets no warning.
 
     Returns
     -------
@@ -55,7 +57,8 @@ def load_volume(path, *, channel: int | None = None) -> Volume:
         raise VolumeError(f"{path}: not enough memory to read this volume") from None
     except Exception as exc:  # noqa: BLE001 - no library failure may reach the user as a traceback
         raise VolumeError(f"{path}: cannot read ({type(exc).__name__}: {exc})".splitlines()[0]) from None
-    _warn_degenerate(volume)
+    if not labels:
+        _warn_degenerate(volume)
     return volume
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from labelassist.errors import VolumeError
 from labelassist.io.volume import Volume
 
-__all__ = ["save_labels", "save_map", "SUPPORTED_OUTPUTS"]
+__all__ = ["save_labels", "save_map", "atomic_write", "SUPPORTED_OUTPUTS"]
 
 SUPPORTED_OUTPUTS = (".nii.gz", ".nii", ".nrrd", ".mha")
 
@@ -51,18 +51,25 @@ def _check_folder(path: Path) -> None:
         raise VolumeError(f"{path}: permission denied (cannot write in {parent})")
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None], suffix: str) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None], suffix: str) -> None:
     """Write through ``write(tmp)`` to a temporary file beside ``path``, then rename it into place."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _label_array(labels, like: Volume, path: Path) -> np.ndarray:
@@ -89,7 +96,7 @@ def _write_volume(data: np.ndarray, path: Path, like: Volume, suffix: str) -> No
         from labelassist.io.nifti import nifti_image_for
 
         img = nifti_image_for(data, like, dtype=data.dtype)
-        _atomic_write(path, lambda tmp: nib.save(img, str(tmp)), suffix)
+        atomic_write(path, lambda tmp: nib.save(img, str(tmp)), suffix)
         return
     import SimpleITK as sitk
 
@@ -100,7 +107,7 @@ def _write_volume(data: np.ndarray, path: Path, like: Volume, suffix: str) -> No
     image.SetOrigin(origin)
     image.SetSpacing(spacing)
     image.SetDirection(direction)
-    _atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True), suffix)
+    atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True), suffix)
 
 
 def save_labels(labels, path, *, like: Volume) -> Path:
@@ -171,4 +178,4 @@ def _write_pngs(data: np.ndarray, path: Path, like: Volume) -> None:
             if not cv2.imwrite(str(tmp), np.ascontiguousarray(plane)):
                 raise VolumeError(f"{out}: could not write the PNG mask")
 
-        _atomic_write(out, write, ".png")
+        atomic_write(out, write, ".png")

@@ -189,3 +189,11 @@ def test_every_error_is_a_labelassist_error():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert issubclass(VolumeError, ValueError)
+
+
+def test_an_empty_label_volume_is_not_a_warning(tmp_path):
+    p = tmp_path / "mask.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 4), np.uint8), np.eye(4)), str(p))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not load_volume(p, labels=True).array.any()

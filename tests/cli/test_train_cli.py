@@ -1,0 +1,90 @@
+"""`labelassist train` from masks and from a slice-label file; bad input is one line; run uses the demo model."""
+
+import json
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from labelassist.cli import main
+from labelassist.cli._common import demo_model_path
+from labelassist.core.checkpoint import load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def vols(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        v = rng.normal(100, 5, (32, 32, 8)).astype(np.float32)
+        m = np.zeros(v.shape, np.uint8)
+        m[10:20, 10:20, 2:5] = 1
+        v[m > 0] += 60
+        nib.save(nib.Nifti1Image(v, np.eye(4)), str(tmp / f"v{i}.nii.gz"))
+        nib.save(nib.Nifti1Image(m, np.eye(4)), str(tmp / f"v{i}_mask.nii.gz"))
+        paths.append((tmp / f"v{i}.nii.gz", tmp / f"v{i}_mask.nii.gz"))
+    return tmp, paths
+
+
+def _common(paths):
+    return [str(v) for v, _ in paths]
+
+
+def test_train_from_masks(vols):
+    tmp, paths = vols
+    out = tmp / "m.pt"
+    code = main(["train", *_common(paths), "--masks", *[str(m) for _, m in paths], "-o", str(out),
+                 "--epochs", "1", "--input-size", "32", "--batch-size", "8"])
+    assert code == 0
+    _, meta = load_checkpoint(out)
+    assert meta["training"]["positive_slices"] == 9 and meta["training"]["slices"] == 24
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_train_from_slice_labels(vols, fmt):
+    tmp, paths = vols
+    rows = [(str(v), s, int(2 <= s < 5)) for v, _ in paths for s in range(8)]
+    f = tmp / f"labels.{fmt}"
+    if fmt == "csv":
+        f.write_text("volume,slice,label\n" + "\n".join(f"{v},{s},{y}" for v, s, y in rows))
+    else:
+        f.write_text(json.dumps([{"volume": v, "slice": s, "label": y} for v, s, y in rows]))
+    out = tmp / f"s_{fmt}.pt"
+    assert main(["train", *_common(paths), "--slice-labels", str(f), "-o", str(out), "--epochs", "1",
+                 "--input-size", "32"]) == 0
+    assert load_checkpoint(out)[1]["training"]["positive_slices"] == 9
+
+
+def _run(args):
+    return subprocess.run([sys.executable, "-m", "labelassist", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_bad_training_input_is_one_line(vols, tmp_path):
+    _, paths = vols
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{paths[0][0]},99,1\n")
+    other = tmp_path / "small_mask.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 4), np.uint8), np.eye(4)), str(other))
+    neg = tmp_path / "neg.csv"
+    neg.write_text(f"{paths[0][0]},1,0\n")
+    cases = [
+        (["--slice-labels", str(bad)], "slice 99 does not exist"),
+        (["--masks", str(other), str(paths[1][1]), str(paths[2][1])], "does not match its volume"),
+        (["--slice-labels", str(neg)], "every slice is labelled negative"),
+        (["--masks", *[str(m) for _, m in paths], "--arch", "vgg"], "arch must be one of"),
+    ]
+    for extra, match in cases:
+        out = _run(["train", *_common(paths), *extra, "-o", str(tmp_path / "x.pt"), "--epochs", "1"])
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and match in lines[0], out.stderr
+
+
+@pytest.mark.skipif(not demo_model_path().is_file(), reason="no shipped demo model")
+def test_run_without_model_uses_the_shipped_demo_model(vols, tmp_path):
+    _, paths = vols
+    out = _run(["run", str(paths[0][0]), "-o", str(tmp_path / "l.nii.gz")])
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "l.nii.gz").is_file()

@@ -1,0 +1,96 @@
+"""Training from yes/no slice labels: labels, a loadable checkpoint with its record, cancel keeps the best."""
+
+import numpy as np
+import pytest
+
+from labelassist.core.checkpoint import load_checkpoint
+from labelassist.core.train import labels_from_mask, roc_auc, train_classifier
+from labelassist.errors import Cancelled, ParameterError
+
+
+def _data(n_vol=3, z=8, seed=0):
+    rng = np.random.default_rng(seed)
+    vols, labs = [], []
+    for _ in range(n_vol):
+        v = rng.normal(100, 5, (z, 32, 32)).astype(np.float32)
+        lab = np.zeros(z, np.int64)
+        lab[z // 4 : z // 2 + 1] = 1
+        v[lab == 1, 10:20, 10:20] += 60
+        vols.append(v)
+        labs.append(lab)
+    return vols, labs
+
+
+def test_labels_from_mask():
+    m = np.zeros((4, 3, 3))
+    m[1, 0, 0] = 1
+    m[3, 2, 2] = 2
+    np.testing.assert_array_equal(labels_from_mask(m), [0, 1, 0, 1])
+
+
+def test_roc_auc_hand_values():
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert roc_auc([1, 1], [0.2, 0.3]) is None
+
+
+def test_one_epoch_gives_a_loadable_checkpoint_with_its_record(tmp_path):
+    vols, labs = _data()
+    out = tmp_path / "m.pt"
+    res = train_classifier(vols, labs, epochs=1, input_size=32, batch_size=8, checkpoint=out, seed=1)
+    model, meta = load_checkpoint(out)
+    rec = meta["training"]
+    assert meta["arch"] == "resnet18" and meta["input_size"] == 32 and meta["in_channels"] == 3
+    assert rec["epochs_run"] == 1 and rec["volumes_train"] == 2 and rec["volumes_val"] == 1
+    assert rec["slices"] == 24 and rec["positive_slices"] == 9 and len(rec["data_hash"]) == 16
+    assert rec["val_auc"] is None or 0 <= rec["val_auc"] <= 1
+    assert res.meta == meta and not res.cancelled
+
+
+def test_same_seed_same_model(tmp_path):
+    vols, labs = _data()
+    a = train_classifier(vols, labs, epochs=1, input_size=32, batch_size=8, seed=3)
+    b = train_classifier(vols, labs, epochs=1, input_size=32, batch_size=8, seed=3)
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert np.allclose(va.numpy(), vb.numpy()), k
+
+
+def test_cancel_keeps_the_best_checkpoint_so_far(tmp_path):
+    vols, labs = _data()
+    out = tmp_path / "m.pt"
+    epochs_done = []
+
+    def progress(info):
+        if info.get("end_of_epoch"):
+            epochs_done.append(info["epoch"])
+
+    res = train_classifier(vols, labs, epochs=5, input_size=32, batch_size=8, checkpoint=out,
+                           progress=progress, cancel=lambda: len(epochs_done) >= 1)
+    assert res.cancelled and epochs_done == [1]
+    _, meta = load_checkpoint(out)
+    assert meta["training"]["best_epoch"] == 1 and meta["training"]["cancelled"] is True
+
+
+def test_cancel_before_any_epoch_returns_nothing(tmp_path):
+    vols, labs = _data()
+    with pytest.raises(Cancelled):
+        train_classifier(vols, labs, epochs=2, input_size=32, checkpoint=tmp_path / "m.pt", cancel=lambda: True)
+    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda v, lab: (v, [np.zeros_like(x) for x in lab]), "every slice is labelled negative"),
+        (lambda v, lab: (v, [x[:-1] for x in lab]), "volume 0 has 8 slices but 7 labels"),
+        (lambda v, lab: (v, lab[:1]), "need one label array per volume"),
+    ],
+)
+def test_bad_labels(change, match):
+    vols, labs = change(*_data())
+    with pytest.raises(ParameterError, match=match):
+        train_classifier(vols, labs, epochs=1, input_size=32)
+
+
+def test_unknown_arch():
+    with pytest.raises(ParameterError, match="arch must be one of resnet18, resnet34, resnet50"):
+        train_classifier(*_data(), arch="vgg16")
