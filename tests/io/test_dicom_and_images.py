@@ -202,7 +202,7 @@ def test_image_labels_get_png_masks_beside_the_nifti(tmp_path):
     d = tmp_path / "stack"
     d.mkdir()
     for i in (1, 2):
-        cv2.imwrite(str(d / f"frame{i}.png"), np.full((5, 6), 50, np.uint8))
+        cv2.imwrite(str(d / f"frame{i}.png"), np.full((5, 6), 50 + i, np.uint8))
     vol = load_volume(d)
     lab = np.zeros(vol.shape, np.uint8)
     lab[1, 2, 3] = 1
@@ -210,4 +210,4 @@ def test_image_labels_get_png_masks_beside_the_nifti(tmp_path):
     masks = tmp_path / "labels_masks"
     assert out.is_file() and sorted(p.name for p in masks.iterdir()) == ["frame1.png", "frame2.png"]
     np.testing.assert_array_equal(cv2.imread(str(masks / "frame2.png"), cv2.IMREAD_UNCHANGED), lab[1])
-    assert cv2.imread(str(d / "frame2.png"), cv2.IMREAD_UNCHANGED).max() == 50  # the source is untouched
+    assert cv2.imread(str(d / "frame2.png"), cv2.IMREAD_UNCHANGED).max() == 52  # the source is untouched
