@@ -117,7 +117,7 @@ def _itk_image(linear, origin_lps):
 
 
 @pytest.mark.parametrize("name", ["axis-aligned RAS", "oblique"])
-@pytest.mark.parametrize("ext", [".nrrd", ".mha"])
+@pytest.mark.parametrize("ext", [".nrrd", ".mha", ".mhd"])
 def test_itk_formats_lie_on_the_source(tmp_path, name, ext):
     img, arr = _itk_image(AFFINES[name][:3, :3], (3.0, -4.0, 12.0))
     src = tmp_path / f"src{ext}"
@@ -127,7 +127,7 @@ def test_itk_formats_lie_on_the_source(tmp_path, name, ext):
     # the source's own voxel, seen by ITK, in RAS
     lps = np.array(img.TransformIndexToPhysicalPoint((3, 2, 1)))
     np.testing.assert_allclose(vol.voxel_to_world(np.array([1, 2, 3])), lps * [-1, -1, 1], atol=1e-4)
-    for out_name in ("labels.nii.gz", f"labels{ext}"):
+    for out_name in ("labels.nii.gz", "labels.mha" if ext == ".mhd" else f"labels{ext}"):
         out = save_labels(_labels(vol), tmp_path / out_name, like=vol)
         np.testing.assert_allclose(_world_itk(out), _expected(vol), atol=1e-3)
         if out_name.endswith(".nii.gz"):
