@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import argparse
+
 __all__ = ["add_parser"]
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return value
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("demo-data", help="write demo volumes and images with lesion masks", description=__doc__)
     p.add_argument("out_dir", metavar="OUT_DIR", help="an empty or new folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--setting", choices=("easy", "hard", "both"), default="both")
-    p.add_argument("--mri", type=int, default=8, help="MRI volumes per setting (8)")
-    p.add_argument("--us", type=int, default=40, help="ultrasound images per setting (40)")
+    p.add_argument("--seed", type=int, default=0, help="the same seed writes the same data (0)")
+    p.add_argument("--setting", choices=("easy", "hard", "both"), default="both",
+                   help="easy: large, bright lesions; hard: small, subtle ones (both)")
+    p.add_argument("--mri", type=_count, default=8, help="MRI volumes per setting (8)")
+    p.add_argument("--us", type=_count, default=40, help="ultrasound images per setting (40)")
     p.set_defaults(func=run)
 
 

@@ -4,8 +4,21 @@ with synthetic lesions and their masks (:mod:`labelassist.core.synth`).
 Layout of OUT_DIR::
 
     manifest.json
-    mri/<setting>/vol_000.nii.gz, vol_000_mask.nii.gz, ...   (2 mm voxels; slices = the axial k axis)
-    us/<setting>/img_000.png, img_000_mask.png, ...          (8-bit grey; masks 0/1 uint8)
+    mri/<setting>/vol_000.nii.gz, vol_000_mask.nii.gz, ...   (float32 / uint8 0-1; 2 mm voxels)
+    us/<setting>/img_000.png, img_000_mask.png, ...          (8-bit grey 256x256; masks 0/1 uint8)
+
+MRI: the MNI152 T1 template (2 mm) cropped to the brain's box plus 3 voxels, about 79 x 96 x 81
+voxels (i, j, k = R, A, S); read by labelassist as ``array[z, y, x]`` with z = k, so slices are axial.
+qform and sform both hold the affine (code 1). Per setting, volume 7 of every 8 has no lesion.
+
+``manifest.json``: ``seed``, ``settings``, then ``mri`` and ``us`` lists with, per file, ``path`` and
+``mask`` (relative to OUT_DIR), ``setting``, ``lesions`` (count), for MRI ``positive_slices`` and
+``slices`` (along k), and ``lesion_params``: per lesion its ``centre`` (voxel i, j, k; for US row,
+column), for MRI ``centre_mm`` (world RAS), ``radius_mm`` / ``radius_px``, ``contrast``, ``polarity``
+and the rest of :func:`labelassist.core.synth.make_mri_case` / ``make_ultrasound_case``'s parameters.
+
+Writing again into a previous output replaces it: files the old manifest listed and the new one does
+not are removed. Any other non-empty folder is refused.
 """
 
 from __future__ import annotations
@@ -40,11 +53,17 @@ def load_template():
     return t1[box], mask[box], affine
 
 
-def _check_out_dir(out: Path) -> None:
+def _check_out_dir(out: Path) -> list:
+    """Refuse a file or an unrelated non-empty folder; returns the files a previous output listed."""
     if out.exists() and not out.is_dir():
         raise VolumeError(f"{out}: exists and is not a folder; choose a new folder for the demo data")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise VolumeError(f"{out}: folder is not empty and holds no demo data; choose an empty or new folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return []
+    try:
+        old = json.loads((out / MANIFEST).read_text())
+        return [out / e[key] for e in old["mri"] + old["us"] for key in ("path", "mask")]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise VolumeError(f"{out}: folder is not empty and holds no demo data; choose an empty or new folder") from None
 
 
 def _write_nifti(path: Path, data, affine, dtype) -> None:
@@ -73,7 +92,9 @@ def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri:
     Deterministic for a seed. About 1 volume in 8 and a third of the images have no lesion at all.
     """
     out = Path(out_dir)
-    _check_out_dir(out)
+    if isinstance(settings, str):
+        settings = (settings,)
+    previous = _check_out_dir(out)
     for s in settings:
         if s not in SETTINGS:
             raise ParameterError(f"settings must be among {', '.join(SETTINGS)}; got {s!r}")
@@ -85,20 +106,22 @@ def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri:
     manifest = {"seed": seed, "settings": list(settings), "mri": [], "us": []}
     for setting in settings:
         folder = out / "mri" / setting
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True) if n_mri else None
         for i in range(n_mri):
             lesions = 0 if i % 8 == 7 else None
             image, mask, params = make_mri_case(t1, brain, rng=rng, setting=setting, lesions=lesions)
+            for p in params:
+                p["centre_mm"] = [round(float(v), 1) for v in affine[:3, :3] @ p["centre"] + affine[:3, 3]]
             vol, msk = folder / f"vol_{i:03d}.nii.gz", folder / f"vol_{i:03d}_mask.nii.gz"
             _write_nifti(vol, image, affine, np.float32)
             _write_nifti(msk, mask, affine, np.uint8)
             manifest["mri"].append({
                 "path": str(vol.relative_to(out)), "mask": str(msk.relative_to(out)), "setting": setting,
-                "lesions": len(params), "positive_slices": int(mask.any(axis=(0, 1)).sum()),
+                "lesions": len(params), "positive_slices": int(mask.any(axis=(0, 1)).sum()),  # along k
                 "slices": int(mask.shape[2]), "lesion_params": params,
             })
         folder = out / "us" / setting
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True) if n_us else None
         for i in range(n_us):
             image, mask, params = make_ultrasound_case(rng=rng, setting=setting)
             img, msk = folder / f"img_{i:03d}.png", folder / f"img_{i:03d}_mask.png"
@@ -107,4 +130,8 @@ def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri:
             manifest["us"].append({"path": str(img.relative_to(out)), "mask": str(msk.relative_to(out)),
                                    "setting": setting, "lesions": len(params), "lesion_params": params})
     atomic_write(out / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)), ".json")
+    kept = {out / e[key] for e in manifest["mri"] + manifest["us"] for key in ("path", "mask")}
+    for stale in set(previous) - kept:  # left over from a larger previous run
+        if stale.resolve().is_relative_to(out.resolve()) and stale.is_file():
+            stale.unlink()
     return manifest

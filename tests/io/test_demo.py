@@ -1,89 +1,104 @@
-"""Demo data: deterministic, masks where the lesions are, easy lesions bigger and brighter than hard ones."""
+"""Demo data files: deterministic, on the template's geometry, a manifest that matches the files,
+lesions inside the brain, the template read offline, and safe about where it writes."""
 
 import json
-import subprocess
-import sys
+from pathlib import Path
 
+import cv2
+import nibabel as nib
 import numpy as np
 import pytest
 
-from labelassist.core.synth import make_mri_case, make_ultrasound_case
+from labelassist.errors import LabelAssistError, ParameterError
 from labelassist.io import load_volume
 from labelassist.io.demo import load_template, write_demo_data
 
 
 @pytest.fixture(scope="module")
-def template():
-    return load_template()
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "data"
+    return out, write_demo_data(out, seed=3, n_mri=1, n_us=2)
 
 
-def test_same_seed_same_data_other_seed_other_data(tmp_path):
-    a = write_demo_data(tmp_path / "a", seed=3, settings=("easy",), n_mri=1, n_us=2)
-    b = write_demo_data(tmp_path / "b", seed=3, settings=("easy",), n_mri=1, n_us=2)
-    c = write_demo_data(tmp_path / "c", seed=4, settings=("easy",), n_mri=1, n_us=2)
-    assert a == b
-    for rel in (a["mri"][0]["path"], a["us"][1]["path"]):
-        np.testing.assert_array_equal(load_volume(tmp_path / "a" / rel).array, load_volume(tmp_path / "b" / rel).array)
-    assert not np.array_equal(load_volume(tmp_path / "a" / a["mri"][0]["path"]).array,
-                              load_volume(tmp_path / "c" / c["mri"][0]["path"]).array)
-    vol, mask = load_volume(tmp_path / "a" / a["mri"][0]["path"]), load_volume(tmp_path / "a" / a["mri"][0]["mask"])
-    np.testing.assert_allclose(vol.affine, mask.affine)
-    assert vol.shape == mask.shape and json.loads((tmp_path / "a" / "manifest.json").read_text()) == a
+def test_template_is_the_packaged_file_not_a_download(monkeypatch):
+    import nilearn.datasets._utils as utils
+    import nilearn.datasets.struct as struct
+
+    for module in (utils, struct):
+        monkeypatch.setattr(module, "fetch_files", lambda *a, **k: pytest.fail("would download"), raising=False)
+    assert Path(struct.MNI152_FILE_PATH).is_file()
+    t1, brain, affine = load_template()
+    assert t1.shape == brain.shape and 70 <= t1.shape[2] <= 90 and brain.mean() > 0.3  # cropped to the brain (0.27 uncropped)
+    np.testing.assert_allclose(np.abs(np.diag(affine)[:3]), 2.0)
 
 
-def test_mask_is_where_the_lesion_changed_the_image(template):
-    t1, brain, _ = template
-    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
-    img, mask, params = make_mri_case(t1, brain, rng=rng_a, setting="easy", lesions=1)
-    assert params and mask.any() and mask.sum() == params[0]["voxels"]
-    # the same draw without its lesion: change the contrast to zero by drawing a lesion-free case
-    clean, none, _ = make_mri_case(t1, brain, rng=rng_b, setting="easy", lesions=0)
-    assert not none.any()
-    from scipy import ndimage
-
-    far = ~ndimage.binary_dilation(mask.astype(bool), iterations=6)
-    inside = np.abs(img - clean)[mask.astype(bool)].mean()
-    outside = np.abs(img - clean)[far & (clean > 0)].mean()
-    assert inside > 3 * outside
-    assert brain.shape == mask.shape
-
-
-def test_easy_lesions_are_larger_and_stronger_than_hard(template):
-    t1, brain, _ = template
-    rng = np.random.default_rng(1)
-    size = {"easy": [], "hard": []}
-    contrast = {"easy": [], "hard": []}
-    for setting in size:
-        for _ in range(3):
-            _, _, params = make_mri_case(t1, brain, rng=rng, setting=setting)
-            size[setting] += [p["voxels"] for p in params]
-            contrast[setting] += [p["contrast"] for p in params]
-    assert np.mean(size["easy"]) > 3 * np.mean(size["hard"])
-    assert np.mean(contrast["easy"]) > 2 * np.mean(contrast["hard"])
+def test_files_geometry_and_manifest(demo):
+    out, manifest = demo
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    assert manifest["seed"] == 3 and manifest["settings"] == ["easy", "hard"]
+    assert [e["path"] for e in manifest["mri"]] == ["mri/easy/vol_000.nii.gz", "mri/hard/vol_000.nii.gz"]
+    assert len(manifest["us"]) == 4
+    for e in manifest["mri"]:
+        raw, raw_mask = nib.load(out / e["path"]), nib.load(out / e["mask"])
+        assert raw.header["qform_code"] == 1 and raw.header["sform_code"] == 1
+        assert raw_mask.get_data_dtype() == np.uint8 and raw_mask.header["sform_code"] == 1
+        vol, mask = load_volume(out / e["path"]), load_volume(out / e["mask"], labels=True)
+        np.testing.assert_allclose(vol.affine, mask.affine)
+        assert vol.shape == mask.shape and vol.shape[0] == e["slices"]  # slices = the axial k axis
+        positive = mask.array.reshape(len(mask.array), -1).any(axis=1)
+        assert positive.sum() == e["positive_slices"] > 0 and not positive.all()  # some slices have none
+        assert (mask.array > 0).any() == (e["lesions"] > 0)
+        for p in e["lesion_params"]:
+            assert {"centre", "centre_mm", "radius_mm", "contrast", "polarity"} <= set(p)
+            i, j, k = (int(round(c)) for c in p["centre"])
+            assert mask.array[k, j, i] > 0 or p["voxels"] < 30  # the mask covers the lesion's centre
+    for e in manifest["us"]:
+        img, mask = cv2.imread(str(out / e["path"]), cv2.IMREAD_UNCHANGED), cv2.imread(str(out / e["mask"]), cv2.IMREAD_UNCHANGED)
+        assert img.dtype == np.uint8 and img.shape == mask.shape == (256, 256)
+        assert set(np.unique(mask)) <= {0, 1} and mask.any() == (e["lesions"] > 0)
 
 
-def test_ultrasound_has_speckle_and_dark_lesions():
-    img, mask, params = make_ultrasound_case(rng=np.random.default_rng(0), setting="easy", lesions=1)
-    assert img.dtype == np.uint8 and mask.any() and set(np.unique(mask)) <= {0, 1}
-    patch = img[60:90, 110:150].astype(float)
-    assert 0.08 < patch.std() / patch.mean() < 0.8  # speckle: a grainy, not flat, texture
-    ring = np.zeros_like(mask, bool)
-    from scipy import ndimage
-
-    ring = ndimage.binary_dilation(mask, iterations=8) & ~ndimage.binary_dilation(mask, iterations=3) & (img > 0)
-    assert img[mask.astype(bool)].mean() < img[ring].mean()  # hypoechoic
+def test_mri_lesions_inside_the_brain(demo):
+    out, manifest = demo
+    for e in manifest["mri"]:
+        vol, mask = load_volume(out / e["path"]).array, load_volume(out / e["mask"], labels=True).array > 0
+        background = np.percentile(vol, 5)  # outside the head: only noise
+        assert np.percentile(vol[mask], 1) > 5 * max(background, 1e-3)
 
 
-@pytest.mark.parametrize("setup, match", [("file", "is not a folder"), ("unrelated", "not empty and holds no demo data")])
-def test_bad_out_dir_is_one_line_exit_2(tmp_path, setup, match):
-    target = tmp_path / "out"
-    if setup == "file":
-        target.write_text("x")
-    else:
-        target.mkdir()
-        (target / "thesis.docx").write_text("precious")
-    out = subprocess.run([sys.executable, "-m", "labelassist", "demo-data", str(target), "--mri", "0", "--us", "1"],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and match in out.stderr and len(out.stderr.strip().splitlines()) == 1
-    if setup == "unrelated":
-        assert sorted(p.name for p in target.iterdir()) == ["thesis.docx"]
+def test_same_seed_same_bytes_other_seed_other_data(demo, tmp_path):
+    out, manifest = demo
+    again = write_demo_data(tmp_path / "again", seed=3, n_mri=1, n_us=2)
+    other = write_demo_data(tmp_path / "other", seed=4, n_mri=1, n_us=2)
+    assert again == manifest
+    for e in manifest["mri"] + manifest["us"]:
+        for key in ("path", "mask"):
+            a = load_volume(out / e[key]).array
+            np.testing.assert_array_equal(a, load_volume(tmp_path / "again" / e[key]).array)
+    assert not np.array_equal(load_volume(out / "mri/easy/vol_000.nii.gz").array,
+                              load_volume(tmp_path / "other/mri/easy/vol_000.nii.gz").array)
+    assert other["mri"][0]["lesion_params"] != manifest["mri"][0]["lesion_params"]
+
+
+def test_one_volume_in_eight_has_no_lesion(tmp_path):
+    m = write_demo_data(tmp_path / "d", seed=0, settings=("hard",), n_mri=8, n_us=0)
+    assert [e["lesions"] == 0 for e in m["mri"]] == [False] * 7 + [True]
+    assert m["mri"][7]["positive_slices"] == 0 and not (tmp_path / "d" / "us").exists()
+
+
+def test_rewrite_replaces_a_previous_output_and_refuses_others(tmp_path):
+    out = tmp_path / "d"
+    write_demo_data(out, seed=0, settings="easy", n_mri=0, n_us=3)
+    write_demo_data(out, seed=1, settings="easy", n_mri=0, n_us=1)  # a previous output: replaced
+    assert sorted(p.name for p in (out / "us" / "easy").iterdir()) == ["img_000.png", "img_000_mask.png"]
+    assert not list(out.rglob("*.tmp*"))  # no temporary files left
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.docx").write_text("precious")
+    with pytest.raises(LabelAssistError, match="not empty and holds no demo data; choose an empty or new folder"):
+        write_demo_data(tmp_path / "mine", n_mri=0, n_us=1)
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["thesis.docx"]
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(LabelAssistError, match="exists and is not a folder"):
+        write_demo_data(tmp_path / "afile", n_mri=0, n_us=1)
+    with pytest.raises(ParameterError, match="settings must be among easy, hard"):
+        write_demo_data(tmp_path / "new", settings=("medium",), n_mri=0, n_us=1)
