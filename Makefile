@@ -43,7 +43,7 @@ demo-model: $(VENV)/.installed
 	$(VENV)/bin/labelassist demo-data /tmp/demo-train --seed 0 --us 0
 	cd /tmp/demo-train/mri && $(CURDIR)/$(VENV)/bin/labelassist train */vol_???.nii.gz \
 	    --masks */vol_???_mask.nii.gz -o $(CURDIR)/resources/demo_model.pt \
-	    --half --epochs 14 --arch resnet18 --input-size 128 --seed 0
+	    --half --epochs 25 --patience 8 --arch resnet18 --input-size 128 --output-stride 16 --seed 0
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis

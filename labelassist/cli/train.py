@@ -22,9 +22,13 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="MODEL.pt")
     p.add_argument("--arch", default="resnet18", help="resnet18, resnet34 or resnet50")
     p.add_argument("--input-size", type=positive_int("--input-size"), default=128)
+    p.add_argument("--output-stride", type=int, choices=(16, 32), default=16,
+                   help="16 (default): CAMs at twice the resolution of a plain ResNet (32)")
     p.add_argument("--epochs", type=positive_int("--epochs"), default=12)
     p.add_argument("--batch-size", type=positive_int("--batch-size"), default=32)
     p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--patience", type=positive_int("--patience"), default=6,
+                   help="epochs without a better validation AUC before stopping (6)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
@@ -111,8 +115,10 @@ def run(args) -> int:
 
     try:
         result = train_classifier(
-            [v.array for v in volumes], labels, arch=args.arch, input_size=args.input_size, epochs=args.epochs,
-            batch_size=args.batch_size, val_fraction=args.val_fraction, seed=args.seed, device=device,
+            [v.array for v in volumes], labels, arch=args.arch, input_size=args.input_size,
+            output_stride=args.output_stride, epochs=args.epochs,
+            batch_size=args.batch_size, val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
+            device=device,
             checkpoint=args.output, half=args.half, progress=progress,
         )
     finally:

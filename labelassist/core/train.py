@@ -127,11 +127,12 @@ def train_classifier(
     *,
     arch: str = "resnet18",
     input_size: int = 128,
+    output_stride: int = 16,
     epochs: int = 12,
     batch_size: int = 32,
     lr: float = 1e-3,
     val_fraction: float = 0.2,
-    patience: int = 4,
+    patience: int = 6,
     seed: int = 0,
     device="cpu",
     checkpoint=None,
@@ -147,8 +148,8 @@ def train_classifier(
         Raw intensities (normalised here, per volume, like the pipeline does).
     labels : sequence of ndarray (z,)
         0/1 per slice.
-    arch, input_size, epochs, batch_size, lr
-        Model and optimisation.
+    arch, input_size, output_stride, epochs, batch_size, lr
+        Model (``output_stride=16``: a CAM at twice torchvision's resolution) and optimisation.
     val_fraction : float in [0, 1)
         Share of VOLUMES held out for validation (never slices of a training volume).
     patience : int
@@ -210,13 +211,13 @@ def train_classifier(
 
     x_tr, y_tr, _ = stack(train_idx)
     x_va, y_va, v_va = stack(val_idx)
-    model = build_classifier(arch, in_channels=in_channels).to(device)
+    model = build_classifier(arch, in_channels=in_channels, output_stride=output_stride).to(device)
     pos = float(y_tr.float().mean())
     weights = torch.tensor([0.5 / max(1 - pos, 1e-3), 0.5 / max(pos, 1e-3)], dtype=torch.float32, device=device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    meta = default_meta(arch, in_channels=in_channels, input_size=input_size)
+    meta = default_meta(arch, in_channels=in_channels, input_size=input_size, output_stride=output_stride)
     best_state, best_key, best_record, since_best = None, None, None, 0
     history, started, cancelled = [], time.perf_counter(), False
     n_batches = (len(x_tr) + batch_size - 1) // batch_size

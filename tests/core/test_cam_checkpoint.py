@@ -147,3 +147,24 @@ def test_normalise_volume_edge_cases():
     assert not normalise_volume(np.full((2, 3, 3), np.nan)).any()
     multi = np.stack([vol, vol * 100], axis=-1)
     np.testing.assert_allclose(normalise_volume(multi)[..., 1], out, atol=1e-5)  # per channel
+
+
+def test_output_stride_16_doubles_the_cam_resolution_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    m16 = build_classifier("resnet18", output_stride=16).eval()
+    x = torch.rand(1, 3, 64, 64)
+    feats = {}
+
+    def hook(module, inputs, output):
+        feats["shape"] = tuple(output.shape)
+
+    m16.layer4[-1].register_forward_hook(hook)
+    m16(x)
+    assert feats["shape"][-2:] == (4, 4)  # 64 / 16 (torchvision's stride 32 gives 2 x 2)
+    path = save_checkpoint(m16, tmp_path / "s16.pt", meta=default_meta("resnet18", input_size=64, output_stride=16))
+    loaded, meta = load_checkpoint(path)
+    assert meta["output_stride"] == 16
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded(x).numpy(), m16(x).numpy(), atol=1e-5)
+    with pytest.raises(ParameterError, match="output_stride must be 16 or 32"):
+        build_classifier("resnet18", output_stride=8)
