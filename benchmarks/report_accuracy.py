@@ -30,8 +30,8 @@ from labelassist.io import load_volume
 from labelassist.io.demo import write_demo_data
 
 
-def analyse(volume, truth, model, meta):
-    pipe = Pipeline(volume.array, model, meta, params=PipelineParams(gate=0.0))
+def analyse(array, truth, model, meta):
+    pipe = Pipeline(array, model, meta, params=PipelineParams(gate=0.0))
     pipe.run()
     cams = np.stack([r.cam.astype(np.float32) for r in pipe.results])
     cams2, _ = compute_cams(model, pipe.image, method="gradcam++", input_size=meta["input_size"],
@@ -79,22 +79,22 @@ def row(name, preds, truths):
             f"{np.mean(per_slice) if per_slice else float('nan'):.3f} |")
 
 
-def report(setting, cases, ref_case):
+def report(setting, cases, ref_case, ref_idx=None, unit="volumes"):
     truths = [c["truth"] for c in cases]
     labels = np.concatenate([labels_from_mask(t) for t in truths])
     probs = np.concatenate([c["probs"] for c in cases])
     acc_vol = np.mean([np.mean((c["probs"] >= 0.5) == labels_from_mask(c["truth"])) for c in cases])
-    print(f"\n### {setting}: {len(cases)} held-out volumes, {len(labels)} slices ({int(labels.sum())} with lesion)")
+    print(f"\n### {setting}: {len(cases)} held-out {unit}, {len(labels)} slices ({int(labels.sum())} with lesion)")
     print(f"classifier: slice AUC {roc_auc(labels, probs):.3f}, accuracy {np.mean((probs >= 0.5) == labels):.3f}, "
           f"mean accuracy per volume {acc_vol:.3f}")
-    idx = reference_slices(ref_case["truth"])
+    idx = reference_slices(ref_case["truth"]) if ref_idx is None else list(ref_idx)
     res = calibrate(np.stack([ref_case["cams"][idx], ref_case["cams2"][idx]]), ref_case["regions"][idx],
                     ref_case["truth"][idx], gates=[0.0, 0.2, 0.4, 0.5, 0.6, 0.8], probabilities=ref_case["probs"][idx],
                     boundary=ref_case["boundary"][idx], thresholds=np.round(np.linspace(0.1, 0.9, 9), 2))
     single = calibrate(ref_case["cams"][idx], ref_case["regions"][idx], ref_case["truth"][idx],
                        gates=[0.0, 0.2, 0.4, 0.5, 0.6, 0.8], probabilities=ref_case["probs"][idx],
                        boundary=ref_case["boundary"][idx], thresholds=np.round(np.linspace(0.1, 0.9, 17), 3))
-    print(f"calibrated on slices {idx} of one volume: BoundaryFit t={single.thresholds[0]}, gate={single.gate}; "
+    print(f"calibrated on reference slices {idx}: BoundaryFit t={single.thresholds[0]}, gate={single.gate}; "
           f"ensemble {res.rule} t={res.thresholds}, gate={res.gate}")
     print("\n| method                             |  mIoU |   DSC | Dice/vol | Dice/slice |")
     print("|------------------------------------|-------|-------|----------|------------|")
@@ -109,12 +109,52 @@ def report(setting, cases, ref_case):
         print(row("calibrated (5 slices) ensemble + BF", ens, truths))
 
 
+def concat(cases):
+    return {k: np.concatenate([c[k] for c in cases]) for k in cases[0]}
+
+
+def ultrasound(args, workdir):
+    """A classifier trained here on demo B-mode images (seed 0), evaluated on held-out ones (args.seed)."""
+    import time
+
+    from labelassist.core.train import train_classifier
+
+    train_dir, test_dir = workdir / "us-train", workdir / "us-test"
+    if not (train_dir / "manifest.json").is_file():
+        write_demo_data(train_dir, seed=0, n_mri=0, n_us=args.us_train)
+    if not (test_dir / "manifest.json").is_file():
+        write_demo_data(test_dir, seed=args.seed, n_mri=0, n_us=args.us_test + 5)
+    import json
+
+    def load(folder):
+        entries = json.loads((folder / "manifest.json").read_text())["us"]
+        return [(e["setting"], load_volume(folder / e["path"]).array, load_volume(folder / e["mask"], labels=True).array > 0)
+                for e in entries]
+
+    train = load(train_dir)
+    t = time.perf_counter()
+    result = train_classifier([im for _, im, _ in train], [labels_from_mask(m) for _, _, m in train], epochs=20,
+                              patience=6, input_size=128, output_stride=16, seed=0)
+    rec = result.meta["training"]
+    print(f"\n## Ultrasound: classifier trained here on {len(train)} demo images in {time.perf_counter() - t:.0f} s "
+          f"(validation AUC {rec['val_auc']:.3f}, best epoch {rec['best_epoch']})")
+    test = load(test_dir)
+    for setting in sorted({s for s, _, _ in test}):
+        items = [(im, m) for s, im, m in test if s == setting]
+        cases = [analyse(im, m, result.model, result.meta) for im, m in items]
+        ref = concat(cases[:5])
+        report(setting, cases[5:], ref, ref_idx=range(5), unit="images")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="classifier checkpoint (default: the shipped demo model)")
     ap.add_argument("--data", help="a demo-data folder (default: made now with --seed)")
     ap.add_argument("--volumes", type=int, default=4, help="held-out volumes per setting")
     ap.add_argument("--seed", type=int, default=1, help="demo-data seed (the demo model was trained on seed 0)")
+    ap.add_argument("--us-train", type=int, default=60, help="ultrasound training images per setting")
+    ap.add_argument("--us-test", type=int, default=30, help="held-out ultrasound images per setting")
+    ap.add_argument("--no-us", action="store_true", help="skip the ultrasound part")
     args = ap.parse_args()
     model, meta = load_checkpoint(resolve_model_path(args.model))
     print(f"model: {meta['arch']} {meta['input_size']}², training record: {meta.get('training', {})}")
@@ -130,12 +170,15 @@ def main():
         cases = []
         ref_case = None
         for e in entries:
-            case = analyse(load_volume(data / e["path"]), load_volume(data / e["mask"], labels=True).array > 0.5, model, meta)
+            case = analyse(load_volume(data / e["path"]).array, load_volume(data / e["mask"], labels=True).array > 0.5,
+                           model, meta)
             if e is ref_entry:
                 ref_case = case
             else:
                 cases.append(case)
         report(setting, cases, ref_case)
+    if not args.no_us:
+        ultrasound(args, data.parent)
 
 
 if __name__ == "__main__":
