@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import VolumeError
-from labelassist.io.volume import Volume
+from labelassist.io.volume import Volume, spacing_zyx
 
 __all__ = ["read_dicom_file"]
 
@@ -166,11 +166,10 @@ def read_dicom_file(path) -> Volume:
     if array.ndim == 3 + colour and array.shape[0] != frames:
         array = array.reshape((frames,) + array.shape[-(2 + colour):])
     affine = _affine(ds, frames)
-    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
     return Volume(
         array=np.ascontiguousarray(array, dtype=np.float32),
         affine=affine,
-        spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
+        spacing=spacing_zyx(affine),
         source_path=path,
         format="dicom",
         modality=str(ds.get("Modality", "") or ""),

@@ -9,7 +9,7 @@ import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
 from labelassist.io.sniff import check_size_claim
-from labelassist.io.volume import Volume
+from labelassist.io.volume import Volume, spacing_zyx
 
 __all__ = ["read_itk", "read_dicom_series", "itk_affine", "itk_geometry", "LPS_TO_RAS"]
 
@@ -119,11 +119,10 @@ def _volume_from_image(image, path: Path, fmt: str, *, channel=None, modality: s
             names = ("R", "G", "B")[:n_ch] if n_comp == n_ch == 3 else tuple(f"channel {i}" for i in range(n_ch))
     elif channel is not None:
         raise ParameterError(f"channel was given but {path} has no channel axis")
-    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
     return Volume(
         array=np.ascontiguousarray(array, dtype=np.float32),
         affine=affine,
-        spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
+        spacing=spacing_zyx(affine),
         source_path=path,
         format=fmt,
         modality=modality,

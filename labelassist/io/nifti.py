@@ -11,7 +11,7 @@ import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
 from labelassist.io.sniff import check_size_claim, gunzip_head
-from labelassist.io.volume import Volume
+from labelassist.io.volume import Volume, spacing_zyx
 
 __all__ = ["read_nifti", "nifti_image_for"]
 
@@ -83,11 +83,10 @@ def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
         raise ParameterError(f"channel was given but {path} has no channel axis (shape {shape})")
     array = np.ascontiguousarray(data.transpose(2, 1, 0, 3) if data.ndim == 4 else data.transpose(2, 1, 0))
     affine = np.asarray(img.affine, dtype=np.float64)
-    zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))  # along i, j, k
     return Volume(
         array=array,
         affine=affine,
-        spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
+        spacing=spacing_zyx(affine),
         source_path=path,
         format="nifti",
         channel_names=names,

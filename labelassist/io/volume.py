@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Volume", "orientation_code"]
+__all__ = ["Volume", "orientation_code", "spacing_zyx"]
 
 
 def orientation_code(affine: np.ndarray) -> str:
@@ -20,6 +20,12 @@ def orientation_code(affine: np.ndarray) -> str:
     import nibabel.orientations as nio
 
     return "".join(nio.aff2axcodes(np.asarray(affine, dtype=float)))
+
+
+def spacing_zyx(affine: np.ndarray) -> tuple[float, float, float]:
+    """Voxel size in millimetres in ARRAY order (dz, dy, dx) from a voxel-to-world affine."""
+    zooms = np.sqrt((np.asarray(affine, dtype=float)[:3, :3] ** 2).sum(axis=0))  # along x, y, z
+    return float(zooms[2]), float(zooms[1]), float(zooms[0])
 
 
 @dataclass
