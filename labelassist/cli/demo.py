@@ -48,7 +48,7 @@ def run(args) -> int:
         volume, truth = load_volume(out / entry["path"]), load_volume(out / entry["mask"], labels=True)
         pipe = Pipeline(volume.array, model, meta, device=device)
         labels = pipe.run()
-        target = out / "labels" / Path(entry["path"]).name.replace(".nii.gz", "_labels.nii.gz")
+        target = out / "labels" / f"{setting}_{Path(entry['path']).name.replace('.nii.gz', '_labels.nii.gz')}"
         save_labels(labels, target, like=volume)
         m = evaluate(labels, truth.array > 0.5)
         print(f"{setting:>5}: {entry['path']} -> {target}: lesion Dice {m['dice_volume']:.3f} (3-D), "

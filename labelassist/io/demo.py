@@ -9,7 +9,9 @@ Layout of OUT_DIR::
 
 MRI: the MNI152 T1 template (2 mm) cropped to the brain's box plus 3 voxels, about 79 x 96 x 81
 voxels (i, j, k = R, A, S); read by labelassist as ``array[z, y, x]`` with z = k, so slices are axial.
-qform and sform both hold the affine (code 1). Per setting, volume 7 of every 8 has no lesion.
+qform and sform both hold the affine (code 1). Per setting, every third volume (2, 5, 8, ...) has no lesion:
+without lesion-free volumes a classifier learns "a big brain cross-section means lesion" (lesions are
+placed uniformly in the brain, so they are likelier where the brain is large) instead of the lesion.
 
 ``manifest.json``: ``seed``, ``settings``, then ``mri`` and ``us`` lists with, per file, ``path`` and
 ``mask`` (relative to OUT_DIR), ``setting``, ``lesions`` (count), for MRI ``positive_slices`` and
@@ -89,7 +91,7 @@ def _write_png(path: Path, data) -> None:
 def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri: int = 8, n_us: int = 40) -> dict:
     """Write demo MRI volumes and ultrasound images with lesion masks; returns the manifest.
 
-    Deterministic for a seed. About 1 volume in 8 and a third of the images have no lesion at all.
+    Deterministic for a seed. One volume in 3 and a third of the images have no lesion at all.
     """
     out = Path(out_dir)
     if isinstance(settings, str):
@@ -108,7 +110,7 @@ def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri:
         folder = out / "mri" / setting
         folder.mkdir(parents=True, exist_ok=True) if n_mri else None
         for i in range(n_mri):
-            lesions = 0 if i % 8 == 7 else None
+            lesions = 0 if i % 3 == 2 else None
             image, mask, params = make_mri_case(t1, brain, rng=rng, setting=setting, lesions=lesions)
             for p in params:
                 p["centre_mm"] = [round(float(v), 1) for v in affine[:3, :3] @ p["centre"] + affine[:3, 3]]
