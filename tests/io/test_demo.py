@@ -80,10 +80,10 @@ def test_same_seed_same_bytes_other_seed_other_data(demo, tmp_path):
     assert other["mri"][0]["lesion_params"] != manifest["mri"][0]["lesion_params"]
 
 
-def test_one_volume_in_eight_has_no_lesion(tmp_path):
-    m = write_demo_data(tmp_path / "d", seed=0, settings=("hard",), n_mri=8, n_us=0)
-    assert [e["lesions"] == 0 for e in m["mri"]] == [False] * 7 + [True]
-    assert m["mri"][7]["positive_slices"] == 0 and not (tmp_path / "d" / "us").exists()
+def test_every_third_volume_has_no_lesion(tmp_path):
+    m = write_demo_data(tmp_path / "d", seed=0, settings=("hard",), n_mri=6, n_us=0)
+    assert [e["lesions"] == 0 for e in m["mri"]] == [False, False, True] * 2
+    assert m["mri"][2]["positive_slices"] == 0 and not (tmp_path / "d" / "us").exists()
 
 
 def test_rewrite_replaces_a_previous_output_and_refuses_others(tmp_path):
