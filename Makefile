@@ -43,7 +43,7 @@ demo-model: $(VENV)/.installed
 	$(VENV)/bin/labelassist demo-data /tmp/demo-train --seed 0 --us 0 --mri 10
 	cd /tmp/demo-train/mri && $(CURDIR)/$(VENV)/bin/labelassist train */vol_???.nii.gz \
 	    --masks */vol_???_mask.nii.gz -o $(CURDIR)/resources/demo_model.pt \
-	    --half --epochs 20 --patience 6 --arch resnet18 --input-size 96 --output-stride 16 --seed 0
+	    --half --epochs 20 --patience 8 --arch resnet18 --input-size 96 --output-stride 16 --seed 0
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis
