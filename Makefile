@@ -41,8 +41,8 @@ bench: $(VENV)/.installed-dev
 demo-model: $(VENV)/.installed
 	rm -rf /tmp/demo-train
 	$(VENV)/bin/labelassist demo-data /tmp/demo-train --seed 0 --us 0 --mri 10
-	cd /tmp/demo-train/mri && $(CURDIR)/$(VENV)/bin/labelassist train */vol_???.nii.gz \
-	    --masks */vol_???_mask.nii.gz -o $(CURDIR)/resources/demo_model.pt \
+	cd /tmp/demo-train/mri && $(CURDIR)/$(VENV)/bin/labelassist train easy/vol_???.nii.gz \
+	    --masks easy/vol_???_mask.nii.gz -o $(CURDIR)/resources/demo_model.pt \
 	    --half --epochs 20 --patience 8 --arch resnet18 --input-size 96 --output-stride 16 --seed 0
 
 clean:
