@@ -3,9 +3,18 @@
 DESIGN.md §1.3: superpixels (SLIC, Quickshift, Felzenszwalb), optionally refined by the papers' small
 unsupervised CNN; each cluster is filled with its mean intensity (the "simplified image"); Canny on that
 image gives the boundary pixels; the regions are the 4-connected components of the non-boundary pixels.
-Canny only marks borders where the simplified image changes, so neighbouring clusters of the same mean
-merge into one region, as in the papers. Canny's lines are 8-connected, which is exactly what closes a
-4-connected region: a diagonal step in an edge line leaves no 4-connected gap.
+
+Closed walls. Canny alone does not close every cluster: its non-maximum suppression keeps only the
+stronger of two parallel edges one or two pixels apart, so the border of a thin cluster (a band between a
+brighter and a darker one) vanishes and regions leak across clusters of clearly different means (on a
+128² smooth image with SLIC 200, 190 clusters gave 31 regions, 9 of them straddling two grey levels). So
+the boundary is Canny's edges united with the *gap closure*: for every pair of 4-adjacent pixels whose
+simplified grey differs and that no boundary pixel separates, the brighter pixel becomes a boundary pixel.
+This adds a few pixels only where Canny left a gap (no doubled walls where Canny already drew one), and it
+makes a guarantee: **no region holds two grey levels of the 8-bit simplified image**, so a region never
+straddles two clusters unless their means round to the same grey (then they merge, as in the papers,
+where Canny sees no edge between them). We do not wall every superpixel (``find_boundaries`` on the
+cluster labels): that would discard the papers' merging of like clusters and double Canny's walls.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from scipy import ndimage
 
 from labelassist.errors import ParameterError
 
-__all__ = ["PerimeterMap", "perimeter_map", "METHODS", "simplify"]
+__all__ = ["PerimeterMap", "perimeter_map", "METHODS", "simplify", "close_walls"]
 
 METHODS = ("slic", "quickshift", "felzenszwalb")
 _FOUR = ndimage.generate_binary_structure(2, 1)
@@ -83,12 +92,31 @@ def simplify(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return (sums / counts)[labels]
 
 
+def close_walls(boundary: np.ndarray, simple: np.ndarray) -> np.ndarray:
+    """Boundary pixels plus the brighter pixel of every unseparated 4-adjacent pair of different grey.
+
+    After this, every 4-adjacent pair of pixels of different ``simple`` value holds a boundary pixel, so
+    every 4-connected component of the non-boundary pixels has one value of ``simple``.
+    """
+    wall = np.array(boundary, dtype=bool, copy=True)
+    s = np.asarray(simple)
+    for axis in (0, 1):  # vertical pairs, then horizontal pairs (marks only add, so pass 1 keeps pass 0 closed)
+        a = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
+        b = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
+        open_pair = (s[a] != s[b]) & ~wall[a] & ~wall[b]
+        brighter_first = s[a] > s[b]
+        wall[a] |= open_pair & brighter_first
+        wall[b] |= open_pair & ~brighter_first
+    return wall
+
+
 def perimeter_map(
     image,
     *,
     method: str = "slic",
     n_segments: int = 200,
     compactness: float | None = None,
+    canny_sigma: float = 0.0,
     canny_low: float = 1.0,
     canny_high: float = 3.0,
     uss_cnn: bool = False,
@@ -107,6 +135,10 @@ def perimeter_map(
         Approximate number of superpixels (SLIC; sets Felzenszwalb's scale; unused by Quickshift).
     compactness : float, optional
         SLIC compactness (default 0.1 for grey, 10 for colour).
+    canny_sigma : float
+        Gaussian smoothing (pixels) of the simplified image before Canny; 0 (default) for none: the
+        clusters are already flat, and smoothing only moves edges of thin clusters (the gap closure
+        keeps the walls closed either way).
     canny_low, canny_high : float
         Canny hysteresis thresholds on the 8-bit simplified image. The clusters are flat, so any step
         between two cluster means above a grey level or so is a border.
@@ -120,11 +152,22 @@ def perimeter_map(
     Returns
     -------
     PerimeterMap
+        Its ``boundary`` is Canny's edges united with the gap closure (see the module docstring): no
+        region holds two grey levels of the simplified image.
+
+    Examples
+    --------
+    >>> img = np.zeros((32, 32)); img[8:24, 8:24] = 1.0
+    >>> pm = perimeter_map(img, n_segments=16)
+    >>> bool(pm.regions[16, 16] != pm.regions[2, 2])  # the square is walled off from the background
+    True
     """
     import cv2
 
     if method not in METHODS:
         raise ParameterError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if not float(canny_sigma) >= 0.0:
+        raise ParameterError(f"canny_sigma must be >= 0 (0 for no smoothing), got {canny_sigma}")
     if int(n_segments) < 2:
         raise ParameterError(f"n_segments must be at least 2, got {n_segments}")
     image = _check_image(image)
@@ -134,6 +177,10 @@ def perimeter_map(
 
         labels = refine_clusters(image, labels, seed=seed)
     simple = np.clip(np.round(simplify(image, labels) * 255.0), 0, 255).astype(np.uint8)
-    boundary = cv2.Canny(simple, canny_low, canny_high, L2gradient=True) > 0
+    edges_of = simple
+    if canny_sigma > 0:
+        smooth = cv2.GaussianBlur(simple.astype(np.float32), (0, 0), float(canny_sigma))
+        edges_of = np.clip(np.round(smooth), 0, 255).astype(np.uint8)
+    boundary = close_walls(cv2.Canny(edges_of, canny_low, canny_high, L2gradient=True) > 0, simple)
     regions, n = ndimage.label(~boundary, structure=_FOUR)
     return PerimeterMap(boundary=boundary, regions=regions.astype(np.int32), n_regions=int(n), labels=labels)
