@@ -33,7 +33,11 @@ def combine_masks(masks: Sequence[np.ndarray], *, rule: str) -> np.ndarray:
         raise ParameterError(f"rule must be one of {', '.join(repr(r) for r in RULES)}; got {rule!r}")
     if len(masks) == 0:
         raise ParameterError("masks must hold at least one mask")
-    stack = np.stack([np.asarray(m).astype(bool) for m in masks])
+    arrays = [np.asarray(m).astype(bool) for m in masks]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ParameterError(f"masks must all have one shape, got {sorted(shapes)}")
+    stack = np.stack(arrays)
     if rule == "and":
         out = stack.all(axis=0)
     elif rule == "or":
@@ -48,13 +52,33 @@ def ensemble_fit(cams: Sequence[np.ndarray], thresholds: Sequence[float], region
                  boundary=None) -> np.ndarray:
     """Binarise each CAM at its own threshold, combine by ``rule``, then fit: keep regions wholly inside.
 
-    Boundary pixels stay where they are in the combined mask and 4-touch a kept region.
+    Parameters
+    ----------
+    cams : sequence of ndarray (H, W)
+        The CAMs of one slice (one per model or CAM method).
+    thresholds : sequence of float in [0, 1]
+        One threshold per CAM: its binary mask is ``cam >= threshold``.
+    regions : ndarray of int (H, W)
+        Regions of the perimeter map, 0 on boundary pixels.
+    rule : {"and", "or", "<", ">"}
+        How the binary masks combine (:func:`combine_masks`).
+    boundary : ndarray of bool (H, W), optional
+        Boundary pixels (default ``regions == 0``).
+
+    Returns
+    -------
+    ndarray of uint8 (H, W)
+        The regions wholly inside the combined mask, plus the boundary pixels that are in the combined
+        mask and 4-touch a kept region. With one CAM this is :func:`~.boundaryfit.boundary_fit`.
     """
     if len(cams) != len(thresholds):
         raise ParameterError(f"got {len(cams)} CAMs but {len(thresholds)} thresholds; give one threshold per CAM")
     ts = [check_threshold(t, "thresholds") for t in thresholds]
-    combined = combine_masks([np.asarray(c) >= t for c, t in zip(cams, ts)], rule=rule).astype(bool)
     regions = np.asarray(regions)
+    for i, c in enumerate(cams):
+        if np.shape(c) != regions.shape:
+            raise ParameterError(f"cams[{i}] has shape {np.shape(c)} but regions has shape {regions.shape}; they must match")
+    combined = combine_masks([np.asarray(c) >= t for c, t in zip(cams, ts)], rule=rule).astype(bool)
     kept = mask_inside(combined, regions)[regions] >= 1
     wall = (regions == 0) if boundary is None else np.asarray(boundary, bool)
     kept |= touching_boundary(kept, wall) & combined
