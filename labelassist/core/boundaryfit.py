@@ -9,11 +9,10 @@ the fitted mask for any threshold is one gather, ``region_min[regions] >= t`` (D
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from labelassist.errors import ParameterError
 
-__all__ = ["region_minima", "fit_from_minima", "boundary_fit", "check_threshold", "touching_boundary"]
+__all__ = ["region_minima", "fit_from_minima", "boundary_fit", "check_threshold", "touching_boundary", "mask_inside"]
 
 
 def check_threshold(threshold, name: str = "threshold") -> float:
@@ -142,9 +141,15 @@ def boundary_fit(cam, regions, *, threshold, boundary=None, mode="remove") -> np
 
 
 def mask_inside(mask, regions) -> np.ndarray:
-    """Regions wholly inside a binary ``mask`` (the fit of an ensemble's combined mask), per region."""
+    """Per region, 1.0 when the region lies wholly inside the binary ``mask`` and 0.0 otherwise.
+
+    The binary-mask form of :func:`region_minima` (the fit of an ensemble's combined mask):
+    ``mask_inside(mask, regions)[regions] >= 1`` keeps the regions with no pixel outside ``mask``.
+    Index 0 (boundary pixels) is ``-inf``.
+    """
+    regions = np.asarray(regions)
     n = int(regions.max()) if regions.size else 0
-    inside = ndimage.minimum(np.asarray(mask, dtype=np.uint8), labels=regions, index=np.arange(n + 1))
-    inside = np.asarray(inside, dtype=np.float32)
+    outside = np.bincount(regions.ravel(), weights=(~np.asarray(mask, dtype=bool)).ravel(), minlength=n + 1)
+    inside = (outside == 0).astype(np.float32)
     inside[0] = -np.inf
     return inside

@@ -58,3 +58,29 @@ def test_bad_parameters(kwargs, match):
     cams, regions, truths = _case(n=2)
     with pytest.raises(ParameterError, match=match):
         calibrate(cams, regions, truths, **kwargs)
+
+
+@pytest.mark.parametrize("objective", ["dice", "miou"])
+def test_finds_a_planted_pair_of_thresholds_and_rule(objective):
+    # The 2-D grid of the ensemble paper's Fig. 6: truth is where CAM 1 >= 0.3 and CAM 2 >= 0.7.
+    cams, regions, _ = _case(n=3, seed=1)
+    other = np.random.default_rng(7).random(cams.shape).astype(np.float32)
+    truths = (cams >= 0.3) & (other >= 0.7)
+    ts = np.round(np.linspace(0.1, 0.9, 9), 2)
+    res = calibrate(np.stack([cams, other]), regions, truths, thresholds=ts, objective=objective)
+    assert res.rule == "and" and res.thresholds == (0.3, 0.7) and res.score == pytest.approx(1.0)
+    assert res.grid.shape == (4, 1, 9, 9) and res.axes["rule"] == ["and", "or", "<", ">"]
+    assert np.count_nonzero(res.grid == res.grid.max()) == 1  # the optimum is a single point
+
+
+def test_region_fit_is_used():
+    # Regions make a coarser fit than the threshold: the truth is a whole region whose CAM dips to 0.45.
+    cam = np.full((1, 6, 6), 0.9, np.float32)
+    cam[0, :, 3:] = 0.2
+    cam[0, 2, 1] = 0.45
+    regions = np.ones((1, 6, 6), int)
+    regions[0, :, 3:] = 2
+    truth = regions == 1
+    res = calibrate(cam, regions, truth, thresholds=[0.3, 0.5, 0.7])
+    assert res.thresholds == (0.3,) and res.score == pytest.approx(1.0)
+    assert res.grid[0, 0, 1] == pytest.approx(0.0)  # at 0.5 the dip removes the whole region
