@@ -12,7 +12,8 @@ from labelassist.core.classifier import ARCHS, CLASS_NAMES, build_classifier
 from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD
 from labelassist.errors import CheckpointError
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "default_meta", "checkpoint_hash"]
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "default_meta", "checkpoint_hash", "atomic_torch_save",
+           "read_torch_blob"]
 
 FORMAT = "labelassist-classifier"
 FORMAT_VERSION = 1
@@ -37,8 +38,6 @@ def save_checkpoint(model, path, *, meta: dict, half: bool = False) -> Path:
 
     ``half=True`` stores floating tensors as float16 (the shipped demo model); they load back as float32.
     """
-    import torch
-
     missing = [k for k in REQUIRED if k not in meta]
     if missing:
         raise CheckpointError(f"{path}: meta lacks {', '.join(missing)}; start from default_meta()")
@@ -46,38 +45,15 @@ def save_checkpoint(model, path, *, meta: dict, half: bool = False) -> Path:
         k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
         for k, v in model.state_dict().items()
     }
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state}, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_torch_save(
+        {"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state}, path
+    )
 
 
 def load_checkpoint(path, *, device="cpu"):
     """Load a classifier: returns ``(model in eval mode on device, meta)``; a bad file is one line."""
-    import torch
-
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such model file")
-    try:
-        blob = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - pickle/zip errors of every kind
-        raise CheckpointError(f"{path}: not a readable model checkpoint ({type(exc).__name__})") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a labelassist classifier checkpoint (train one with 'labelassist train')")
-    meta, state = blob.get("meta"), blob.get("state_dict")
-    if not isinstance(meta, dict) or not isinstance(state, dict):
-        raise CheckpointError(f"{path}: checkpoint lacks its meta or state_dict")
+    meta, state = read_torch_blob(path, fmt=FORMAT, hint="train one with 'labelassist train'", what="classifier")
     missing = [k for k in REQUIRED if k not in meta]
     if missing:
         raise CheckpointError(f"{path}: checkpoint meta lacks {', '.join(missing)}")
@@ -95,6 +71,45 @@ def load_checkpoint(path, *, device="cpu"):
         first = str(exc).splitlines()[0]
         raise CheckpointError(f"{path}: weights do not fit a {meta['arch']} ({first})") from None
     return model.to(device).eval(), meta
+
+
+def atomic_torch_save(blob: dict, path) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
+    import torch
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        torch.save(blob, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_torch_blob(path, *, fmt: str, hint: str, what: str) -> tuple[dict, dict]:
+    """``(meta, state_dict)`` of a checkpoint of format ``fmt``, read with ``weights_only=True``; one-line errors."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such model file")
+    try:
+        blob = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle/zip errors of every kind
+        raise CheckpointError(f"{path}: not a readable model checkpoint ({type(exc).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != fmt:
+        raise CheckpointError(f"{path}: not a labelassist {what} checkpoint ({hint})")
+    meta, state = blob.get("meta"), blob.get("state_dict")
+    if not isinstance(meta, dict) or not isinstance(state, dict):
+        raise CheckpointError(f"{path}: checkpoint lacks its meta or state_dict")
+    return meta, state
 
 
 def checkpoint_hash(path) -> str:
