@@ -26,8 +26,7 @@ def flood_fill(cam, boundary, t):
     """The papers' removal: flood from every negative pixel through non-boundary pixels (BFS)."""
     h, w = cam.shape
     positive = cam >= t
-    removed = ~positive
-    removed = removed.copy()
+    removed = ~positive  # every negative pixel is removed, and floods its region
     queue = deque((int(y), int(x)) for y, x in zip(*np.nonzero(~positive & ~boundary)))
     while queue:
         y, x = queue.popleft()
@@ -41,7 +40,7 @@ def flood_fill(cam, boundary, t):
     return (kept | (boundary & positive & near)).astype(np.uint8)
 
 
-def slices(size, rng):
+def slices(size, rng, n_random=3, methods=("slic",)):
     """Real slices (scikit-image's camera, MNI152 T1 axial slices shipped with nilearn) and smooth random images."""
     from nilearn.datasets import load_mni152_template
     from skimage import data, transform
@@ -51,12 +50,12 @@ def slices(size, rng):
     for k in (60, 90):
         sl = t1[:, :, k].T[::-1]
         imgs.append(transform.resize(sl / sl.max(), (size, size), anti_aliasing=True))
-    for _ in range(3):
-        g = ndimage.gaussian_filter(rng.random((size, size)), size / 32)
+    for _ in range(n_random):
+        g = ndimage.gaussian_filter(rng.random((size, size)), size / rng.uniform(8, 64))
         imgs.append((g - g.min()) / np.ptp(g))
     out = []
-    for img in imgs:
-        pm = perimeter_map(img, n_segments=300)
+    for i, img in enumerate(imgs):
+        pm = perimeter_map(img, method=methods[i % len(methods)], n_segments=300)
         cam = ndimage.gaussian_filter(rng.random((size, size)), size / 8)
         cam = ((cam - cam.min()) / np.ptp(cam)).astype(np.float32)
         out.append((cam, pm.regions, pm.boundary))
@@ -75,8 +74,18 @@ def timeit(fn, repeats):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--check", type=int, default=24, help="random slices checked for identical masks (256²)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
+    checked = mismatches = 0
+    methods = ("slic", "felzenszwalb", "quickshift")
+    for cam, regions, boundary in slices(256, rng, n_random=args.check, methods=methods):
+        for t in (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0):
+            checked += 1
+            mismatches += not np.array_equal(boundary_fit(cam, regions, threshold=t, boundary=boundary),
+                                              flood_fill(cam, boundary, t))
+    print(f"identity check: {checked} fits ({args.check + 3} slices at 256², {', '.join(methods)} perimeters, "
+          f"7 thresholds each): {mismatches} mismatches")
     print(f"{'size':>6} {'slices':>6} {'identical':>9} {'flood fill':>11} {'whole fit':>10} {'speed-up':>9} {'re-fit':>9}")
     for size in (256, 512):
         cases = slices(size, rng)

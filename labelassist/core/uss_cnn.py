@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from labelassist.errors import ParameterError
+
 __all__ = ["refine_clusters"]
 
 
@@ -47,6 +49,10 @@ def refine_clusters(image, superpixels, *, steps: int = 30, n_channels: int = 32
     """
     import torch
 
+    if int(steps) < 1 or int(n_channels) < 2 or int(min_clusters) < 1:
+        raise ParameterError(
+            f"steps must be >= 1, n_channels >= 2 and min_clusters >= 1; got {steps}, {n_channels}, {min_clusters}"
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         img = np.asarray(image, np.float32)

@@ -1,14 +1,20 @@
-"""PNG, JPG, BMP and TIFF: one image is one slice, a folder of images is a stack.
+"""PNG, JPG, BMP and TIFF: one image is one slice, a multi-page TIFF or a folder of images is a stack.
 
-Geometry of an image: 1 mm pixels, row axis (y) pointing to world anterior->posterior and column axis (x)
-to right->left, as a radiological display: the affine is ``diag(-1, -1, 1)`` (orientation ``LPS``) with
-slice ``z`` stacking upwards. Nothing about patient position is known; this only fixes a grid that the
-NIfTI written beside the PNG masks shares with the images.
+Pixels are read by OpenCV (``IMREAD_UNCHANGED``: 16-bit and float values are kept as they are; BGR is
+turned into RGB, alpha is dropped, an RGB image whose three channels are equal is grey).
+
+Geometry of an image: 1 mm pixels, the row axis (y, top to bottom) pointing to world posterior and the
+column axis (x, left to right) to the patient's left, slices stacking upwards: the affine is
+``diag(-1, -1, 1, 1)``, orientation ``LPS``. A NIfTI viewer's radiological display (patient right on the
+screen's left, anterior at the top) then shows the image exactly as an image viewer does: upright, not
+mirrored. Nothing about the patient's position is known; this only fixes a grid that the label NIfTI
+written beside the PNG masks shares with the images.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,54 +22,198 @@ import numpy as np
 from labelassist.errors import VolumeError
 from labelassist.io.volume import Volume
 
-__all__ = ["read_image", "read_image_folder", "natural_key", "IMAGE_AFFINE"]
+__all__ = ["read_image", "read_image_folder", "natural_key", "IMAGE_AFFINE", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 IMAGE_AFFINE = np.diag([-1.0, -1.0, 1.0, 1.0])
+# Largest image (pixels per page) labelassist reads: 2**28, i.e. 1 GiB per channel as float32.
+MAX_PIXELS = 2**28
+# No image codec here packs real pixels this much better than deflate's ~1000:1: a header asking for
+# more than this many bytes per byte of file (and for more than 256 MiB) is lying.
+_MAX_RATIO = 2000
 
 
-def natural_key(path: Path):
-    """Sort key that puts ``img2`` before ``img10``."""
+def natural_key(path) -> list:
+    """Sort key that puts ``img2`` before ``img10`` (digit runs compare as numbers, text ignores case)."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", Path(path).name)]
 
 
-def _planes(path: Path) -> list[np.ndarray]:
+def read_image(path) -> Volume:
+    """Read one image as a :class:`Volume` of one slice (a multi-page TIFF: one slice per page).
+
+    Parameters
+    ----------
+    path : str or Path
+        A PNG, JPG/JPEG, BMP or TIFF/TIF file (8- or 16-bit, grey, RGB or RGBA; float TIFF too).
+
+    Returns
+    -------
+    Volume
+        ``format="image"``, ``array`` float32 ``(pages, y, x)`` for grey or ``(pages, y, x, 3)`` RGB with
+        ``channel_names=("R", "G", "B")``; affine :data:`IMAGE_AFFINE` (1 mm, ``LPS``, upright);
+        ``header["image_files"] == [path]``.
+
+    Raises
+    ------
+    VolumeError
+        One line starting with the path: missing, empty, corrupt, truncated or not an image, a header
+        claiming more pixels than the file holds (before anything is allocated), pages of different
+        sizes, an unsupported number of channels.
+    """
+    path = Path(path)
+    planes = [_to_rgb_or_grey(p, path) for p in _planes(path)]
+    names = [f"{path} (page {k + 1})" for k in range(len(planes))] if len(planes) > 1 else [str(path)]
+    return _volume(_stack(planes, names), path, [path])
+
+
+def read_image_folder(folder) -> Volume:
+    """Read a folder of images as a stack, one slice per image (per page of a multi-page TIFF).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder holding PNG, JPG/JPEG, BMP or TIFF files; other files (and hidden ones) are ignored.
+        Images are stacked in natural order of their names (``img2`` before ``img10``).
+
+    Returns
+    -------
+    Volume
+        As :func:`read_image`; grey images are promoted to RGB when any image of the folder is colour;
+        ``source_path`` is the folder and ``header["image_files"]`` the sorted list of image files.
+
+    Raises
+    ------
+    VolumeError
+        No image in the folder; an unreadable image (named); an image whose size differs from the
+        first one (naming both files and both sizes).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VolumeError(f"{folder}: not a folder" if folder.exists() else f"{folder}: no such folder")
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise VolumeError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from None
+    files = sorted(
+        (p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()),
+        key=natural_key,
+    )
+    if not files:
+        raise VolumeError(f"{folder}: no images (PNG, JPG, BMP, TIFF) in this folder")
+    planes, names = [], []
+    for f in files:
+        pages = _planes(f)
+        for k, p in enumerate(pages):
+            planes.append(_to_rgb_or_grey(p, f))
+            names.append(f"{f} (page {k + 1})" if len(pages) > 1 else str(f))
+    return _volume(_stack(planes, names), folder, files)
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _quiet_opencv():
+    """OpenCV prints its decoders' complaints on stderr; our one-line error says it better."""
     import cv2
 
-    if path.suffix.lower() in (".tif", ".tiff"):
-        ok, pages = cv2.imreadmulti(str(path), flags=cv2.IMREAD_UNCHANGED)
-        if ok and pages:
-            return [np.asarray(p) for p in pages]
-    buf = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    try:
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # pragma: no cover - very old OpenCV
+        yield
+        return
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+def _check_file(path: Path) -> int:
+    if not path.exists():
+        raise VolumeError(f"{path}: no such file")
+    if not path.is_file():
+        raise VolumeError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise VolumeError(f"{path}: the file is empty")
+    return size
+
+
+def _check_claim(path: Path, size: int) -> None:
+    """Refuse a header claiming an absurd image, from the header alone (Pillow opens lazily)."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib; OpenCV caps at 2**30 pixels
+        return
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            pages = int(getattr(im, "n_frames", 1) or 1) if path.suffix.lower() in (".tif", ".tiff") else 1
+            bands = len(im.getbands())
+    except Image.DecompressionBombError:
+        raise VolumeError(f"{path}: header claims an image of more than {MAX_PIXELS:,} pixels; too large to read") from None
+    except Exception:  # noqa: BLE001 - Pillow cannot parse it: let OpenCV try and judge
+        return
+    pixels = width * height
+    need = pixels * pages * bands
+    if pixels > MAX_PIXELS or (need > 2**28 and need > size * _MAX_RATIO):
+        raise VolumeError(
+            f"{path}: header claims {pages} page(s) of {width} x {height} x {bands} ({need:,} bytes) but the "
+            f"file holds {size:,} bytes; the file is corrupt or its header lies"
+        )
+
+
+def _planes(path: Path) -> list[np.ndarray]:
+    """The decoded pages of an image file, as OpenCV gives them (BGR[A] for colour)."""
+    import cv2
+
+    size = _check_file(path)
+    _check_claim(path, size)
+    try:
+        buf = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise VolumeError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with _quiet_opencv():
+        try:
+            if path.suffix.lower() in (".tif", ".tiff"):
+                ok, pages = cv2.imdecodemulti(buf, cv2.IMREAD_UNCHANGED)
+                if ok and pages:
+                    return [np.asarray(p) for p in pages]
+            img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:
+            raise VolumeError(f"{path}: not a readable image ({' '.join(str(exc).split())[-120:]})") from None
     if img is None:
         raise VolumeError(f"{path}: not a readable image (corrupt, truncated or not an image)")
     return [img]
 
 
-def _to_rgb_or_grey(plane: np.ndarray) -> np.ndarray:
+def _to_rgb_or_grey(plane: np.ndarray, path: Path) -> np.ndarray:
     """(y, x) grey or (y, x, 3) RGB float32; BGR(A) from OpenCV becomes RGB, alpha is dropped."""
     if plane.ndim == 3:
-        if plane.shape[2] == 4:
-            plane = plane[:, :, :3]
-        if plane.shape[2] == 1:
+        channels = plane.shape[2]
+        if channels in (1, 2):  # grey, grey + alpha
             plane = plane[:, :, 0]
-        else:
-            plane = plane[:, :, ::-1]  # BGR -> RGB
+        elif channels in (3, 4):
+            plane = plane[:, :, 2::-1]  # BGR(A) -> RGB
             if np.array_equal(plane[..., 0], plane[..., 1]) and np.array_equal(plane[..., 0], plane[..., 2]):
                 plane = plane[..., 0]
+        else:
+            raise VolumeError(f"{path}: an image with {channels} channels; labelassist reads grey, RGB or RGBA")
+    elif plane.ndim != 2:
+        raise VolumeError(f"{path}: {plane.ndim}-D image data {plane.shape}; labelassist reads 2-D images")
     return plane.astype(np.float32)
 
 
-def _stack(planes: list[np.ndarray], names: list[Path], source: Path) -> np.ndarray:
-    colour = any(p.ndim == 3 for p in planes)
-    if colour:
+def _stack(planes: list[np.ndarray], names: list[str]) -> np.ndarray:
+    if any(p.ndim == 3 for p in planes):  # mixed grey and colour: promote the grey ones
         planes = [np.repeat(p[..., None], 3, axis=2) if p.ndim == 2 else p for p in planes]
-    first = planes[0].shape
+    first = planes[0].shape[:2]
     for p, name in zip(planes, names):
-        if p.shape != first:
+        if p.shape[:2] != first:
             raise VolumeError(
-                f"{name}: image size {p.shape[:2]} differs from {names[0].name} {first[:2]}; a stack needs one size"
+                f"{name}: image size {p.shape[:2]} differs from {names[0]} {first} (rows, columns); "
+                "a stack needs images of one size"
             )
     return np.ascontiguousarray(np.stack(planes))
 
@@ -79,28 +229,3 @@ def _volume(array: np.ndarray, source: Path, files: list[Path]) -> Volume:
         channel_names=("R", "G", "B") if array.ndim == 4 else (),
         header={"image_files": files},
     )
-
-
-def read_image(path) -> Volume:
-    """One image (a multi-page TIFF: one slice per page) as a :class:`Volume` (1, y, x[, 3])."""
-    path = Path(path)
-    planes = [_to_rgb_or_grey(p) for p in _planes(path)]
-    names = [path] * len(planes)
-    return _volume(_stack(planes, names, path), path, [path])
-
-
-def read_image_folder(folder) -> Volume:
-    """A folder of images as a stack, sorted naturally (``img2`` before ``img10``); other files are ignored."""
-    folder = Path(folder)
-    files = sorted(
-        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
-        key=natural_key,
-    )
-    if not files:
-        raise VolumeError(f"{folder}: no images (PNG, JPG, BMP, TIFF) in this folder")
-    planes, names = [], []
-    for f in files:
-        for p in _planes(f):
-            planes.append(_to_rgb_or_grey(p))
-            names.append(f)
-    return _volume(_stack(planes, names, folder), folder, files)

@@ -117,3 +117,10 @@ def test_uss_cnn_refinement_runs_and_is_seeded():
 def test_bad_parameters(image, kwargs, match):
     with pytest.raises(ParameterError, match=match):
         perimeter_map(image, **kwargs)
+
+
+def test_uss_cnn_bad_options():
+    from labelassist.core.uss_cnn import refine_clusters
+
+    with pytest.raises(ParameterError, match="steps must be >= 1"):
+        refine_clusters(np.zeros((8, 8)), np.ones((8, 8), int), steps=0)
