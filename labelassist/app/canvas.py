@@ -1,0 +1,274 @@
+"""The slice canvas: four layers of one slice, window/level, zoom and pan, and the mouse for the painting tools.
+
+Mouse and keys on the canvas:
+
+- left drag: the current tool (brush / eraser / fill on ``boundaryfit``; pan in pan mode or with Space held)
+- middle drag: pan; right drag: window (left-right) and level (up-down)
+- wheel: next / previous slice (``slice_step``); Ctrl+wheel: zoom about the cursor
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from qtpy.QtGui import QColor, QFont, QPainter, QPen, QTransform
+from qtpy.QtWidgets import QSizePolicy, QWidget
+
+from labelassist.app import render
+
+__all__ = ["SliceCanvas"]
+
+ZOOM_STEP = 1.25
+ZOOM_RANGE = (0.05, 64.0)
+
+
+class SliceCanvas(QWidget):
+    """Draws ``image``, ``grad-cam``, ``perimeter`` and ``boundaryfit`` of one slice.
+
+    Signals carry image coordinates (row ``y``, column ``x``, floats, in pixels of the slice).
+    """
+
+    stroke_pressed = Signal(float, float)
+    stroke_moved = Signal(float, float)
+    stroke_released = Signal()
+    slice_step = Signal(int)
+    window_changed = Signal(float, float)
+    cursor_moved = Signal(float, float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(200, 200)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(False)  # the main window takes drops
+        self.visible = {name: v for name, (v, _) in render.LAYERS.items()}
+        self.opacity = {name: o for name, (_, o) in render.LAYERS.items()}
+        self._data: dict[str, np.ndarray | None] = dict.fromkeys(render.LAYERS)
+        self._images: dict = dict.fromkeys(render.LAYERS)
+        self._heat_table = render.heat_table()
+        self._tables = {"perimeter": render.binary_table(render.PERIMETER_RGB),
+                        "boundaryfit": render.label_table(render.LABEL_RGB)}
+        self.window, self.level = 1.0, 0.5
+        self.aspect = (1.0, 1.0)  # pixel height, width (relative); from the voxel spacing
+        self.shape: tuple[int, int] | None = None
+        self.scale = 1.0
+        self.offset = QPointF(0, 0)
+        self.tool = "brush"
+        self.editable = False
+        self.brush_radius = 4
+        self.info_text = ""
+        self.banner = ""  # e.g. "view only": drawn across the top
+        self._drag = None  # ("tool" | "pan" | "window", start pos, start values)
+        self._space = False
+        self._mouse: QPointF | None = None
+        self._fitted = False
+
+    # -- data ------------------------------------------------------------------------------------
+    def set_slice(self, image=None, cam=None, boundary=None, labels=None, *, aspect=(1.0, 1.0)) -> None:
+        """Show a new slice: every layer at once (None hides a layer's data, e.g. not computed yet)."""
+        shape = None if image is None else tuple(np.shape(image)[:2])
+        new_geometry = shape != self.shape or tuple(aspect) != self.aspect
+        self.shape, self.aspect = shape, (float(aspect[0]), float(aspect[1]))
+        self._data.update({"image": image, "grad-cam": cam, "perimeter": boundary, "boundaryfit": labels})
+        for name in render.LAYERS:
+            self._render(name)
+        if new_geometry or not self._fitted:
+            self.fit()
+        self.update()
+
+    def set_layer(self, name: str, data) -> None:
+        """Replace one layer's data (a new CAM, a new proposal) and redraw."""
+        self._data[name] = data
+        self._render(name)
+        self.update()
+
+    def layer_data(self, name: str):
+        return self._data[name]
+
+    def refresh(self, name: str = "boundaryfit", box=None) -> None:
+        """The layer's array changed in place: redraw it (only ``box`` = (y0, y1, x0, x1) when given)."""
+        if self._images.get(name) is None or getattr(self._images[name], "_keep", None) is not self._data[name]:
+            self._render(name)  # a copied buffer does not see the change: convert again
+        if box is None:
+            self.update()
+        else:
+            y0, y1, x0, x1 = box
+            self.update(self._screen_rect(y0, y1, x0, x1))
+
+    def _render(self, name: str) -> None:
+        data = self._data[name]
+        if data is None:
+            self._images[name] = None
+        elif name == "image":
+            self._images[name] = render.grey_image(data, window=self.window, level=self.level)
+        elif name == "grad-cam":
+            self._images[name] = render.heat_image(data, self._heat_table)
+        else:
+            self._images[name] = render.indexed_image(np.asarray(data, np.uint8) if data.dtype == bool else data,
+                                                      self._tables[name])
+
+    # -- layers, window ---------------------------------------------------------------------------
+    def set_visible(self, name: str, visible: bool) -> None:
+        self.visible[name] = bool(visible)
+        self.update()
+
+    def set_opacity(self, name: str, opacity: float) -> None:
+        self.opacity[name] = float(np.clip(opacity, 0.0, 1.0))
+        self.update()
+
+    def set_window(self, window: float, level: float, *, emit: bool = True) -> None:
+        self.window, self.level = max(float(window), 1e-6), float(level)
+        self._render("image")
+        self.update()
+        if emit:
+            self.window_changed.emit(self.window, self.level)
+
+    # -- view transform ---------------------------------------------------------------------------
+    def transform(self) -> QTransform:
+        """Image pixel (x, y) -> widget coordinates."""
+        t = QTransform()
+        t.translate(self.offset.x(), self.offset.y())
+        t.scale(self.scale * self.aspect[1], self.scale * self.aspect[0])
+        return t
+
+    def to_image(self, pos) -> tuple[float, float]:
+        """Widget position -> (y, x) in slice pixels (pixel centres at integers)."""
+        p, _ = self.transform().inverted()
+        q = p.map(QPointF(pos))
+        return q.y() - 0.5, q.x() - 0.5
+
+    def _screen_rect(self, y0, y1, x0, x1) -> QRect:
+        r = self.transform().mapRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        pad = self.scale * (self.brush_radius + 2) * max(self.aspect)
+        return r.adjusted(-pad, -pad, pad, pad).toAlignedRect()
+
+    def fit(self) -> None:
+        """Whole slice in view, centred."""
+        if self.shape is None:
+            return
+        h, w = self.shape[0] * self.aspect[0], self.shape[1] * self.aspect[1]
+        self.scale = max(min(self.width() / w, self.height() / h), 1e-3)
+        self.offset = QPointF((self.width() - w * self.scale) / 2, (self.height() - h * self.scale) / 2)
+        self._fitted = self.width() > 1
+        self.update()
+
+    def zoom(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by ``factor`` keeping the image point under ``anchor`` (widget coordinates) in place."""
+        anchor = QPointF(self.width() / 2, self.height() / 2) if anchor is None else QPointF(anchor)
+        new = float(np.clip(self.scale * factor, *ZOOM_RANGE))
+        k = new / self.scale
+        self.offset = anchor - (anchor - self.offset) * k
+        self.scale = new
+        self.update()
+
+    def pan(self, dx: float, dy: float) -> None:
+        self.offset += QPointF(dx, dy)
+        self.update()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self.fit()
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(event.rect(), QColor(20, 20, 20))
+        if self.shape is not None:
+            p.save()
+            p.setTransform(self.transform())
+            for name in render.LAYERS:
+                img = self._images[name]
+                if img is not None and self.visible[name] and self.opacity[name] > 0:
+                    p.setOpacity(self.opacity[name])
+                    p.drawImage(QPointF(0, 0), img)
+            p.restore()
+            self._draw_brush(p)
+        self._draw_text(p)
+        p.end()
+
+    def _draw_brush(self, p: QPainter) -> None:
+        if self._mouse is None or not self.editable or self.tool not in ("brush", "eraser") or self._space:
+            return
+        y, x = self.to_image(self._mouse)
+        r = self.brush_radius + 0.5
+        rect = self.transform().mapRect(QRectF(round(x) + 0.5 - r, round(y) + 0.5 - r, 2 * r, 2 * r))
+        p.setPen(QPen(QColor(255, 255, 255, 200), 1))
+        p.drawEllipse(rect)
+
+    def _draw_text(self, p: QPainter) -> None:
+        p.setOpacity(1.0)
+        p.setFont(QFont(self.font().family(), 10))
+        if self.info_text:
+            p.setPen(QColor(230, 230, 230))
+            p.drawText(QRectF(8, 4, self.width() - 16, 40), Qt.AlignmentFlag.AlignLeft, self.info_text)
+        if self.banner:
+            rect = QRectF(0, self.height() - 26, self.width(), 26)
+            p.fillRect(rect, QColor(60, 60, 0, 200))
+            p.setPen(QColor(255, 240, 150))
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.banner)
+
+    # -- mouse and keys ---------------------------------------------------------------------------
+    def mousePressEvent(self, event):
+        pos = event.position()
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and (self._space or self.tool == "pan")):
+            self._drag = ("pan", pos, QPointF(self.offset))
+        elif button == Qt.MouseButton.RightButton:
+            self._drag = ("window", pos, (self.window, self.level))
+        elif button == Qt.MouseButton.LeftButton and self.editable and self.shape is not None:
+            self._drag = ("tool", pos, None)
+            self.stroke_pressed.emit(*self.to_image(pos))
+        event.accept()
+
+    def mouseMoveEvent(self, event):
+        pos = event.position()
+        self._mouse = pos
+        kind = self._drag[0] if self._drag else None
+        if kind == "pan":
+            self.offset = self._drag[2] + (pos - self._drag[1])
+            self.update()
+        elif kind == "window":
+            (w0, l0), d = self._drag[2], pos - self._drag[1]
+            self.set_window(w0 * float(np.exp(d.x() / 200.0)), l0 - d.y() * w0 / 400.0)
+        elif kind == "tool":
+            self.stroke_moved.emit(*self.to_image(pos))
+        else:
+            if self.editable and self.tool in ("brush", "eraser"):
+                self.update()  # the brush outline follows the mouse
+        if self.shape is not None:
+            self.cursor_moved.emit(*self.to_image(pos))
+
+    def mouseReleaseEvent(self, event):
+        if self._drag and self._drag[0] == "tool":
+            self.stroke_released.emit()
+        self._drag = None
+        event.accept()
+
+    def leaveEvent(self, event):
+        self._mouse = None
+        self.update()
+
+    def wheelEvent(self, event):
+        delta = event.angleDelta().y()
+        if delta == 0:
+            return
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom(ZOOM_STEP if delta > 0 else 1 / ZOOM_STEP, event.position())
+        else:
+            self.slice_step.emit(1 if delta > 0 else -1)
+        event.accept()
+
+    def keyPressEvent(self, event):
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event):
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.unsetCursor()
+            return
+        super().keyReleaseEvent(event)

@@ -1,0 +1,163 @@
+"""The layer and tool panel: per-layer visibility and opacity, window/level, axis, painting tools."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from labelassist.app import render
+from labelassist.app.editing import MAX_BRUSH
+
+__all__ = ["LayerPanel", "AXES", "TOOL_KEYS"]
+
+AXES = {"z": "z (native: review and edit)", "y": "y (view only)", "x": "x (view only)"}
+TOOL_KEYS = {"brush": "P", "eraser": "E", "fill": "F", "pan": "H"}
+
+
+class LayerPanel(QWidget):
+    """Controls of the canvas; owns no data, only says what the user asked for."""
+
+    visibility_changed = Signal(str, bool)
+    opacity_changed = Signal(str, float)
+    window_changed = Signal(float, float)
+    auto_window = Signal()
+    axis_changed = Signal(str)
+    tool_changed = Signal(str)
+    brush_changed = Signal(int)
+    undo_requested = Signal()
+    redo_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+
+        layers = QGroupBox("Layers")
+        grid = QGridLayout(layers)
+        self.visible: dict[str, QCheckBox] = {}
+        self.opacity: dict[str, QSlider] = {}
+        for row, (name, (vis, op)) in enumerate(reversed(render.LAYERS.items())):  # top layer first
+            box = QCheckBox(name)
+            box.setChecked(vis)
+            box.setToolTip(f"show or hide {name} (shortcut {self._layer_key(name)})")
+            box.toggled.connect(lambda on, n=name: self.visibility_changed.emit(n, on))
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(0, 100)
+            slider.setValue(int(round(op * 100)))
+            slider.setToolTip(f"{name} opacity")
+            slider.valueChanged.connect(lambda v, n=name: self.opacity_changed.emit(n, v / 100.0))
+            grid.addWidget(box, row, 0)
+            grid.addWidget(slider, row, 1)
+            self.visible[name], self.opacity[name] = box, slider
+        outer.addWidget(layers)
+
+        view = QGroupBox("Image")
+        form = QFormLayout(view)
+        self.window = QDoubleSpinBox()
+        self.level = QDoubleSpinBox()
+        for spin in (self.window, self.level):
+            spin.setRange(-1e9, 1e9)
+            spin.setDecimals(3)
+            spin.setKeyboardTracking(False)
+            spin.valueChanged.connect(self._window_edited)
+        self.window.setToolTip("window width (right-drag left/right on the image)")
+        self.level.setToolTip("window centre (right-drag up/down on the image)")
+        auto = QPushButton("Auto")
+        auto.setToolTip("window from the volume's 0.5-99.5 percentiles")
+        auto.clicked.connect(self.auto_window)
+        row = QHBoxLayout()
+        row.addWidget(self.window)
+        row.addWidget(auto)
+        form.addRow("Window", row)
+        form.addRow("Level", self.level)
+        self.axis = QComboBox()
+        for key, text in AXES.items():
+            self.axis.addItem(text, key)
+        self.axis.setToolTip("slice axis: review and editing along the native axis z only; y and x are view only")
+        self.axis.currentIndexChanged.connect(lambda _i: self.axis_changed.emit(self.axis.currentData()))
+        form.addRow("Axis", self.axis)
+        outer.addWidget(view)
+
+        tools = QGroupBox("Edit boundaryfit")
+        tl = QGridLayout(tools)
+        self.tools = QButtonGroup(self)
+        self.tools.setExclusive(True)
+        for col, (name, key) in enumerate(TOOL_KEYS.items()):
+            b = QToolButton()
+            b.setText(name)
+            b.setCheckable(True)
+            b.setToolTip(f"{name} ({key})")
+            b.setObjectName(f"tool_{name}")
+            self.tools.addButton(b, col)
+            tl.addWidget(b, 0, col)
+        self.tools.buttons()[0].setChecked(True)
+        self.tools.idClicked.connect(lambda i: self.tool_changed.emit(list(TOOL_KEYS)[i]))
+        self.brush = QSpinBox()
+        self.brush.setRange(0, MAX_BRUSH)
+        self.brush.setValue(4)
+        self.brush.setSuffix(" px")
+        self.brush.setToolTip("brush radius ([ and ])")
+        self.brush.valueChanged.connect(self.brush_changed)
+        tl.addWidget(QLabel("Brush radius"), 1, 0, 1, 2)
+        tl.addWidget(self.brush, 1, 2, 1, 2)
+        self.undo = QPushButton("Undo")
+        self.redo = QPushButton("Redo")
+        self.undo.setToolTip("undo the last stroke (Ctrl+Z)")
+        self.redo.setToolTip("redo (Ctrl+Y)")
+        self.undo.clicked.connect(self.undo_requested)
+        self.redo.clicked.connect(self.redo_requested)
+        tl.addWidget(self.undo, 2, 0, 1, 2)
+        tl.addWidget(self.redo, 2, 2, 1, 2)
+        self.edit_note = QLabel("")
+        self.edit_note.setWordWrap(True)
+        tl.addWidget(self.edit_note, 3, 0, 1, 4)
+        self.tools_box = tools
+        outer.addWidget(tools)
+        outer.addStretch(1)
+
+    @staticmethod
+    def _layer_key(name: str) -> str:
+        return str(list(render.LAYERS).index(name) + 1)
+
+    def _window_edited(self, _value=None) -> None:
+        self.window_changed.emit(self.window.value(), self.level.value())
+
+    def show_window(self, window: float, level: float) -> None:
+        """Show the canvas' window/level without echoing it back."""
+        for spin, value in ((self.window, window), (self.level, level)):
+            spin.blockSignals(True)
+            spin.setValue(value)
+            spin.blockSignals(False)
+
+    def set_window_range(self, lo: float, hi: float) -> None:
+        span = max(hi - lo, 1e-6)
+        self.window.setRange(span * 1e-4, span * 10)
+        self.level.setRange(lo - span, hi + span)
+        step = span / 100
+        self.window.setSingleStep(step)
+        self.level.setSingleStep(step)
+
+    def select_tool(self, name: str) -> None:
+        self.tools.buttons()[list(TOOL_KEYS).index(name)].setChecked(True)
+        self.tool_changed.emit(name)
+
+    def set_editable(self, editable: bool, note: str = "") -> None:
+        for b in self.tools.buttons()[:3]:
+            b.setEnabled(editable)
+        self.edit_note.setText(note)

@@ -1,0 +1,247 @@
+"""The volume view: the canvas, the slice slider and the painting tools over one volume.
+
+The review state is per slice of the volume's native slice axis z. Along z the view shows the slice's
+layers and edits ``boundaryfit`` in place in the label volume it was given. Along y or x it is view only:
+the same volumes resliced (grad-cam and perimeter where their z slice is computed), with the tools
+disabled and a banner saying so, so a stroke can never land on the wrong voxels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from labelassist.app import render
+from labelassist.app.canvas import SliceCanvas
+from labelassist.app.editing import LabelEditor
+from labelassist.app.slider import StatusSlider
+
+__all__ = ["VolumeView", "AXIS_INDEX"]
+
+AXIS_INDEX = {"z": 0, "y": 1, "x": 2}
+VIEW_ONLY = "view only along {axis}: review and editing happen along z (Axis: z)"
+
+
+class VolumeView(QWidget):
+    """Canvas + slider + editor over a volume and its label volume.
+
+    Signals
+    -------
+    current_changed(int)
+        The shown slice index along the current axis changed.
+    stroke_started(int)
+        A stroke began on native slice z (before any pixel changes).
+    edited(int)
+        The labels of native slice z changed by a finished stroke, an undo or a redo.
+    """
+
+    current_changed = Signal(int)
+    stroke_started = Signal(int)
+    edited = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.canvas = SliceCanvas(self)
+        self.slider = StatusSlider(self)
+        self.position = QLabel("no volume")
+        self.position.setMinimumWidth(110)
+        self.position.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.position)
+        layout.addLayout(row)
+
+        self.volume = None
+        self.labels: np.ndarray | None = None  # (z, y, x) uint8, edited in place
+        self.axis = "z"
+        self.current = 0
+        self.statuses: list[str] = []
+        self.review_enabled = True  # False while a job owns the labels (e.g. nothing loaded)
+        self._result: Callable[[int], object] = lambda i: None
+        self._info: Callable[[int], str] = lambda i: ""
+        self.editor = LabelEditor(self._plane, changed=self._pixels_changed)
+
+        self.slider.valueChanged.connect(self.show_slice)
+        self.canvas.slice_step.connect(self.step)
+        self.canvas.stroke_pressed.connect(self._press)
+        self.canvas.stroke_moved.connect(self.editor.move)
+        self.canvas.stroke_released.connect(self._release)
+
+    # -- data ------------------------------------------------------------------------------------
+    def set_volume(self, volume, labels: np.ndarray, *, result: Callable[[int], object] | None = None,
+                   info: Callable[[int], str] | None = None, start: int | None = None) -> None:
+        """Show ``volume`` (a :class:`~labelassist.io.Volume`) with its label volume (edited in place).
+
+        ``result(z)`` gives a slice's :class:`~labelassist.core.pipeline.SliceResult` (or None);
+        ``info(z)`` a line of text for the canvas' corner.
+        """
+        self.editor.clear()
+        self.volume, self.labels = volume, labels
+        self._result = result or (lambda i: None)
+        self._info = info or (lambda i: "")
+        self.statuses = ["unreviewed"] * volume.shape[0]
+        self.canvas._fitted = False
+        self.axis = "z"
+        window, level = render.default_window(volume.array)
+        self.canvas.set_window(window, level)
+        self._set_range(volume.shape[0] // 2 if start is None else start)
+
+    def _set_range(self, index: int) -> None:
+        n = self.volume.shape[AXIS_INDEX[self.axis]]
+        self.slider.blockSignals(True)
+        self.slider.setMaximum(n - 1)
+        self.slider.setPageStep(max(1, n // 10))
+        self.slider.set_statuses(self.statuses if self.axis == "z" else [])
+        self.slider.blockSignals(False)
+        self.current = -1
+        self.show_slice(int(np.clip(index, 0, n - 1)))
+
+    @property
+    def n_slices(self) -> int:
+        return 0 if self.volume is None else self.volume.shape[AXIS_INDEX[self.axis]]
+
+    @property
+    def native_index(self) -> int | None:
+        """The z slice shown, or None when viewing along another axis."""
+        return self.current if self.axis == "z" and self.volume is not None else None
+
+    def set_axis(self, axis: str) -> None:
+        """View along z (native), y or x; keeps the crossing point in view where it can."""
+        if axis not in AXIS_INDEX:
+            raise ValueError(f"axis must be one of z, y, x; got {axis!r}")
+        if self.volume is None or axis == self.axis:
+            self.axis = axis
+            return
+        self.editor.release()
+        self.axis = axis
+        self.canvas._fitted = False
+        self._set_range(self.volume.shape[AXIS_INDEX[axis]] // 2)
+
+    def set_statuses(self, statuses) -> None:
+        self.statuses = list(statuses)
+        if self.axis == "z":
+            self.slider.set_statuses(self.statuses)
+        self._update_text()
+
+    # -- showing ---------------------------------------------------------------------------------
+    def show_slice(self, index: int) -> None:
+        if self.volume is None:
+            return
+        index = int(np.clip(index, 0, self.n_slices - 1))
+        changed = index != self.current
+        if changed and self.editor.in_stroke:
+            self._release()
+        self.current = index
+        if self.slider.value() != index:
+            self.slider.blockSignals(True)
+            self.slider.setValue(index)
+            self.slider.blockSignals(False)
+        self._draw()
+        if changed:
+            self.current_changed.emit(index)
+
+    def step(self, delta: int) -> None:
+        self.show_slice(self.current + int(delta))
+
+    def page(self, direction: int) -> None:
+        self.step(direction * self.slider.pageStep())
+
+    def refresh(self, z: int | None = None) -> None:
+        """Slice z (or everything) has new results or labels: redraw if it is in view."""
+        if self.volume is None:
+            return
+        if z is None or self.axis != "z" or z == self.current:
+            self._draw()
+
+    def _draw(self) -> None:
+        image, cam, boundary, labels, aspect = self._layers()
+        self.canvas.set_slice(image, cam, boundary, labels, aspect=aspect)
+        editable = self.axis == "z" and self.review_enabled
+        self.canvas.editable = editable
+        self.canvas.banner = "" if self.axis == "z" else VIEW_ONLY.format(axis=self.axis)
+        self._update_text()
+
+    def _layers(self):
+        ax, i, vol = AXIS_INDEX[self.axis], self.current, self.volume
+        spacing = vol.spacing
+        if ax == 0:
+            res = self._result(i)
+            cam = None if res is None or res.cam is None else res.cam
+            boundary = None if res is None or res.boundary is None else res.boundary
+            return vol.array[i], cam, boundary, self.labels[i], self._aspect(spacing[1], spacing[2])
+        take = (lambda a: a[:, i]) if ax == 1 else (lambda a: a[:, :, i])
+        image = take(vol.array)
+        rows = [self._result(z) for z in range(vol.shape[0])]
+        cam = self._stack([None if r is None or r.cam is None else take(r.cam[None])[0] for r in rows], np.float16)
+        bnd = self._stack([None if r is None or r.boundary is None else take(r.boundary[None])[0] for r in rows], bool)
+        cols = (0, 2) if ax == 1 else (0, 1)
+        return image, cam, bnd, np.ascontiguousarray(take(self.labels)), self._aspect(spacing[cols[0]], spacing[cols[1]])
+
+    @staticmethod
+    def _stack(lines, dtype):
+        width = next((len(line) for line in lines if line is not None), None)
+        if width is None:
+            return None
+        return np.stack([np.zeros(width, dtype) if line is None else line.astype(dtype) for line in lines])
+
+    @staticmethod
+    def _aspect(dy: float, dx: float) -> tuple[float, float]:
+        dy, dx = (abs(dy) or 1.0), (abs(dx) or 1.0)
+        m = min(dy, dx)
+        return dy / m, dx / m
+
+    def _update_text(self) -> None:
+        if self.volume is None:
+            self.position.setText("no volume")
+            return
+        n = self.n_slices
+        self.position.setText(f"{self.axis} {self.current + 1} / {n}")
+        text = f"{self.axis} = {self.current}"
+        if self.axis == "z":
+            status = self.statuses[self.current] if self.current < len(self.statuses) else ""
+            extra = self._info(self.current)
+            text += f"   {status}" + (f"   {extra}" if extra else "")
+        self.canvas.info_text = text
+        self.canvas.update()
+
+    # -- editing ---------------------------------------------------------------------------------
+    def _plane(self, z: int) -> np.ndarray:
+        return self.labels[z]
+
+    def _press(self, y: float, x: float) -> None:
+        z = self.native_index
+        if z is None or not self.review_enabled:
+            return
+        self.stroke_started.emit(z)
+        self.editor.press(z, y, x)
+
+    def _release(self) -> None:
+        edit = self.editor.release()
+        if edit is not None:
+            self.edited.emit(edit.key)
+
+    def _pixels_changed(self, z: int, box) -> None:
+        if self.axis == "z" and z == self.current:
+            self.canvas.refresh("boundaryfit", box)
+
+    def undo(self) -> None:
+        edit = self.editor.undo()
+        self._after_history(edit)
+
+    def redo(self) -> None:
+        self._after_history(self.editor.redo())
+
+    def _after_history(self, edit) -> None:
+        if edit is None:
+            return
+        if self.axis == "z" and edit.key != self.current:
+            self.show_slice(edit.key)  # show the reviewer what the undo changed
+        elif self.axis != "z":
+            self._draw()
+        self.edited.emit(edit.key)
