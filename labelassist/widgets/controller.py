@@ -1,0 +1,350 @@
+"""``ReviewController``: all review logic, shared by the napari plugin and the standalone app.
+
+It owns the :class:`~labelassist.engine.Engine`, the :class:`~labelassist.core.review.ReviewState` and the
+slice on screen. A frontend only renders (a :class:`~labelassist.widgets.view.ReviewView`) and forwards the
+user's slice changes (:meth:`ReviewController.go_to`) and paint strokes (:meth:`ReviewController.mark_corrected`).
+
+Rules it keeps: a proposal never overwrites an accepted, corrected or rejected slice; a threshold or gate
+change re-fits the slice on screen at once (coalesced, numpy only) and the others when they are shown or
+exported; every review action autosaves the session beside the export (in a background thread, atomically).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtCore import QObject, QTimer, Signal
+
+from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, ReviewState
+from labelassist.engine import Engine
+from labelassist.engine.engine import FIT_FIELDS
+from labelassist.errors import LabelAssistError
+from labelassist.io.session import default_export_path
+from labelassist.widgets.session_actions import SessionMixin
+from labelassist.widgets.view import ReviewView, Shortcut
+
+__all__ = ["ReviewController", "SHORTCUT_KEYS"]
+
+SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N"}
+
+
+class ReviewController(SessionMixin, QObject):
+    """Review one volume at a time with one engine.
+
+    Parameters
+    ----------
+    view : ReviewView, optional
+        The frontend adapter (a do-nothing one by default: handy in tests and scripts).
+    panel : ControlPanel, optional
+        Wired both ways when given.
+    engine : Engine, optional
+        Made (and shut down by :meth:`close`) when not given.
+    model : path, optional
+        Classifier checkpoint to load at once; None loads the shipped demo model.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ... for a new engine.
+    auto_compute : bool
+        Compute a slice when it is shown and has no result yet (interactive, coalesced).
+
+    Signals
+    -------
+    statuses_changed(), current_changed(int), message(str, bool is_error), volume_opened(object),
+    exported(str path), calibrated(dict)
+    """
+
+    statuses_changed = Signal()
+    current_changed = Signal(int)
+    message = Signal(str, bool)
+    volume_opened = Signal(object)
+    exported = Signal(str)
+    calibrated = Signal(dict)
+    _background_error = Signal(str)
+
+    def __init__(self, view: ReviewView | None = None, *, panel=None, engine: Engine | None = None,
+                 model=None, device="auto", auto_compute: bool = True, parent=None):
+        super().__init__(parent)
+        self.view = view or ReviewView()
+        self._own_engine = engine is None
+        self.engine = engine or Engine(device=device)
+        self.panel = None
+        self.auto_compute = auto_compute
+        self.volume = None
+        self.state: ReviewState | None = None
+        self.cam = self.perimeter = None
+        self.export_path: Path | None = None
+        self.current = 0
+        self._stale: set[int] = set()
+        self._init_sessions()
+        self._refit_timer = QTimer(self)
+        self._refit_timer.setSingleShot(True)
+        self._refit_timer.setInterval(0)
+        self._refit_timer.timeout.connect(self._refit_current)
+        self._background_error.connect(lambda text: self._say(text, error=True))
+        e = self.engine
+        e.slice_ready.connect(self._on_slice_ready)
+        e.finished.connect(self._on_finished)
+        e.failed.connect(lambda job, text: self._say(f"{job}: {text}", error=True))
+        e.model_changed.connect(self._on_model)
+        if panel is not None:
+            self.attach_panel(panel)
+        self.view.install_shortcuts(self.shortcuts())
+        self.engine.load_model(model)
+
+    # -- wiring -----------------------------------------------------------------------------------
+    def shortcuts(self) -> list[Shortcut]:
+        return [
+            Shortcut("accept", SHORTCUT_KEYS["accept"], "Accept the slice's label", self.accept),
+            Shortcut("reject", SHORTCUT_KEYS["reject"], "Reject: the slice has no lesion", self.reject),
+            Shortcut("next", SHORTCUT_KEYS["next"], "Go to the next unreviewed slice", self.next_unreviewed),
+        ]
+
+    def attach_panel(self, panel) -> None:
+        """Connect a :class:`~labelassist.widgets.control_panel.ControlPanel` both ways."""
+        self.panel = panel
+        panel.params_edited.connect(lambda d: self.set_params(**d))
+        panel.load_model_requested.connect(lambda p: self.load_model(p or None))
+        panel.run_slice_requested.connect(self.run_slice)
+        panel.run_volume_requested.connect(self.run_volume)
+        panel.cancel_requested.connect(self.cancel)
+        panel.accept_requested.connect(self.accept)
+        panel.reject_requested.connect(self.reject)
+        panel.next_requested.connect(self.next_unreviewed)
+        panel.calibrate_requested.connect(self.calibrate)
+        panel.export_requested.connect(lambda p: self.export(p or None))
+        panel.slice_clicked.connect(self.show_slice)
+        self.message.connect(panel.show_message)
+        self.engine.busy_changed.connect(panel.set_busy)
+        self.engine.progress.connect(lambda job, d, t: panel.set_progress(d, t, f"{job} {100 * d // max(t, 1)}%"))
+        panel.set_shortcut_hints({k: v for k, v in SHORTCUT_KEYS.items()})
+        panel.set_params(asdict(self.engine.params))
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.message.emit(text, error)
+
+    # -- volume and model -------------------------------------------------------------------------
+    def open_volume(self, volume, *, export_path=None, restore: bool = True) -> None:
+        """Review ``volume`` (a :class:`~labelassist.io.Volume`); restores its session when one exists."""
+        if self.volume is not None:
+            self.save_session(wait=True)
+        shape = volume.shape
+        self.volume = volume
+        self.cam = np.zeros(shape, np.float32)
+        self.perimeter = np.zeros(shape, np.uint8)
+        self.export_path = Path(export_path) if export_path else default_export_path(volume)
+        self._stale = set()
+        state = self._restore(volume) if restore else None
+        if state is None:
+            state = ReviewState.new(shape, params=asdict(self.engine.params),
+                                    model_hash=self.engine.model_info.get("hash", ""))
+        self.state = state
+        self.engine.open_volume(volume)
+        self.view.show_volume(volume, cam=self.cam, perimeter=self.perimeter, labels=state.labels)
+        self.current = min(max(int(self.view.current_index()), 0), shape[0] - 1)
+        if self.panel is not None:
+            self.panel.export_hint = str(self.export_path)
+        self._update_strip()
+        self.volume_opened.emit(volume)
+        self.go_to(self.current)
+
+    def load_model(self, path=None) -> None:
+        """Load a classifier checkpoint in the engine (None: the demo model)."""
+        self.engine.load_model(path)
+
+    def _on_model(self, info: dict, device: str) -> None:
+        name = "demo model" if info.get("demo") else Path(info.get("path", "?")).name
+        text = f"{name} ({info.get('arch')}, {info.get('input_size')}²) on {device}"
+        if self.panel is not None:
+            self.panel.set_model_text(text)
+        if self.state is None:
+            return
+        old = self.state.model_hash
+        self.state.model_hash = info.get("hash", "")
+        if old and old != self.state.model_hash and self.state.reviewed_indices():
+            self._say("The model differs from the one of this session: reviewed slices are kept, "
+                      "unreviewed proposals will be recomputed")
+        self._stale = {i for i in self.state.unreviewed_indices() if self.state.has_proposal(i)}
+        if self.auto_compute:
+            self.engine.compute_slice(self.current)
+
+    # -- parameters -------------------------------------------------------------------------------
+    def set_params(self, **changes) -> None:
+        """Change pipeline parameters; fit-only changes re-fit the slice on screen at once."""
+        try:
+            params = self.engine.set_params(**changes)
+        except (LabelAssistError, TypeError) as exc:
+            self._say(str(exc), error=True)
+            if self.panel is not None:
+                self.panel.set_params(asdict(self.engine.params))
+            return
+        if self.state is None:
+            return
+        self.state.params = asdict(params)
+        self._stale = {i for i in self.state.unreviewed_indices() if self.state.has_proposal(i)}
+        if set(changes) <= set(FIT_FIELDS):
+            self._refit_timer.start()  # coalesced: a burst of slider moves costs one re-fit
+        else:
+            self.engine.cancel()  # a run with the old CAM or perimeter is moot
+            self.engine.compute_slice(self.current)
+
+    def _propose(self, index: int) -> bool:
+        """Re-fit slice ``index`` into the labels unless it is reviewed; True when the labels changed."""
+        mask = self.engine.refit(index)
+        if mask is None:
+            return False
+        self._stale.discard(index)
+        return self.state.set_proposal(index, mask, params=asdict(self.engine.params),
+                                       model_hash=self.state.model_hash)
+
+    def _refit_current(self) -> None:
+        if self.state is not None and self._propose(self.current):
+            self.view.refresh(self.current)
+
+    def refit_stale(self) -> int:
+        """Re-fit every unreviewed slice whose proposal predates a fit change; returns how many."""
+        stale, n = sorted(self._stale), 0
+        for i in stale:
+            n += bool(self._propose(i))
+        return n
+
+    # -- navigation and computing -----------------------------------------------------------------
+    def go_to(self, index: int) -> None:
+        """The frontend shows slice ``index``: refit it if stale, compute it if it has no result."""
+        if self.state is None:
+            return
+        i = min(max(int(index), 0), self.state.n_slices - 1)
+        changed, self.current = i != self.current, i
+        if i in self._stale and self._propose(i):
+            self.view.refresh(i)
+        if self.auto_compute and self.engine.result(i) is None:
+            self.engine.compute_slice(i)
+        if self.panel is not None:
+            self._update_strip()
+        if changed:
+            self.current_changed.emit(i)
+
+    def show_slice(self, index: int) -> None:
+        """Ask the frontend to show slice ``index`` (and follow it)."""
+        self.view.set_current_index(int(index))
+        self.go_to(index)
+
+    def run_slice(self, index: int | None = None) -> None:
+        if self.state is not None:
+            self.engine.compute_slice(self.current if index is None else index)
+
+    def run_volume(self, indices=None) -> None:
+        if self.state is None:
+            self._say("Open a volume first", error=True)
+            return
+        self.engine.compute_volume(indices)
+
+    def cancel(self) -> None:
+        self.engine.cancel()
+
+    def _on_slice_ready(self, index: int) -> None:
+        if self.state is None:
+            return
+        view = self.engine.result(index)
+        if view is None:
+            return
+        if view.cam is not None:
+            self.cam[index] = view.cam
+        if view.boundary is not None:
+            self.perimeter[index] = view.boundary
+        self._propose(index)
+        if index == self.current:
+            self.view.refresh(index)
+        self._update_strip()
+
+    def _on_finished(self, job: str, result) -> None:
+        if job == "volume":
+            self.view.refresh(None)
+            self._say("Run cancelled" if result is None else f"Computed {len(result['indices'])} slices")
+        elif job == "calibrate" and result is not None:
+            self._apply_calibration(result)
+        elif job == "calibrate":
+            self._say("Calibration cancelled")
+
+    # -- review -----------------------------------------------------------------------------------
+    def _index(self, index) -> int | None:
+        if self.state is None:
+            self._say("Open a volume first", error=True)
+            return None
+        return self.current if index is None else int(index)
+
+    def accept(self, index: int | None = None) -> None:
+        """Accept the slice's label as it stands (a corrected slice stays 'corrected')."""
+        i = self._index(index)
+        if i is None:
+            return
+        status = CORRECTED if self.state.status(i) == CORRECTED else ACCEPTED
+        self.state.set_status(i, status)
+        self._reviewed(f"Slice {i} {status}")
+
+    def reject(self, index: int | None = None) -> None:
+        """Reject the slice: it shows no lesion (its label becomes empty)."""
+        i = self._index(index)
+        if i is None:
+            return
+        self.state.set_status(i, REJECTED)
+        self.view.refresh(i)
+        self._reviewed(f"Slice {i} rejected (empty)")
+
+    def mark_corrected(self, indices) -> None:
+        """The reviewer painted on these slices (their labels already hold the edit)."""
+        if self.state is None:
+            return
+        touched = sorted({int(i) for i in np.atleast_1d(indices) if 0 <= int(i) < self.state.n_slices})
+        for i in touched:
+            self.state.set_status(i, CORRECTED)
+            self._stale.discard(i)
+        if touched:
+            self._reviewed(f"Slice{'s' if len(touched) > 1 else ''} {', '.join(map(str, touched))} corrected")
+
+    def next_unreviewed(self) -> None:
+        if self.state is None:
+            return
+        j = self.state.next_unreviewed(self.current)
+        if j is None:
+            self._say("Every slice is reviewed: export when ready")
+            return
+        self.show_slice(j)
+
+    def _reviewed(self, text: str) -> None:
+        self._update_strip()
+        self.statuses_changed.emit()
+        self._say(text)
+        self.save_session()
+
+    def _update_strip(self) -> None:
+        if self.panel is None or self.state is None:
+            return
+        st = self.state
+        self.panel.set_statuses(st.statuses, [st.has_proposal(i) for i in range(st.n_slices)], self.current)
+
+    # -- calibration ------------------------------------------------------------------------------
+    def calibrate(self) -> None:
+        """Grid search of threshold and gate on the reviewed slices (a rejected slice counts as empty)."""
+        if self.state is None:
+            return
+        ref = {i: self.state.labels[i].copy() for i in self.state.reviewed_indices()}
+        if not ref:
+            self._say("Calibration needs reviewed slices: accept, correct or reject a few first", error=True)
+            return
+        self.engine.calibrate(ref)
+        self._say(f"Calibrating on {len(ref)} reviewed slices...")
+
+    def _apply_calibration(self, result: dict) -> None:
+        self.engine.set_params(threshold=result["threshold"], gate=result["gate"])
+        self.state.params = asdict(self.engine.params)
+        if self.panel is not None:
+            self.panel.set_params(asdict(self.engine.params))
+        refitted = sum(self._propose(i) for i in self.state.unreviewed_indices())
+        self._stale.clear()
+        self.view.refresh(None)
+        self._update_strip()
+        self._say(f"Calibrated on {result['n_slices']} reviewed slices: threshold {result['threshold']:.2f}, "
+                  f"gate {result['gate']:.2f} (Dice {result['score']:.3f}); re-fitted {refitted} slices")
+        self.calibrated.emit(dict(result))
+        self.save_session()

@@ -1,0 +1,116 @@
+"""Every slice's review status at a glance: one coloured mark per slice, the current slice outlined."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import QRectF, QSize, Signal
+from qtpy.QtGui import QColor, QPainter, QPen
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
+
+from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, STATUSES, UNREVIEWED
+
+__all__ = ["StatusStrip", "STATUS_COLOURS", "PROPOSED"]
+
+PROPOSED = "proposed"  # an unreviewed slice that holds a proposal
+STATUS_COLOURS = {
+    UNREVIEWED: "#4a4a4a",
+    PROPOSED: "#b59b3c",
+    ACCEPTED: "#3fae49",
+    CORRECTED: "#3d8fe0",
+    REJECTED: "#d9443f",
+}
+_LEGEND = ((PROPOSED, "proposed"), (ACCEPTED, "accepted"), (CORRECTED, "corrected"), (REJECTED, "rejected"))
+
+
+class _Marks(QWidget):
+    clicked = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.marks: list[str] = []
+        self.current = -1
+        self.setMinimumHeight(18)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setMouseTracking(True)
+
+    def sizeHint(self):
+        return QSize(200, 20)
+
+    def _index_at(self, x: float) -> int:
+        n = len(self.marks)
+        return min(n - 1, max(0, int(x * n / max(1, self.width())))) if n else -1
+
+    def paintEvent(self, event):
+        n = len(self.marks)
+        if not n:
+            return
+        painter = QPainter(self)
+        w = self.width() / n
+        h = self.height()
+        for i, mark in enumerate(self.marks):
+            painter.fillRect(QRectF(i * w, 0, max(w - (1 if w > 4 else 0), 1), h), QColor(STATUS_COLOURS[mark]))
+        if 0 <= self.current < n:
+            painter.setPen(QPen(QColor("white"), 2))
+            painter.drawRect(QRectF(self.current * w + 1, 1, max(w - 2, 2), h - 2))
+        painter.end()
+
+    def mousePressEvent(self, event):
+        i = self._index_at(event.position().x() if hasattr(event, "position") else event.x())
+        if i >= 0:
+            self.clicked.emit(i)
+
+    def mouseMoveEvent(self, event):
+        pos = event.position() if hasattr(event, "position") else event.pos()
+        i = self._index_at(pos.x())
+        if i >= 0:
+            text = {PROPOSED: "unreviewed (proposal)"}.get(self.marks[i], self.marks[i])
+            QToolTip.showText(self.mapToGlobal(pos.toPoint() if hasattr(pos, "toPoint") else pos), f"slice {i}: {text}", self)
+
+
+class StatusStrip(QWidget):
+    """Coloured marks (one per slice; click to jump there) and a count of reviewed slices.
+
+    Signals
+    -------
+    slice_clicked(int)
+    """
+
+    slice_clicked = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._marks = _Marks(self)
+        self._marks.clicked.connect(self.slice_clicked)
+        self.summary = QLabel("no volume", self)
+        legend = QHBoxLayout()
+        legend.setContentsMargins(0, 0, 0, 0)
+        for key, text in _LEGEND:
+            swatch = QLabel(f"<span style='color:{STATUS_COLOURS[key]}'>&#9632;</span> {text}", self)
+            legend.addWidget(swatch)
+        legend.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._marks)
+        layout.addWidget(self.summary)
+        layout.addLayout(legend)
+
+    def set_statuses(self, statuses, proposed=None, current: int = -1) -> None:
+        """Show ``statuses`` (one per slice); ``proposed[i]`` marks unreviewed slices holding a proposal."""
+        proposed = proposed or [False] * len(statuses)
+        self._marks.marks = [PROPOSED if s == UNREVIEWED and p else s for s, p in zip(statuses, proposed)]
+        self._marks.current = current
+        counts = {s: list(statuses).count(s) for s in STATUSES}
+        reviewed = len(statuses) - counts[UNREVIEWED]
+        self.summary.setText(
+            f"slice {current} · reviewed {reviewed}/{len(statuses)} "
+            f"({counts[ACCEPTED]} accepted, {counts[CORRECTED]} corrected, {counts[REJECTED]} rejected)"
+            if statuses else "no volume"
+        )
+        self._marks.update()
+
+    @property
+    def marks(self) -> list[str]:
+        return list(self._marks.marks)
+
+    def set_current(self, index: int) -> None:
+        self._marks.current = index
+        self._marks.update()

@@ -1,0 +1,49 @@
+"""What a frontend gives the :class:`~labelassist.widgets.controller.ReviewController`: a small adapter
+that renders and reports, nothing more.
+
+The controller owns three arrays per volume and changes them in place: ``cam`` (float32 z, y, x in
+[0, 1]), ``perimeter`` (uint8 z, y, x, 1 on boundary pixels) and ``labels`` (uint8 z, y, x, the editable
+pseudo-label, shared with the ``boundaryfit`` layer or canvas so that painting edits it directly).
+A frontend draws them as the layers ``image``, ``grad-cam``, ``perimeter`` and ``boundaryfit`` and
+forwards two things: the slice the user looks at (``controller.go_to(i)``) and which slices a paint
+stroke touched (``controller.mark_corrected(indices)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["ReviewView", "Shortcut", "LAYER_NAMES"]
+
+LAYER_NAMES = ("image", "grad-cam", "perimeter", "boundaryfit")
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """A review action with its key (``"A"``, ``"Shift+N"``: Qt key-sequence spelling)."""
+
+    name: str
+    key: str
+    description: str
+    callback: Callable[[], None]
+
+
+class ReviewView:
+    """Base class (and documentation) of a frontend adapter; every method has a harmless default."""
+
+    def show_volume(self, volume, *, cam, perimeter, labels) -> None:
+        """A new volume: (re)create the four layers on these arrays (keep references: they change in place)."""
+
+    def refresh(self, index: int | None = None) -> None:
+        """The arrays changed in place (slice ``index`` only, or everything): redraw what is on screen."""
+
+    def current_index(self) -> int:
+        """The slice on screen."""
+        return 0
+
+    def set_current_index(self, index: int) -> None:
+        """Show slice ``index`` (the frontend then calls ``controller.go_to(index)`` or not: both are fine)."""
+
+    def install_shortcuts(self, shortcuts: list[Shortcut]) -> None:
+        """Bind the review keys (accept, reject, next unreviewed) where the user works on the image."""

@@ -1,0 +1,155 @@
+"""The review logic both frontends share, driven through a recording view and the real control panel."""
+
+import numpy as np
+import pytest
+
+from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, UNREVIEWED
+from labelassist.io import load_volume
+from labelassist.io.session import session_paths
+from labelassist.widgets import ControlPanel, ReviewController, ReviewView
+
+pytestmark = pytest.mark.gui
+WAIT = 60_000
+
+
+class RecordingView(ReviewView):
+    def __init__(self):
+        self.refreshed, self.index, self.shortcuts, self.arrays = [], 0, [], None
+
+    def show_volume(self, volume, *, cam, perimeter, labels):
+        self.arrays = (cam, perimeter, labels)
+
+    def refresh(self, index=None):
+        self.refreshed.append(index)
+
+    def current_index(self):
+        return self.index
+
+    def set_current_index(self, index):
+        self.index = index
+
+    def install_shortcuts(self, shortcuts):
+        self.shortcuts = shortcuts
+
+
+@pytest.fixture
+def ctl(qtbot, tiny_model, volume):
+    view, panel = RecordingView(), ControlPanel()
+    qtbot.addWidget(panel)
+    c = ReviewController(view, panel=panel, model=tiny_model, device="cpu", auto_compute=False)
+    c.set_params(gate=0.0, threshold=0.3)
+    c.open_volume(volume)
+    yield c
+    c.close()
+
+
+def run_volume(qtbot, c):
+    with qtbot.waitSignal(c.engine.finished, timeout=WAIT, check_params_cb=lambda n, r: n == "volume"):
+        c.run_volume()
+
+
+def test_volume_run_fills_the_arrays_and_the_strip(qtbot, ctl):
+    run_volume(qtbot, ctl)
+    cam, perimeter, labels = ctl.view.arrays
+    assert labels is ctl.state.labels
+    assert (cam.reshape(6, -1).max(axis=1) > 0.5).all() and perimeter.reshape(6, -1).any(axis=1).all()
+    assert labels.any() and all(ctl.state.has_proposal(i) for i in range(6))
+    assert ctl.panel.strip.marks == ["proposed"] * 6
+    assert "Computed 6 slices" in ctl.panel.message.text()
+    assert [s.key for s in ctl.view.shortcuts] == ["A", "R", "N"]
+
+
+def test_threshold_refits_current_slice_only(qtbot, ctl, monkeypatch):
+    run_volume(qtbot, ctl)
+    posted = []
+    monkeypatch.setattr(ctl.engine, "_submit", type("S", (), {"emit": lambda self, *a: posted.append(a[0])})())
+    before = ctl.state.labels.copy()
+    ctl.panel.threshold.setValue(0.9)  # the user drags the slider
+    qtbot.waitUntil(lambda: not np.array_equal(ctl.state.labels[0], before[0]), timeout=5000)
+    assert posted == ["params"]  # no CAM or perimeter job
+    np.testing.assert_array_equal(ctl.state.labels[1:], before[1:])  # others wait until shown
+    assert ctl.state.slice_info[0]["params"]["threshold"] == 0.9
+    ctl.go_to(2)
+    assert not np.array_equal(ctl.state.labels[2], before[2]) and posted == ["params"]
+
+
+def test_review_actions_and_recompute_never_overwrite(qtbot, ctl):
+    run_volume(qtbot, ctl)
+    ctl.accept()
+    kept = ctl.state.labels[0].copy()
+    ctl.show_slice(1)
+    ctl.state.labels[1, :5, :5] = 1  # what a paint stroke does to the shared array
+    ctl.mark_corrected([1])
+    painted = ctl.state.labels[1].copy()
+    ctl.next_unreviewed()
+    assert ctl.current == 2 and ctl.view.index == 2
+    ctl.reject()
+    assert ctl.state.statuses[:4] == [ACCEPTED, CORRECTED, REJECTED, UNREVIEWED]
+    ctl.accept(1)
+    assert ctl.state.status(1) == CORRECTED  # accepting a correction keeps it a correction
+    ctl.set_params(threshold=0.95)
+    ctl.set_params(cam_method="gradcam++")
+    run_volume(qtbot, ctl)
+    np.testing.assert_array_equal(ctl.state.labels[0], kept)
+    np.testing.assert_array_equal(ctl.state.labels[1], painted)
+    assert not ctl.state.labels[2].any()
+    assert ctl.panel.strip.marks[:3] == [ACCEPTED, CORRECTED, REJECTED]
+
+
+def test_session_autosaves_and_restores(qtbot, ctl, volume_path, tiny_model):
+    run_volume(qtbot, ctl)
+    ctl.reject(3)
+    ctl.state.labels[4, 10:20, 10:20] = 1
+    ctl.mark_corrected([4])
+    ctl.flush()
+    meta, _ = session_paths(ctl.export_path)
+    assert meta.is_file() and meta.parent == volume_path.parent
+    again = ReviewController(RecordingView(), model=tiny_model, device="cpu", auto_compute=False)
+    try:
+        again.open_volume(load_volume(volume_path))
+        assert again.state.statuses[3:5] == [REJECTED, CORRECTED]
+        np.testing.assert_array_equal(again.state.labels[4], ctl.state.labels[4])
+        assert again.engine.params.threshold == 0.3 and again.engine.params.gate == 0.0
+    finally:
+        again.close()
+
+
+def test_export_round_trip_and_never_the_source(qtbot, ctl, volume_path, tmp_path):
+    run_volume(qtbot, ctl)
+    ctl.accept(2)
+    out = ctl.export()
+    assert out == tmp_path / "vol_labels.nii.gz"
+    back = load_volume(out, labels=True)
+    np.testing.assert_array_equal(back.array.astype(np.uint8), ctl.state.labels)
+    np.testing.assert_allclose(back.affine, ctl.volume.affine)
+    assert session_paths(out)[0].is_file()
+    assert ctl.export(volume_path) is None and "refusing to overwrite the source" in ctl.panel.message.text()
+
+
+def test_calibrate_from_reviewed_then_refit_the_rest(qtbot, ctl):
+    run_volume(qtbot, ctl)
+    for i in (1, 2):
+        ctl.accept(i)
+    ctl.reject(5)
+    with qtbot.waitSignal(ctl.calibrated, timeout=WAIT) as blocker:
+        ctl.calibrate()
+    result = blocker.args[0]
+    assert result["n_slices"] == 3 and 0 <= result["score"] <= 1
+    assert ctl.panel.threshold.value() == pytest.approx(result["threshold"])
+    assert ctl.panel.gate.value() == pytest.approx(result["gate"])
+    assert not ctl.state.labels[5].any()
+
+
+def test_no_volume_and_bad_values_are_one_line(qtbot, tiny_model):
+    panel = ControlPanel()
+    qtbot.addWidget(panel)
+    c = ReviewController(panel=panel, model=tiny_model, device="cpu")
+    try:
+        c.accept()
+        assert panel.message.text() == "Open a volume first"
+        c.calibrate()
+        c.set_params(n_segments=1)
+        assert "n_segments must be at least 2" in panel.message.text()
+        assert panel.n_segments.value() == 200
+    finally:
+        c.close()
