@@ -34,6 +34,7 @@ class SliceCanvas(QWidget):
     slice_step = Signal(int)
     window_changed = Signal(float, float)
     cursor_moved = Signal(float, float)
+    frame_drawn = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -186,6 +187,7 @@ class SliceCanvas(QWidget):
             self._draw_brush(p)
         self._draw_text(p)
         p.end()
+        self.frame_drawn.emit()
 
     def _draw_brush(self, p: QPainter) -> None:
         if self._mouse is None or not self.editable or self.tool not in ("brush", "eraser") or self._space:

@@ -25,11 +25,11 @@ __all__ = [
 # The four layers, bottom to top, with their default visibility and opacity (DESIGN.md §4 names).
 LAYERS = {
     "image": (True, 1.0),
-    "grad-cam": (True, 0.45),
-    "perimeter": (True, 0.6),
+    "grad-cam": (True, 0.4),
+    "perimeter": (True, 0.35),
     "boundaryfit": (True, 0.5),
 }
-LABEL_RGB = (255, 64, 64)  # boundaryfit: red, as napari's first label colour is not fixed
+LABEL_RGB = (255, 40, 220)  # boundaryfit: magenta, a colour the heat map never takes
 PERIMETER_RGB = (255, 220, 0)
 
 
@@ -81,7 +81,7 @@ def _turbo(n: int = 256) -> np.ndarray:
     return np.stack([np.interp(t, pos, stops[:, c]) for c in range(3)], axis=1).astype(np.uint8)
 
 
-def heat_table(*, fade: float = 0.25) -> list[int]:
+def heat_table(*, fade: float = 0.4) -> list[int]:
     """Colour table of the heat map: turbo, with low values fading out (alpha ramps up to ``fade``)."""
     rgb = _turbo()
     alpha = np.clip(np.linspace(0, 1, 256) / max(fade, 1e-6), 0, 1) * 255

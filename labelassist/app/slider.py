@@ -10,17 +10,18 @@ from qtpy.QtWidgets import QSlider, QStyle, QStyleOptionSlider
 
 __all__ = ["StatusSlider", "STATUS_COLOURS"]
 
-STATUS_COLOURS = {  # status -> mark colour; unreviewed slices get no mark (a proposal: a faint one)
-    "accepted": QColor(60, 190, 90),
-    "corrected": QColor(70, 140, 255),
-    "rejected": QColor(230, 70, 60),
-    "proposed": QColor(150, 150, 150),
-}
+from labelassist.core.review import UNREVIEWED
+from labelassist.widgets.status_strip import STATUS_COLOURS  # one palette for the strip and the slider
+
 MARK_HEIGHT = 6
 
 
 class StatusSlider(QSlider):
-    """A horizontal QSlider over the slices with a coloured mark under each reviewed (or proposed) slice."""
+    """A horizontal QSlider over the slices with a coloured mark under each reviewed (or proposed) slice.
+
+    Statuses are those of :class:`~labelassist.widgets.status_strip.StatusStrip` (``"proposed"``: an
+    unreviewed slice holding a proposal).
+    """
 
     def __init__(self, parent=None):
         super().__init__(Qt.Orientation.Horizontal, parent)
@@ -57,7 +58,6 @@ class StatusSlider(QSlider):
             return
         p = QPainter(self)
         for i, status in enumerate(self._statuses):
-            colour = STATUS_COLOURS.get(status)
-            if colour is not None:
-                p.fillRect(self.mark_rect(i), colour)
+            if status != UNREVIEWED and status in STATUS_COLOURS:  # unreviewed, no proposal: no mark
+                p.fillRect(self.mark_rect(i), QColor(STATUS_COLOURS[status]))
         p.end()

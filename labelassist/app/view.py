@@ -63,7 +63,8 @@ class VolumeView(QWidget):
         self.current = 0
         self.statuses: list[str] = []
         self.review_enabled = True  # False while a job owns the labels (e.g. nothing loaded)
-        self._result: Callable[[int], object] = lambda i: None
+        self.cam: np.ndarray | None = None
+        self.perimeter: np.ndarray | None = None
         self._info: Callable[[int], str] = lambda i: ""
         self.editor = LabelEditor(self._plane, changed=self._pixels_changed)
 
@@ -74,16 +75,18 @@ class VolumeView(QWidget):
         self.canvas.stroke_released.connect(self._release)
 
     # -- data ------------------------------------------------------------------------------------
-    def set_volume(self, volume, labels: np.ndarray, *, result: Callable[[int], object] | None = None,
-                   info: Callable[[int], str] | None = None, start: int | None = None) -> None:
+    def set_volume(self, volume, labels: np.ndarray, *, cam: np.ndarray | None = None,
+                   perimeter: np.ndarray | None = None, info: Callable[[int], str] | None = None,
+                   start: int | None = None) -> None:
         """Show ``volume`` (a :class:`~labelassist.io.Volume`) with its label volume (edited in place).
 
-        ``result(z)`` gives a slice's :class:`~labelassist.core.pipeline.SliceResult` (or None);
-        ``info(z)`` a line of text for the canvas' corner.
+        ``cam`` (float, z y x, in [0, 1]) and ``perimeter`` (uint8/bool, z y x) are the controller's arrays,
+        changed in place as slices are computed (call :meth:`refresh`); ``info(z)`` gives a line of text
+        for the canvas' corner.
         """
         self.editor.clear()
         self.volume, self.labels = volume, labels
-        self._result = result or (lambda i: None)
+        self.cam, self.perimeter = cam, perimeter
         self._info = info or (lambda i: "")
         self.statuses = ["unreviewed"] * volume.shape[0]
         self.canvas._fitted = False
@@ -111,8 +114,8 @@ class VolumeView(QWidget):
         """The z slice shown, or None when viewing along another axis."""
         return self.current if self.axis == "z" and self.volume is not None else None
 
-    def set_axis(self, axis: str) -> None:
-        """View along z (native), y or x; keeps the crossing point in view where it can."""
+    def set_axis(self, axis: str, *, start: int | None = None) -> None:
+        """View along z (native), y or x, at slice ``start`` (default: the middle)."""
         if axis not in AXIS_INDEX:
             raise ValueError(f"axis must be one of z, y, x; got {axis!r}")
         if self.volume is None or axis == self.axis:
@@ -121,7 +124,7 @@ class VolumeView(QWidget):
         self.editor.release()
         self.axis = axis
         self.canvas._fitted = False
-        self._set_range(self.volume.shape[AXIS_INDEX[axis]] // 2)
+        self._set_range(self.volume.shape[AXIS_INDEX[axis]] // 2 if start is None else start)
 
     def set_statuses(self, statuses) -> None:
         self.statuses = list(statuses)
@@ -169,26 +172,12 @@ class VolumeView(QWidget):
 
     def _layers(self):
         ax, i, vol = AXIS_INDEX[self.axis], self.current, self.volume
-        spacing = vol.spacing
-        if ax == 0:
-            res = self._result(i)
-            cam = None if res is None or res.cam is None else res.cam
-            boundary = None if res is None or res.boundary is None else res.boundary
-            return vol.array[i], cam, boundary, self.labels[i], self._aspect(spacing[1], spacing[2])
-        take = (lambda a: a[:, i]) if ax == 1 else (lambda a: a[:, :, i])
-        image = take(vol.array)
-        rows = [self._result(z) for z in range(vol.shape[0])]
-        cam = self._stack([None if r is None or r.cam is None else take(r.cam[None])[0] for r in rows], np.float16)
-        bnd = self._stack([None if r is None or r.boundary is None else take(r.boundary[None])[0] for r in rows], bool)
-        cols = (0, 2) if ax == 1 else (0, 1)
-        return image, cam, bnd, np.ascontiguousarray(take(self.labels)), self._aspect(spacing[cols[0]], spacing[cols[1]])
-
-    @staticmethod
-    def _stack(lines, dtype):
-        width = next((len(line) for line in lines if line is not None), None)
-        if width is None:
-            return None
-        return np.stack([np.zeros(width, dtype) if line is None else line.astype(dtype) for line in lines])
+        take = [lambda a: a[i], lambda a: a[:, i], lambda a: a[:, :, i]][ax]
+        cam = None if self.cam is None else take(self.cam)
+        boundary = None if self.perimeter is None else take(self.perimeter)
+        labels = take(self.labels) if ax == 0 else np.ascontiguousarray(take(self.labels))
+        rows, cols = [(1, 2), (0, 2), (0, 1)][ax]
+        return take(vol.array), cam, boundary, labels, self._aspect(vol.spacing[rows], vol.spacing[cols])
 
     @staticmethod
     def _aspect(dy: float, dx: float) -> tuple[float, float]:

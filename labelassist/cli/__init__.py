@@ -16,7 +16,7 @@ from labelassist import __version__
 from labelassist.errors import Cancelled, LabelAssistError
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("info", "demo", "demo-data", "train", "run", "eval", "calibrate")
+_COMMANDS = ("info", "demo", "demo-data", "train", "run", "eval", "calibrate", "app")
 
 _MODULES = {"eval": "evaluate", "demo-data": "demo_data"}  # command name -> module, where they differ
 

@@ -23,3 +23,43 @@ def isolated_settings(tmp_path, monkeypatch):
     path = tmp_path / "settings.ini"
     monkeypatch.setenv("LABELASSIST_APP_SETTINGS", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    from labelassist.engine.testing import make_tiny_checkpoint
+
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt")
+
+
+@pytest.fixture
+def volume_path(tmp_path):
+    from labelassist.engine.testing import make_test_volume
+
+    return make_test_volume(tmp_path / "vol.nii.gz")
+
+
+@pytest.fixture
+def make_window(qtbot, tiny_model):
+    """``make_window(**engine_options)``: a shown main window on the tiny model, closed at teardown."""
+    from labelassist.app.window import MainWindow
+    from labelassist.engine import Engine
+
+    made = []
+
+    def make(**engine_options):
+        engine = Engine(device="cpu", **engine_options)
+        w = MainWindow(model=tiny_model, engine=engine)
+        w.resize(1200, 800)
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+        w.activateWindow()
+        qtbot.waitUntil(w.isActiveWindow)  # window shortcuts (A, R, N, Ctrl+Z...) need an active window
+        made.append((w, engine))
+        return w
+
+    yield make
+    for w, engine in made:
+        w.close()
+        engine.shutdown()

@@ -1,0 +1,346 @@
+"""The main window of the standalone app: canvas, slider, layer/tool panel, the shared control panel, menus.
+
+Review logic lives in the shared :class:`~labelassist.widgets.controller.ReviewController`; this window
+renders (through :class:`~labelassist.app.adapter.AppReviewView`) and forwards slice changes and strokes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtGui import QAction, QKeySequence, QShortcut
+from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea
+
+from labelassist.app import menus, training
+from labelassist.app.adapter import AppReviewView
+from labelassist.app.layerpanel import LayerPanel
+from labelassist.app.settings import AppSettings
+from labelassist.app.view import VolumeView
+from labelassist.core.review import UNREVIEWED
+from labelassist.errors import LabelAssistError
+from labelassist.widgets.control_panel import ControlPanel
+from labelassist.widgets.controller import ReviewController
+from labelassist.widgets.status_strip import PROPOSED
+
+__all__ = ["MainWindow", "VOLUME_FILTER"]
+
+VOLUME_FILTER = ("Volumes and images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm *.png *.jpg *.jpeg *.bmp "
+                 "*.tif *.tiff);;All files (*)")
+
+
+class MainWindow(QMainWindow):
+    """labelassist's standalone window.
+
+    Parameters
+    ----------
+    model : path, optional
+        Classifier checkpoint (None: the shipped demo model).
+    device : str
+        Where the engine runs (``auto``: CUDA, then MPS, then CPU).
+    engine : Engine, optional
+        An engine to use instead of a new one (tests).
+    """
+
+    volume_loaded = Signal(str)
+    error_shown = Signal(str)
+
+    def __init__(self, *, model=None, device="auto", engine=None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("labelassist")
+        self.setAcceptDrops(True)
+        self.settings = AppSettings()
+        self.path: Path | None = None
+        self.last_error = ""
+        self._start: int | None = None
+        self._message_box: QMessageBox | None = None
+        self._review_actions: dict[str, QAction] = {}
+        self.training = False  # a training job of File > Train is running
+
+        self.view = VolumeView(self)
+        self.setCentralWidget(self.view)
+        self.layers = LayerPanel()
+        self.panel = ControlPanel()
+        left = self._dock("View and edit", self.layers, Qt.DockWidgetArea.LeftDockWidgetArea)
+        right = self._dock("Review", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([left, right], [300, 430], Qt.Orientation.Horizontal)
+        self._status_bar()
+        menus.build(self)
+
+        self.controller = ReviewController(AppReviewView(self), panel=self.panel, engine=engine, model=model,
+                                           device=device, parent=self)
+        self._wire()
+        self.resize(1400, 860)
+
+    # -- construction -----------------------------------------------------------------------------
+    def _dock(self, title, widget, area):
+        scroll = QScrollArea()
+        scroll.setWidget(widget)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(widget.sizeHint().width() + 24)
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(scroll)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _status_bar(self):
+        bar = self.statusBar()
+        self.device_label = QLabel("device: starting...")
+        self.slice_label = QLabel("no volume")
+        self.cursor_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setVisible(False)
+        for w in (self.cursor_label, self.slice_label, self.progress, self.device_label):
+            bar.addPermanentWidget(w)
+
+    def _wire(self):
+        v, c, lp, e = self.view, self.controller, self.layers, self.controller.engine
+        v.current_changed.connect(self._on_current)
+        v.edited.connect(lambda z: c.mark_corrected([z]))
+        v.canvas.cursor_moved.connect(self._on_cursor)
+        v.canvas.window_changed.connect(lp.show_window)
+        lp.visibility_changed.connect(v.canvas.set_visible)
+        lp.opacity_changed.connect(v.canvas.set_opacity)
+        lp.window_changed.connect(lambda w, lv: v.canvas.set_window(w, lv, emit=False))
+        lp.auto_window.connect(self.auto_window)
+        lp.axis_changed.connect(self.set_axis)
+        lp.tool_changed.connect(self.set_tool)
+        lp.brush_changed.connect(self.set_brush)
+        lp.undo_requested.connect(v.undo)
+        lp.redo_requested.connect(v.redo)
+        c.statuses_changed.connect(self.update_statuses)
+        c.message.connect(self._on_message)
+        c.volume_opened.connect(lambda vol: self.update_statuses())
+        e.model_changed.connect(lambda info, device: self.device_label.setText(f"device: {device}"))
+        e.progress.connect(self._on_progress)
+        e.busy_changed.connect(self._on_busy)
+        self._on_busy(e.busy)  # the model load started before this connection
+        e.slice_ready.connect(lambda i: self.update_statuses())
+        e.failed.connect(self._on_failed)
+        e.finished.connect(lambda job, result: training.on_finished(self, job, result))
+        for key, step in (("Up", 1), ("Right", 1), ("Down", -1), ("Left", -1)):
+            sc = QShortcut(QKeySequence(key), v, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(lambda s=step: v.step(s))
+        for key, direction in (("PgUp", 1), ("PgDown", -1)):
+            sc = QShortcut(QKeySequence(key), v, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(lambda d=direction: v.page(d))
+
+    def install_review_shortcuts(self, shortcuts) -> None:
+        """Accept / Reject / Next unreviewed as actions of the Review menu, with the controller's keys."""
+        for sc in shortcuts:
+            action = QAction(sc.description, self)
+            action.setShortcut(QKeySequence(sc.key))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _=False, cb=sc.callback: self._review(cb))
+            self.review_menu.insertAction(self.review_menu.actions()[0] if self.review_menu.actions() else None,
+                                          action)
+            self._review_actions[sc.name] = action
+        self.review_menu.insertSeparator(self.review_menu.actions()[len(shortcuts)])
+
+    def _review(self, callback) -> None:
+        if self.view.editor.in_stroke:
+            self.view._release()
+        if self.view.axis != "z":
+            self.message("Review happens along z: switch Axis to z (review and edit)", error=True)
+            return
+        callback()
+
+    # -- files ------------------------------------------------------------------------------------
+    def open_volume(self, path=None, *, start: int | None = None) -> bool:
+        """Open a volume (a dialog when ``path`` is None); its review session is restored when one exists."""
+        from labelassist.io import load_volume
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a volume or image", self.settings.last_folder(),
+                                                  VOLUME_FILTER)
+            if not path:
+                return False
+        path = Path(path)
+        self.setCursor(Qt.CursorShape.WaitCursor)
+        try:
+            volume = load_volume(path)
+        except LabelAssistError as exc:
+            self.show_error(str(exc))
+            return False
+        finally:
+            self.unsetCursor()
+        self.path = path
+        self._start = start
+        self.layers.axis.setCurrentIndex(0)
+        self.controller.open_volume(volume)
+        self.settings.add_recent(path)
+        menus.fill_recent(self)
+        self.setWindowTitle(f"labelassist - {path.name}")
+        self.layers.set_window_range(*self._value_range(volume))
+        self.layers.show_window(self.view.canvas.window, self.view.canvas.level)
+        self.set_axis("z")
+        self.view.canvas.setFocus()
+        self.volume_loaded.emit(str(path))
+        return True
+
+    @staticmethod
+    def _value_range(volume):
+        a = volume.array
+        step = max(1, a.size // 200_000)
+        flat = a.reshape(-1)[::step]
+        return float(flat.min()), float(flat.max())
+
+    def start_slice(self, volume) -> int | None:
+        return self._start
+
+    def open_folder(self) -> bool:
+        path = QFileDialog.getExistingDirectory(self, "Open a DICOM series or an image folder", self.settings.last_folder())
+        return self.open_volume(path) if path else False
+
+    def open_model(self, path=None) -> None:
+        from labelassist.widgets.control_panel import CHECKPOINT_FILTER
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a classifier checkpoint", self.settings.last_folder(),
+                                                  CHECKPOINT_FILTER)
+            if not path:
+                return
+        self.controller.load_model(path)
+
+    def save_session(self) -> None:
+        if self.controller.state is None:
+            self.message("Open a volume first", error=True)
+            return
+        self.controller.save_session(wait=True)
+        self.message(f"Session saved beside {self.controller.export_path}")
+
+    def export_labels(self, path=None):
+        return self.controller.export(path)
+
+    def export_as(self) -> None:
+        from labelassist.widgets.control_panel import EXPORT_FILTER
+
+        if self.controller.state is None:
+            self.message("Open a volume first", error=True)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export labels", str(self.controller.export_path), EXPORT_FILTER)
+        if path:
+            self.controller.export(path)
+
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_volume(paths[0]))
+
+    # -- view -------------------------------------------------------------------------------------
+    def set_axis(self, axis: str) -> None:
+        if self.layers.axis.currentData() != axis:
+            self.layers.axis.blockSignals(True)
+            self.layers.axis.setCurrentIndex(["z", "y", "x"].index(axis))
+            self.layers.axis.blockSignals(False)
+        native = axis == "z"
+        state = self.controller.state
+        self.view.set_axis(axis, start=self.controller.current if native and state is not None else None)
+        self.layers.set_editable(native, "" if native else "View only along y and x: switch Axis to z to edit")
+        for action in self._review_actions.values():
+            action.setEnabled(native)
+        self.update_statuses()
+
+    def set_tool(self, tool: str) -> None:
+        if tool != "pan":
+            self.view.editor.set_tool(tool)
+        self.view.canvas.tool = tool
+        self.view.canvas.update()
+
+    def set_brush(self, radius: int) -> None:
+        self.view.editor.radius = radius
+        self.view.canvas.brush_radius = radius
+        self.view.canvas.update()
+
+    def auto_window(self) -> None:
+        from labelassist.app.render import default_window
+
+        if self.view.volume is not None:
+            self.view.canvas.set_window(*default_window(self.view.volume.array))
+
+    # -- state shown --------------------------------------------------------------------------------
+    def review_index(self) -> int:
+        return self.controller.current
+
+    def slice_info(self, z: int) -> str:
+        view = self.controller.engine.result(z)
+        return "" if view is None or view.probability is None else f"p(lesion) {view.probability:.2f}"
+
+    def update_statuses(self) -> None:
+        st = self.controller.state
+        if st is None:
+            return
+        marks = [PROPOSED if s == UNREVIEWED and st.has_proposal(i) else s for i, s in enumerate(st.statuses)]
+        self.view.set_statuses(marks)
+        z = self.controller.current
+        counts = st.counts()
+        self.slice_label.setText(f"slice {z}: {st.status(z)} | reviewed {st.n_slices - counts[UNREVIEWED]}/{st.n_slices}")
+
+    def _on_current(self, index: int) -> None:
+        if self.view.axis == "z":
+            self.controller.go_to(index)
+        self.update_statuses()
+
+    def _on_cursor(self, y: float, x: float) -> None:
+        v = self.view
+        if v.volume is None:
+            return
+        r, c = int(round(y)), int(round(x))
+        plane = v.canvas.layer_data("image")
+        if plane is not None and 0 <= r < plane.shape[0] and 0 <= c < plane.shape[1]:
+            value = plane[r, c]
+            text = f"{value:.4g}" if getattr(value, "ndim", 0) == 0 else ", ".join(f"{x:.3g}" for x in value)
+            self.cursor_label.setText(f"({r}, {c}) = {text}")
+
+    def _on_progress(self, job: str, done: int, total: int) -> None:
+        self.progress.setVisible(True)
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(min(done, max(total, 1)))
+        self.progress.setFormat(f"{job} %p%")
+
+    def _on_busy(self, busy: bool) -> None:
+        if not busy:
+            self.progress.setVisible(False)
+        self.cancel_action.setEnabled(busy)
+
+    def message(self, text: str, *, error: bool = False) -> None:
+        self.statusBar().showMessage(text, 0 if error else 8000)
+        if error:
+            self.last_error = text
+
+    def _on_message(self, text: str, error: bool) -> None:
+        self.message(text, error=error)
+
+    def _on_failed(self, job: str, text: str) -> None:
+        if job == "call":
+            self.training = False
+        self.show_error(f"{job}: {text}")
+
+    def show_error(self, text: str) -> None:
+        """A one-line error: in the status bar and in a non-blocking message box (the window stays usable)."""
+        self.message(text, error=True)
+        if self._message_box is not None:
+            self._message_box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, "labelassist", text, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+        self._message_box = box
+        self.error_shown.emit(text)
+
+    def closeEvent(self, event):
+        self.view.editor.release()
+        try:
+            self.controller.close()
+        finally:
+            super().closeEvent(event)
