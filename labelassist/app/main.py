@@ -101,7 +101,7 @@ def run(file=None, *, model=None, device="auto", demo=False, screenshot=None, sl
             marks["overlays_drawn"] = time.time()
             if timing:
                 print("timing: " + " ".join(f"{k}={v - started:.3f}" for k, v in marks.items()), flush=True)
-                print(f"timing-epoch: first_overlays_drawn={marks['overlays_drawn']:.3f}", flush=True)
+                print("timing-epoch: " + " ".join(f"{k}={v:.3f}" for k, v in marks.items()), flush=True)
 
     canvas.frame_drawn.connect(on_frame)
     if file is not None and not window.open_volume(file, start=slice_index) and screenshot is not None:
