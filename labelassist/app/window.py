@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         v, c, lp, e = self.view, self.controller, self.layers, self.controller.engine
         v.current_changed.connect(self._on_current)
         v.edited.connect(lambda z: c.mark_corrected([z]))
+        v.stroke_started.connect(self._on_stroke_started)
         v.canvas.cursor_moved.connect(self._on_cursor)
         v.canvas.window_changed.connect(lp.show_window)
         lp.visibility_changed.connect(v.canvas.set_visible)
@@ -286,6 +287,13 @@ class MainWindow(QMainWindow):
         z = self.controller.current
         counts = st.counts()
         self.slice_label.setText(f"slice {z}: {st.status(z)} | reviewed {st.n_slices - counts[UNREVIEWED]}/{st.n_slices}")
+
+    def _on_stroke_started(self, z: int) -> None:
+        # Marked corrected as the stroke starts, so that a proposal computed meanwhile cannot replace
+        # the half-drawn stroke (reviewed slices refuse proposals).
+        st = self.controller.state
+        if st is not None and not st.is_reviewed(z):
+            self.controller.mark_corrected([z])
 
     def _on_current(self, index: int) -> None:
         if self.view.axis == "z":

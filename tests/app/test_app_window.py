@@ -193,3 +193,17 @@ def test_drop_a_file_opens_it(make_window, volume_path, qtbot):
     with qtbot.waitSignal(w.volume_loaded, timeout=WAIT):
         w.dropEvent(event)
     assert w.path == volume_path and w.controller.state.n_slices == 6
+
+
+def test_a_proposal_arriving_mid_stroke_does_not_replace_the_stroke(make_window, volume_path, qtbot):
+    w = make_window()
+    w.open_volume(volume_path, start=4)
+    c = w.controller
+    wait_proposal(qtbot, w, 4)
+    cv = w.view.canvas
+    qtbot.mousePress(cv, Qt.MouseButton.LeftButton, pos=canvas_pos(w, 5, 5))
+    qtbot.mouseMove(cv, canvas_pos(w, 5, 20))
+    assert c.state.status(4) == "corrected"
+    assert not c.state.set_proposal(4, np.zeros((64, 64), np.uint8))  # what the engine's next result would do
+    qtbot.mouseRelease(cv, Qt.MouseButton.LeftButton, pos=canvas_pos(w, 5, 20))
+    assert c.state.labels[4, 5, 5:21].all()
