@@ -1,0 +1,129 @@
+"""Learning from reviewed slices: planted lesions recovered on held-out slices, reviewed slices untouched,
+cancel returns nothing, a saved net reloads and fine-tunes, bad input is one line."""
+
+import numpy as np
+import pytest
+
+from labelassist.core.metrics import dice
+from labelassist.core.propagate import load_segmenter, predict, propagate, save_segmenter, slice_confidence
+from labelassist.errors import Cancelled, CheckpointError, ParameterError
+
+FAST = dict(steps=60, batch_size=6, crop=None, device="cpu", tta=False)
+
+
+def _volume(z=12, size=32, seed=0):
+    """Noisy slices with a bright disc on slices 3-8 that drifts across the slice; its mask is the truth."""
+    rng = np.random.default_rng(seed)
+    img = rng.normal(100, 6, (z, size, size)).astype(np.float32)
+    yy, xx = np.mgrid[:size, :size]
+    mask = np.zeros((z, size, size), np.uint8)
+    for k in range(3, 9):
+        cy, cx, r = 10 + 2 * (k - 3), 12 + (k - 3), 4 + (k % 2)
+        mask[k] = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+    img[mask > 0] += 60
+    return img, mask
+
+
+REVIEWED = [0, 4, 7, 11]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    img, mask = _volume()
+    labels = np.zeros_like(mask)
+    labels[REVIEWED] = mask[REVIEWED]
+    return img, mask, labels, propagate(img, labels, REVIEWED, seed=0, **FAST)
+
+
+def test_planted_masks_recovered_on_held_out_slices(trained):
+    img, mask, labels, res = trained
+    held = [i for i in range(len(img)) if i not in REVIEWED]
+    assert res.masks.shape == mask.shape and res.masks.dtype == np.uint8
+    assert dice(res.masks[held], mask[held]) > 0.8
+    assert not res.masks[[1, 10]].any()  # lesion-free held-out slices (not next to a lesion) stay empty
+
+
+def test_reviewed_slices_are_never_changed(trained):
+    img, mask, labels, res = trained
+    np.testing.assert_array_equal(res.masks[REVIEWED], labels[REVIEWED])
+    assert (res.confidence[REVIEWED] == 1).all()
+    # a rejected slice is empty in the result whatever the label volume holds there
+    wrong = labels.copy()
+    wrong[11] = 1
+    out = propagate(img, wrong, [4], rejected=[11], steps=2, device="cpu", crop=None)
+    assert not out.masks[11].any() and out.masks[4].sum() == labels[4].sum()
+
+
+def test_same_seed_same_masks(trained):
+    img, mask, labels, res = trained
+    again = propagate(img, labels, REVIEWED, seed=0, **FAST)
+    np.testing.assert_array_equal(again.masks, res.masks)
+
+
+def test_confidence_ranks_a_faint_blob_below_a_crisp_one():
+    p = np.zeros((3, 20, 20), np.float32)
+    p[1, 5:12, 5:12] = 0.98  # crisp lesion
+    p[2, 5:12, 5:12] = 0.45  # undecided blob
+    c = slice_confidence(p)
+    assert c[0] == 1.0 and c[1] > 0.9 and c[2] < 0.2
+
+
+def test_cancel_returns_nothing_and_leaves_the_model_alone(trained):
+    img, mask, labels, res = trained
+    before = {k: v.clone() for k, v in res.model.net.state_dict().items()}
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        propagate(img, labels, REVIEWED, model=res.model, cancel=cancel, **FAST)
+    for k, v in res.model.net.state_dict().items():
+        assert (v == before[k]).all(), k
+
+
+def test_progress_counts_to_the_total(trained):
+    img, mask, labels, _ = trained
+    seen = []
+    propagate(img, labels, [4], steps=3, device="cpu", crop=None, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == list(range(1, len(seen) + 1))
+
+
+def test_saved_net_reloads_predicts_alike_and_fine_tunes(trained, tmp_path):
+    img, mask, labels, res = trained
+    path = save_segmenter(res.model, tmp_path / "seg.pt")
+    model = load_segmenter(path)
+    assert model.meta["training"]["runs"] == 1 and model.meta["training"]["reviewed_slices"] == 4
+    masks, prob, conf = predict(img, model, device="cpu", tta=False)
+    held = [i for i in range(len(img)) if i not in REVIEWED]
+    np.testing.assert_array_equal(masks[held], res.masks[held])
+    # a second volume: the loaded net alone already finds its lesions, and fine-tuning keeps it there
+    img2, mask2 = _volume(seed=1)
+    before = dice(predict(img2, model, device="cpu")[0], mask2)
+    assert before > 0.7
+    tuned = propagate(img2, mask2, [5], model=model, steps=10, device="cpu", crop=None)
+    assert dice(tuned.masks, mask2) > 0.7 and tuned.model.meta["training"]["runs"] == 2
+    assert tuned.model.meta["training"]["steps"] == FAST["steps"] + 10
+
+
+def test_wrong_or_corrupt_checkpoint_is_one_line(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable model checkpoint"):
+        load_segmenter(bad)
+    with pytest.raises(CheckpointError, match="no such model file"):
+        load_segmenter(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("labels_fn, reviewed, match", [
+    (lambda m: m, [], "reviewed is empty"),
+    (lambda m: np.zeros_like(m), [0, 11], "no reviewed slice shows a lesion"),
+    (lambda m: m[:, :-1], [4], "labels have shape"),
+    (lambda m: m, [40], "outside the volume"),
+])
+def test_bad_input_is_one_line(labels_fn, reviewed, match):
+    img, mask = _volume()
+    with pytest.raises(ParameterError, match=match) as info:
+        propagate(img, labels_fn(mask), reviewed, steps=1, device="cpu")
+    assert "\n" not in str(info.value)
