@@ -25,6 +25,8 @@ def add_parser(sub) -> None:
                    help="easy: large, bright lesions; hard: small, subtle ones (both)")
     p.add_argument("--mri", type=_count, default=8, help="MRI volumes per setting (8)")
     p.add_argument("--us", type=_count, default=40, help="ultrasound images per setting (40)")
+    p.add_argument("--twins", action="store_true",
+                   help="also write each lesion volume's lesion-free twin (same anatomy and noise), for training")
     p.set_defaults(func=run)
 
 
@@ -32,7 +34,8 @@ def run(args) -> int:
     from labelassist.io.demo import write_demo_data
 
     settings = ("easy", "hard") if args.setting == "both" else (args.setting,)
-    m = write_demo_data(args.out_dir, seed=args.seed, settings=settings, n_mri=args.mri, n_us=args.us)
+    m = write_demo_data(args.out_dir, seed=args.seed, settings=settings, n_mri=args.mri, n_us=args.us,
+                        twins=args.twins)
     print(f"{args.out_dir}: {len(m['mri'])} MRI volumes and {len(m['us'])} ultrasound images "
           f"({', '.join(settings)}), manifest.json")
     return 0

@@ -88,10 +88,15 @@ def _write_png(path: Path, data) -> None:
     atomic_write(path, write, ".png")
 
 
-def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri: int = 8, n_us: int = 40) -> dict:
+def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri: int = 8, n_us: int = 40,
+                    twins: bool = False) -> dict:
     """Write demo MRI volumes and ultrasound images with lesion masks; returns the manifest.
 
     Deterministic for a seed. One volume in 3 and a third of the images have no lesion at all.
+    ``twins=True`` also writes, for every MRI volume with lesions, its lesion-free twin
+    (``vol_NNN_twin.nii.gz``: the very same anatomy, pose, bias and noise, without the lesions, and an
+    empty mask). Training a classifier on such pairs leaves it nothing but the lesion itself to tell
+    them apart, so its CAM has to look at the lesion. The other outputs are the same with or without.
     """
     out = Path(out_dir)
     if isinstance(settings, str):
@@ -111,7 +116,22 @@ def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri:
         folder.mkdir(parents=True, exist_ok=True) if n_mri else None
         for i in range(n_mri):
             lesions = 0 if i % 3 == 2 else None
+            before = rng.bit_generator.state
             image, mask, params = make_mri_case(t1, brain, rng=rng, setting=setting, lesions=lesions)
+            twin_entry = None
+            if twins and params:
+                after = rng.bit_generator.state
+                rng.bit_generator.state = before  # the same draws, without the lesions
+                twin, twin_mask, _ = make_mri_case(t1, brain, rng=rng, setting=setting, lesions=0)
+                rng.bit_generator.state = after
+                tv, tm = folder / f"vol_{i:03d}_twin.nii.gz", folder / f"vol_{i:03d}_twin_mask.nii.gz"
+                _write_nifti(tv, twin, affine, np.float32)
+                _write_nifti(tm, twin_mask, affine, np.uint8)
+                twin_entry = {
+                    "path": str(tv.relative_to(out)), "mask": str(tm.relative_to(out)), "setting": setting,
+                    "lesions": 0, "positive_slices": 0, "slices": int(twin_mask.shape[2]), "lesion_params": [],
+                    "twin_of": f"vol_{i:03d}",
+                }
             for p in params:
                 p["centre_mm"] = [round(float(v), 1) for v in affine[:3, :3] @ p["centre"] + affine[:3, 3]]
             vol, msk = folder / f"vol_{i:03d}.nii.gz", folder / f"vol_{i:03d}_mask.nii.gz"
@@ -122,6 +142,8 @@ def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri:
                 "lesions": len(params), "positive_slices": int(mask.any(axis=(0, 1)).sum()),  # along k
                 "slices": int(mask.shape[2]), "lesion_params": params,
             })
+            if twin_entry is not None:
+                manifest["mri"].append(twin_entry)
         folder = out / "us" / setting
         folder.mkdir(parents=True, exist_ok=True) if n_us else None
         for i in range(n_us):

@@ -102,3 +102,19 @@ def test_rewrite_replaces_a_previous_output_and_refuses_others(tmp_path):
         write_demo_data(tmp_path / "afile", n_mri=0, n_us=1)
     with pytest.raises(ParameterError, match="settings must be among easy, hard"):
         write_demo_data(tmp_path / "new", settings=("medium",), n_mri=0, n_us=1)
+
+
+def test_twins_differ_from_their_lesion_volume_only_at_the_lesions(demo, tmp_path):
+    out, manifest = demo
+    m = write_demo_data(tmp_path / "t", seed=3, settings="easy", n_mri=1, n_us=0, twins=True)
+    assert [e["path"] for e in m["mri"]] == ["mri/easy/vol_000.nii.gz", "mri/easy/vol_000_twin.nii.gz"]
+    lesion, twin = (load_volume(tmp_path / "t" / e["path"]).array for e in m["mri"])
+    mask = load_volume(tmp_path / "t" / m["mri"][0]["mask"], labels=True).array > 0
+    assert not load_volume(tmp_path / "t" / m["mri"][1]["mask"], labels=True).array.any()
+    from scipy import ndimage
+
+    changed = lesion != twin
+    far = ~ndimage.binary_dilation(mask, iterations=8)  # soft lesion edges reach past the mask
+    assert changed[mask].all() and not changed[far].any()  # the same image, the lesions taken out
+    # the twins option leaves the other outputs as they were
+    np.testing.assert_array_equal(lesion, load_volume(out / manifest["mri"][0]["path"]).array)
