@@ -1,5 +1,6 @@
 # The two commands a newcomer runs on a fresh machine:
-#   make run    set up (.venv) and run labelassist on the bundled demo data
+#   make run    set up (.venv) and open the labelassist app on a demo volume with the demo model
+#               (no display: the command-line demo instead)
 #   make test   set up (.venv with the test tools) and run the whole test suite
 # Both create .venv when it is missing and re-install only when pyproject.toml changed.
 
@@ -27,7 +28,12 @@ setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
-	$(VENV)/bin/labelassist demo $(DEMO)
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	    $(VENV)/bin/labelassist app --demo; \
+	else \
+	    echo "make run: no display (DISPLAY is not set): running the command-line demo instead of the app"; \
+	    $(VENV)/bin/labelassist demo $(DEMO); \
+	fi
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q
