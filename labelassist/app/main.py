@@ -51,6 +51,15 @@ def _manifest(path: Path):
         return None
 
 
+def _check_display() -> None:
+    """A one-line error instead of Qt's abort when there is no screen to open a window on."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise ParameterError("no display (DISPLAY is not set): run it on a desktop, under 'xvfb-run -a', "
+                             "or with QT_QPA_PLATFORM=offscreen for --screenshot")
+
+
 def _application():
     os.environ.setdefault("QT_API", "pyside6")
     from qtpy.QtWidgets import QApplication
@@ -80,6 +89,7 @@ def run(file=None, *, model=None, device="auto", demo=False, screenshot=None, sl
         raise ParameterError(f"{file}: no such file or folder")
     if model is not None and not Path(model).is_file():
         raise ParameterError(f"--model {model}: no such file")
+    _check_display()
     if demo:
         file, found = demo_volume()
         slice_index = found if slice_index is None else slice_index

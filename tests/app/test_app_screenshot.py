@@ -43,3 +43,10 @@ def test_screenshot_of_a_bad_file_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "labelassist", "app", "--screenshot", str(tmp_path / "x.jpg")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "must end in .png" in proc.stderr
+
+
+def test_no_display_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "labelassist", "app", "--demo"], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 2 and "no display" in proc.stderr and proc.stderr.count("\n") == 1
