@@ -207,3 +207,23 @@ def test_a_proposal_arriving_mid_stroke_does_not_replace_the_stroke(make_window,
     assert not c.state.set_proposal(4, np.zeros((64, 64), np.uint8))  # what the engine's next result would do
     qtbot.mouseRelease(cv, Qt.MouseButton.LeftButton, pos=canvas_pos(w, 5, 20))
     assert c.state.labels[4, 5, 5:21].all()
+
+
+def test_layer_keys_recent_menu_and_shortcut_list(make_window, volume_path, qtbot):
+    from labelassist.app.menus import shortcut_table
+
+    w = make_window()
+    w.open_volume(volume_path)
+    key(qtbot, w, Qt.Key.Key_2)  # grad-cam
+    assert not w.view.canvas.visible["grad-cam"] and not w.layers.visible["grad-cam"].isChecked()
+    key(qtbot, w, Qt.Key.Key_2)
+    assert w.view.canvas.visible["grad-cam"]
+    w.layers.opacity["boundaryfit"].setValue(20)
+    assert w.view.canvas.opacity["boundaryfit"] == pytest.approx(0.2)
+    key(qtbot, w, Qt.Key.Key_BracketRight)
+    assert w.view.editor.radius == 5 and w.view.canvas.brush_radius == 5
+    texts = [a.text() for a in w.recent_menu.actions()]
+    assert str(volume_path.resolve()) in texts
+    table = shortcut_table(w)
+    for k in ("Ctrl+Z", "Ctrl+Y", "A ", "R ", "N ", "Esc"):
+        assert k in table
