@@ -8,17 +8,32 @@ the only work done on the GUI thread.
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import weakref
 from dataclasses import dataclass, replace
 
 import numpy as np
-from qtpy.QtCore import QObject, Qt, QThread, Signal
+import torchvision  # noqa: F401 - imported here, in the GUI thread: importing it (and triton's shared
+# libraries) for the first time in the engine thread while Qt's OpenGL loads in this one can crash
+from qtpy.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
 from labelassist.core.pipeline import Pipeline, PipelineParams, SliceResult
 from labelassist.engine.worker import SharedState, Worker
 from labelassist.errors import ParameterError
 
 __all__ = ["Engine", "SliceView", "FIT_FIELDS"]
+
+_LIVE: weakref.WeakSet = weakref.WeakSet()  # engines whose thread runs
+
+
+def _shutdown_all() -> None:
+    """Stop every engine thread still running (at exit: a QThread destroyed while running crashes)."""
+    for engine in list(_LIVE):
+        engine.shutdown()
+
+
+atexit.register(_shutdown_all)
 
 # Parameters that change only the fit: a re-fit from cached region minima, no CAM or perimeter work.
 FIT_FIELDS = ("threshold", "gate", "fit", "min_size", "fill_holes", "largest_only")
@@ -94,6 +109,11 @@ class Engine(QObject):
         self._worker.failed.connect(self._on_failed, Qt.QueuedConnection)
         self._thread.start()
         self._alive = True
+        _LIVE.add(self)
+        app = QCoreApplication.instance()
+        if app is not None and not getattr(app, "_labelassist_quit_hook", False):
+            app.aboutToQuit.connect(_shutdown_all)
+            app._labelassist_quit_hook = True
 
     # -- jobs -------------------------------------------------------------------------------------
     def _post(self, name: str, payload=None, *, long: bool = False) -> int:
@@ -193,6 +213,7 @@ class Engine(QObject):
         self._shared.cancel_upto(next(self._ids))
         self._submit.emit("shutdown", 0, None)
         self._alive = False
+        _LIVE.discard(self)
         self._thread.quit()
         self._thread.wait(timeout_ms)
 

@@ -105,7 +105,8 @@ class ControlPanel(QWidget):
         self.n_segments.setRange(2, 10000)
         self.n_segments.setSingleStep(25)
         self.n_segments.setKeyboardTracking(False)
-        self.fit = QCheckBox("BoundaryFit (off: thresholded CAM)", box)
+        self.fit = QCheckBox("BoundaryFit", box)
+        self.fit.setToolTip("Fit the CAM mask to the perimeter regions (off: the thresholded CAM alone)")
         form = QFormLayout(box)
         form.addRow("CAM method", self.cam_method)
         form.addRow("CAM threshold", self.threshold)
@@ -134,10 +135,11 @@ class ControlPanel(QWidget):
     def _review_box(self) -> QGroupBox:
         box = QGroupBox("Review", self)
         self.accept_button = QPushButton("Accept", box)
-        self.reject_button = QPushButton("Reject (empty)", box)
-        self.next_button = QPushButton("Next unreviewed", box)
-        self.calibrate_button = QPushButton("Calibrate from reviewed slices", box)
-        self.learn_button = QPushButton("Learn from reviewed slices", box)
+        self.reject_button = QPushButton("Reject", box)
+        self.next_button = QPushButton("Next", box)
+        self.calibrate_button = QPushButton("Calibrate from reviewed", box)
+        self.calibrate_button.setToolTip("Grid search of threshold and gate on the reviewed slices, then re-fit the rest")
+        self.learn_button = QPushButton("Learn from reviewed", box)
         self.learn_button.setVisible(False)
         self.export_button = QPushButton("Export", box)
         self.export_as_button = QPushButton("Export as...", box)
@@ -227,13 +229,16 @@ class ControlPanel(QWidget):
 
     def set_shortcut_hints(self, hints: dict) -> None:
         """``{"accept": "A", ...}``: shown in the buttons' text and tooltips."""
+        tips = {"accept": "Accept the slice's label as it stands",
+                "reject": "Reject: the slice shows no lesion (its label becomes empty)",
+                "next": "Go to the next unreviewed slice"}
         for name, button in (("accept", self.accept_button), ("reject", self.reject_button),
                              ("next", self.next_button)):
             key = hints.get(name)
             if key:
                 base = button.text().split(" [")[0]
                 button.setText(f"{base} [{key}]")
-                button.setToolTip(f"{base} (shortcut: {key})")
+                button.setToolTip(f"{tips[name]} (shortcut: {key})")
 
     def set_learn_available(self, available: bool) -> None:
         self.learn_button.setVisible(bool(available))

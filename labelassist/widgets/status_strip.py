@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qtpy.QtCore import QRectF, QSize, Signal
 from qtpy.QtGui import QColor, QPainter, QPen
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, STATUSES, UNREVIEWED
 
@@ -81,12 +81,12 @@ class StatusStrip(QWidget):
         self._marks = _Marks(self)
         self._marks.clicked.connect(self.slice_clicked)
         self.summary = QLabel("no volume", self)
-        legend = QHBoxLayout()
+        self.summary.setWordWrap(True)
+        legend = QGridLayout()
         legend.setContentsMargins(0, 0, 0, 0)
-        for key, text in _LEGEND:
+        for k, (key, text) in enumerate(_LEGEND):
             swatch = QLabel(f"<span style='color:{STATUS_COLOURS[key]}'>&#9632;</span> {text}", self)
-            legend.addWidget(swatch)
-        legend.addStretch(1)
+            legend.addWidget(swatch, k // 2, k % 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._marks)
@@ -101,8 +101,8 @@ class StatusStrip(QWidget):
         counts = {s: list(statuses).count(s) for s in STATUSES}
         reviewed = len(statuses) - counts[UNREVIEWED]
         self.summary.setText(
-            f"slice {current} · reviewed {reviewed}/{len(statuses)} "
-            f"({counts[ACCEPTED]} accepted, {counts[CORRECTED]} corrected, {counts[REJECTED]} rejected)"
+            f"slice {current}: {reviewed}/{len(statuses)} reviewed "
+            f"({counts[ACCEPTED]} acc., {counts[CORRECTED]} corr., {counts[REJECTED]} rej.)"
             if statuses else "no volume"
         )
         self._marks.update()

@@ -1,0 +1,1 @@
+"""The napari plugin: npe2 manifest (``napari.yaml``), LabelAssist dock widget, reader, writer, samples."""

@@ -1,0 +1,56 @@
+"""npe2 reader: every format :func:`labelassist.io.load_volume` reads, as an ``image`` layer that carries
+the volume's world geometry (affine) and, in its metadata, the Volume and its header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from labelassist.io import Volume, load_volume
+from labelassist.napari._geometry import GEOMETRY_KEY, VOLUME_KEY, layer_geometry, napari_affine
+
+__all__ = ["get_reader", "read", "image_layer_data"]
+
+SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm", ".png", ".jpg", ".jpeg", ".bmp",
+            ".tif", ".tiff")
+
+
+def get_reader(path):
+    """Return :func:`read` for one path that labelassist reads (a file of a known kind or a folder)."""
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    p = Path(path)
+    if p.is_dir() or p.name.lower().endswith(SUFFIXES):
+        return read
+    return None
+
+
+def image_layer_data(volume: Volume, *, name: str = "image") -> tuple:
+    """A napari LayerDataTuple for ``volume``: grey, RGB, or the first of several modalities."""
+    data = volume.array
+    kwargs = {}
+    if data.ndim == 4 and data.shape[-1] == 3 and volume.format == "image":
+        kwargs["rgb"] = True
+        lo, hi = float(data.min()), float(data.max())
+        kwargs["contrast_limits"] = [lo, hi if hi > lo else lo + 1]
+    elif data.ndim == 4:
+        data = data[..., 0]  # the engine works on every channel; the picture shows the first
+    lo, hi = np.percentile(data[:: max(1, len(data) // 8)], [0.5, 99.5]) if data.size else (0, 1)
+    kwargs.setdefault("contrast_limits", [float(lo), float(hi) if hi > lo else float(lo) + 1])
+    meta = {
+        "name": name,
+        "affine": napari_affine(volume.affine),
+        "metadata": {VOLUME_KEY: volume, GEOMETRY_KEY: layer_geometry(volume)},
+        **kwargs,
+    }
+    return data, meta, "image"
+
+
+def read(path):
+    """Read ``path`` as a list with one image LayerDataTuple (errors are labelassist's one-line ones)."""
+    if isinstance(path, list):
+        path = path[0]
+    return [image_layer_data(load_volume(path))]

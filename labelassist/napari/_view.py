@@ -1,0 +1,133 @@
+"""The napari side of :class:`~labelassist.widgets.ReviewView`: four layers on the controller's arrays,
+the dims slider as the current slice, paint strokes reported as corrected slices, keys bound on the viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from labelassist.napari._geometry import GEOMETRY_KEY, layer_geometry, napari_affine
+from labelassist.widgets import ReviewView
+
+__all__ = ["NapariView"]
+
+CAM, PERIMETER, LABELS = "grad-cam", "perimeter", "boundaryfit"
+
+
+def painted_slices(history_item) -> list[int]:
+    """The slices (array axis 0) a napari paint event's history item touched."""
+    touched: set[int] = set()
+    for atom in history_item or ():
+        key = getattr(atom, "slice_key", None)
+        if key is not None:  # a masked atom: a bounding box of slices
+            first = key[0]
+            touched.update(range(first.start or 0, first.stop) if isinstance(first, slice) else [int(first)])
+        else:  # the (indices, old values, new value) tuple
+            idx = atom[0]
+            touched.update(int(i) for i in np.unique(np.asarray(idx[0]))) if len(idx) else None
+    return sorted(touched)
+
+
+class NapariView(ReviewView):
+    """Renders a review in a napari viewer.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    on_paint : callable(list of int)
+        Called with the slices a paint stroke (one undo step) touched.
+    on_slice : callable(int)
+        Called when the dims slider shows another slice.
+    """
+
+    def __init__(self, viewer, *, on_paint: Callable, on_slice: Callable):
+        self.viewer = viewer
+        self.on_paint, self.on_slice = on_paint, on_slice
+        self.image_layer = None
+        self.layers: dict = {}
+        self._bound: list[str] = []
+        viewer.dims.events.current_step.connect(self._on_step)
+
+    # -- layers -----------------------------------------------------------------------------------
+    def use_image_layer(self, layer) -> None:
+        self.image_layer = layer
+
+    def show_volume(self, volume, *, cam, perimeter, labels) -> None:
+        if self.image_layer is None or self.image_layer not in self.viewer.layers:
+            from labelassist.napari._reader import image_layer_data
+
+            data, meta, _ = image_layer_data(volume)
+            self.image_layer = self.viewer.add_image(data, **meta)
+        src = self.image_layer
+        if src.ndim == 3:  # the overlays share the image layer's world transform exactly
+            geo = {"affine": np.asarray(src.affine.affine_matrix), "scale": src.scale, "translate": src.translate,
+                   "rotate": src.rotate, "shear": src.shear}
+        else:  # a 2-D image reviewed as one slice
+            geo = {"affine": napari_affine(volume.affine)}
+        for name in (CAM, PERIMETER, LABELS):  # a new volume replaces the previous review's layers
+            old = self.layers.pop(name, None)
+            if old is not None and old in self.viewer.layers:
+                self.viewer.layers.remove(old)
+        meta = {GEOMETRY_KEY: layer_geometry(volume)}
+        v = self.viewer
+        self.layers[CAM] = v.add_image(cam, name=CAM, colormap="inferno", contrast_limits=(0.0, 1.0),
+                                       opacity=0.4, blending="translucent", metadata=dict(meta), **geo)
+        self.layers[PERIMETER] = v.add_image(perimeter, name=PERIMETER, colormap="cyan", contrast_limits=(0, 1),
+                                             opacity=0.35, blending="additive", metadata=dict(meta), **geo)
+        labels_layer = v.add_labels(labels, name=LABELS, opacity=0.5, metadata=dict(meta), **geo)
+        labels_layer.events.paint.connect(self._on_paint)
+        self.layers[LABELS] = labels_layer
+        v.layers.selection.active = labels_layer
+
+    def refresh(self, index: int | None = None) -> None:
+        if index is not None and index != self.current_index():
+            return  # napari draws only the slice on screen
+        for layer in self.layers.values():
+            if layer in self.viewer.layers:
+                layer.refresh()
+
+    # -- slice ------------------------------------------------------------------------------------
+    def _reference(self):
+        return self.layers.get(LABELS) or self.image_layer
+
+    def current_index(self) -> int:
+        layer = self._reference()
+        if layer is None:
+            return 0
+        pos = layer.world_to_data(self.viewer.dims.point[-layer.ndim:])
+        return int(np.clip(np.round(pos[0]), 0, layer.data.shape[0] - 1))
+
+    def set_current_index(self, index: int) -> None:
+        layer = self._reference()
+        if layer is None:
+            return
+        point = np.asarray(layer.world_to_data(self.viewer.dims.point[-layer.ndim:]), float)
+        point[0] = index
+        world = layer.data_to_world(point)
+        axis = self.viewer.dims.ndim - layer.ndim
+        self.viewer.dims.set_point(axis, float(world[0]))
+
+    def _on_step(self, event=None) -> None:
+        if self._reference() is not None:
+            self.on_slice(self.current_index())
+
+    def _on_paint(self, event) -> None:
+        self.on_paint(painted_slices(event.value))
+
+    # -- keys -------------------------------------------------------------------------------------
+    def install_shortcuts(self, shortcuts) -> None:
+        for sc in shortcuts:
+            def action(viewer, callback=sc.callback):
+                callback()
+
+            action.__doc__ = sc.description
+            self.viewer.bind_key(sc.key, action, overwrite=True)
+            self._bound.append(sc.key)
+
+    def uninstall(self) -> None:
+        """Forget the viewer (its key bindings and slider); the layers stay for the user."""
+        for key in self._bound:
+            self.viewer.bind_key(key, None, overwrite=True)
+        self._bound = []
+        self.viewer.dims.events.current_step.disconnect(self._on_step)

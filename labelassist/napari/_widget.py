@@ -1,0 +1,138 @@
+"""The LabelAssist dock widget: the shared control panel and review controller on a napari viewer."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtGui import QKeySequence
+from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QScrollArea, QShortcut, QVBoxLayout, QWidget
+
+from labelassist.napari._geometry import VOLUME_KEY, volume_from_layer
+from labelassist.napari._view import NapariView
+from labelassist.widgets import ControlPanel, ReviewController
+
+__all__ = ["LabelAssistWidget"]
+
+
+def _shutdown(controller, view) -> None:
+    if getattr(controller, "_closed", False):
+        return
+    controller._closed = True
+    view.uninstall()
+    controller.close()
+
+
+class LabelAssistWidget(QWidget):
+    """Review pseudo-labels slice by slice in napari.
+
+    Parameters
+    ----------
+    napari_viewer : napari.viewer.Viewer
+        Injected by napari.
+    model : path, optional
+        Classifier checkpoint (default: the shipped demo model).
+    device : str
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ...
+    auto_compute : bool
+        Compute a slice when it is shown and has no result yet.
+    """
+
+    def __init__(self, napari_viewer, *, model=None, device="auto", auto_compute: bool = True):
+        super().__init__()
+        self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)  # napari may pass a proxy
+        self.source = QComboBox(self)
+        self.source.setToolTip("The image layer under review")
+        self.panel = ControlPanel(self)
+        self.view = NapariView(self.viewer, on_paint=self._painted, on_slice=self._slice_shown)
+        self.controller = ReviewController(self.view, panel=self.panel, model=model, device=device,
+                                           auto_compute=auto_compute)
+        self.controller.message.connect(self._notify)
+        self._layers: list = []
+        self._opening = False
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Volume", self))
+        row.addWidget(self.source, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.panel)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(scroll)
+        for sc in self.controller.shortcuts():  # keys also work while the dock has the focus
+            shortcut = QShortcut(QKeySequence(sc.key), self)
+            shortcut.setContext(Qt.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(sc.callback)
+        layers = self.viewer.layers
+        layers.events.inserted.connect(self._on_inserted)
+        layers.events.removed.connect(self._list_sources)
+        self.source.activated.connect(lambda i: self.open_layer(self._layers[i]) if 0 <= i < len(self._layers) else None)
+        self.destroyed.connect(lambda *_, c=self.controller, v=self.view: _shutdown(c, v))
+        self._list_sources()
+        first = next((ly for ly in reversed(self._layers) if VOLUME_KEY in ly.metadata), None)
+        first = first or (self._layers[-1] if self._layers else None)
+        if first is not None:
+            self.open_layer(first)
+
+    def close_review(self) -> None:
+        """Save the session, stop the engine and let go of the viewer (also done when the widget dies)."""
+        _shutdown(self.controller, self.view)
+
+    # -- the image layer under review -------------------------------------------------------------
+    def _candidates(self) -> list:
+        from napari.layers import Image
+
+        ours = {id(ly) for ly in self.view.layers.values()}
+        return [ly for ly in self.viewer.layers if isinstance(ly, Image) and id(ly) not in ours]
+
+    def _list_sources(self, event=None) -> None:
+        self._layers = self._candidates()
+        current = self.view.image_layer
+        blocked = self.source.blockSignals(True)
+        self.source.clear()
+        self.source.addItems([ly.name for ly in self._layers])
+        if current is not None and current in self._layers:
+            self.source.setCurrentIndex(self._layers.index(current))
+        self.source.blockSignals(blocked)
+
+    def _on_inserted(self, event) -> None:
+        if self._opening:
+            return
+        self._list_sources()
+        layer = event.value
+        if VOLUME_KEY in getattr(layer, "metadata", {}) and layer is not self.view.image_layer:
+            self.open_layer(layer)  # a volume read by labelassist (file, sample): review it
+
+    def open_layer(self, layer) -> None:
+        """Review the volume behind an image layer (restoring its session when there is one)."""
+        try:
+            volume = volume_from_layer(layer)
+        except ValueError as exc:
+            self.panel.show_message(str(exc), error=True)
+            return
+        self._opening = True
+        try:
+            self.view.use_image_layer(layer)
+            self.controller.open_volume(volume)
+        finally:
+            self._opening = False
+        self._list_sources()
+        QTimer.singleShot(0, self._select_labels)  # after napari selects a layer it just inserted
+
+    def _select_labels(self) -> None:
+        """Make ``boundaryfit`` the active layer: the reviewer paints there."""
+        layer = self.view.layers.get("boundaryfit")
+        if layer is not None and layer in self.viewer.layers:
+            self.viewer.layers.selection.active = layer
+
+    # -- forwarded to the controller --------------------------------------------------------------
+    def _painted(self, slices) -> None:
+        self.controller.mark_corrected(slices)
+
+    def _slice_shown(self, index: int) -> None:
+        if self.controller.state is not None:
+            self.controller.go_to(index)
+
+    def _notify(self, text: str, error: bool) -> None:
+        if error:
+            from napari.utils.notifications import show_warning
+
+            show_warning(f"LabelAssist: {text}")
