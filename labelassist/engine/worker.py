@@ -73,9 +73,17 @@ class Worker(QObject):
     # -- model and volume -------------------------------------------------------------------------
     def _ensure_device(self):
         if self.device is None:
+            import os
+
+            import torch
+
             from labelassist.core.device import resolve_device
 
             self.device = resolve_device(self.device_request)
+            # leave a core to the GUI thread: a CPU run on every core starves the event loop
+            cores = os.cpu_count() or 1
+            if torch.get_num_threads() >= cores > 1:
+                torch.set_num_threads(cores - 1)
         return self.device
 
     def _job_model(self, job_id, path):

@@ -87,6 +87,11 @@ class NapariView(ReviewView):
             if layer in self.viewer.layers:
                 layer.refresh()
 
+    def refresh_labels(self, index: int | None = None) -> None:
+        layer = self.layers.get(LABELS)
+        if layer is not None and layer in self.viewer.layers and (index is None or index == self.current_index()):
+            layer.refresh()
+
     # -- slice ------------------------------------------------------------------------------------
     def _reference(self):
         return self.layers.get(LABELS) or self.image_layer

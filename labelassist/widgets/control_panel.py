@@ -220,9 +220,20 @@ class ControlPanel(QWidget):
             b.setEnabled(not busy)
 
     def set_progress(self, done: int, total: int, text: str = "") -> None:
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(min(done, max(1, total)))
-        self.progress.setFormat(text or "%p%")
+        """Show progress; throttled to a few updates a second (a progress bar repaints synchronously)."""
+        import time
+
+        now = time.monotonic()
+        final = done >= total or done == 0
+        if not final and now - getattr(self, "_progress_shown", 0.0) < 0.2:
+            return
+        self._progress_shown = now
+        total = max(1, total)
+        if self.progress.maximum() != total:
+            self.progress.setRange(0, total)
+        self.progress.setValue(min(done, total))
+        if text and self.progress.format() != text:
+            self.progress.setFormat(text)
 
     def set_statuses(self, statuses, proposed=None, current: int = -1) -> None:
         self.strip.set_statuses(statuses, proposed, current)

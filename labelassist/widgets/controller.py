@@ -116,7 +116,7 @@ class ReviewController(SessionMixin, QObject):
         panel.slice_clicked.connect(self.show_slice)
         self.message.connect(panel.show_message)
         self.engine.busy_changed.connect(panel.set_busy)
-        self.engine.progress.connect(lambda job, d, t: panel.set_progress(d, t, f"{job} {100 * d // max(t, 1)}%"))
+        self.engine.progress.connect(lambda job, d, t: panel.set_progress(d, t, f"{job} %p%"))
         panel.set_shortcut_hints({k: v for k, v in SHORTCUT_KEYS.items()})
         panel.set_params(asdict(self.engine.params))
 
@@ -199,7 +199,7 @@ class ReviewController(SessionMixin, QObject):
 
     def _refit_current(self) -> None:
         if self.state is not None and self._propose(self.current):
-            self.view.refresh(self.current)
+            self.view.refresh_labels(self.current)
 
     def refit_stale(self) -> int:
         """Re-fit every unreviewed slice whose proposal predates a fit change; returns how many."""
@@ -216,7 +216,7 @@ class ReviewController(SessionMixin, QObject):
         i = min(max(int(index), 0), self.state.n_slices - 1)
         changed, self.current = i != self.current, i
         if i in self._stale and self._propose(i):
-            self.view.refresh(i)
+            self.view.refresh_labels(i)
         if self.auto_compute and self.engine.result(i) is None:
             self.engine.compute_slice(i)
         if self.panel is not None:

@@ -38,6 +38,10 @@ class ReviewView:
     def refresh(self, index: int | None = None) -> None:
         """The arrays changed in place (slice ``index`` only, or everything): redraw what is on screen."""
 
+    def refresh_labels(self, index: int | None = None) -> None:
+        """Only the labels changed (a re-fit): redraw the label layer (default: :meth:`refresh`)."""
+        self.refresh(index)
+
     def current_index(self) -> int:
         """The slice on screen."""
         return 0
