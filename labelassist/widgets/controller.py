@@ -22,6 +22,7 @@ from labelassist.engine import Engine
 from labelassist.engine.engine import FIT_FIELDS
 from labelassist.errors import LabelAssistError
 from labelassist.io.session import default_export_path
+from labelassist.widgets.learning import LearningMixin
 from labelassist.widgets.session_actions import SessionMixin
 from labelassist.widgets.view import ReviewView, Shortcut
 
@@ -30,7 +31,7 @@ __all__ = ["ReviewController", "SHORTCUT_KEYS"]
 SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N"}
 
 
-class ReviewController(SessionMixin, QObject):
+class ReviewController(LearningMixin, SessionMixin, QObject):
     """Review one volume at a time with one engine.
 
     Parameters
@@ -77,6 +78,7 @@ class ReviewController(SessionMixin, QObject):
         self.current = 0
         self._stale: set[int] = set()
         self._init_sessions()
+        self._init_learning()
         self._refit_timer = QTimer(self)
         self._refit_timer.setSingleShot(True)
         self._refit_timer.setInterval(0)
@@ -112,6 +114,8 @@ class ReviewController(SessionMixin, QObject):
         panel.reject_requested.connect(self.reject)
         panel.next_requested.connect(self.next_unreviewed)
         panel.calibrate_requested.connect(self.calibrate)
+        panel.learn_requested.connect(self.learn)
+        panel.set_learn_available(True)
         panel.export_requested.connect(lambda p: self.export(p or None))
         panel.slice_clicked.connect(self.show_slice)
         self.message.connect(panel.show_message)
@@ -134,6 +138,7 @@ class ReviewController(SessionMixin, QObject):
         self.perimeter = np.zeros(shape, np.uint8)
         self.export_path = Path(export_path) if export_path else default_export_path(volume)
         self._stale = set()
+        self._init_learning()
         state = self._restore(volume) if restore else None
         if state is None:
             state = ReviewState.new(shape, params=asdict(self.engine.params),
@@ -190,6 +195,8 @@ class ReviewController(SessionMixin, QObject):
 
     def _propose(self, index: int) -> bool:
         """Re-fit slice ``index`` into the labels unless it is reviewed; True when the labels changed."""
+        if index in self.net_slices:  # the net's proposal stands until the reviewer decides
+            return False
         mask = self.engine.refit(index)
         if mask is None:
             return False
@@ -263,6 +270,10 @@ class ReviewController(SessionMixin, QObject):
             self._say("Run cancelled" if result is None else f"Computed {len(result['indices'])} slices")
         elif job == "calibrate" and result is not None:
             self._apply_calibration(result)
+        elif job == "call" and result is not None and result[0] == "propagate":
+            self._apply_learning(result[1])
+        elif job == "call" and result is None:
+            self._say("Learning cancelled")
         elif job == "calibrate":
             self._say("Calibration cancelled")
 
@@ -305,7 +316,8 @@ class ReviewController(SessionMixin, QObject):
     def next_unreviewed(self) -> None:
         if self.state is None:
             return
-        j = self.state.next_unreviewed(self.current)
+        j = self._next_from_queue()
+        j = self.state.next_unreviewed(self.current) if j is None else j
         if j is None:
             self._say("Every slice is reviewed: export when ready")
             return

@@ -153,3 +153,26 @@ def test_no_volume_and_bad_values_are_one_line(qtbot, tiny_model):
         assert panel.n_segments.value() == 200
     finally:
         c.close()
+
+
+def test_learn_from_reviewed_repredicts_unreviewed_and_queues(qtbot, ctl):
+    run_volume(qtbot, ctl)
+    ctl.state.labels[1, 20:40, 10:30] = 1
+    ctl.mark_corrected([1])
+    ctl.accept(2)
+    ctl.reject(4)
+    kept = ctl.state.labels[[1, 2, 4]].copy()
+    with qtbot.waitSignal(ctl.engine.finished, timeout=WAIT, check_params_cb=lambda n, r: n == "call") as b:
+        ctl.learn(steps=3)
+    assert b.args[1][0] == "propagate"
+    np.testing.assert_array_equal(ctl.state.labels[[1, 2, 4]], kept)  # reviewed slices untouched
+    net = sorted(ctl.net_slices)
+    assert net == [0, 3, 5] and all(ctl.state.slice_info[i]["params"]["source"] == "unet" for i in net)
+    assert sorted(ctl.queue) == [0, 3, 5] and "Learned from 3 reviewed slices" in ctl.panel.message.text()
+    first = ctl.queue[0]
+    ctl.next_unreviewed()
+    assert ctl.current == first
+    before = ctl.state.labels[first].copy()
+    ctl.set_params(threshold=0.99)
+    ctl.go_to(first)
+    np.testing.assert_array_equal(ctl.state.labels[first], before)  # a re-fit does not replace the net's proposal
