@@ -177,3 +177,14 @@ def test_worker_exception_shows_error_and_viewer_stays_usable(qtbot, dock, monke
     viewer.add_points([[0, 1, 1]])
     viewer.dims.set_point(0, viewer.layers["image"].data_to_world([4, 0, 0])[0])  # the user moves the slider
     assert widget.controller.current == 4
+
+
+def test_samples_open_as_volumes_with_geometry(make_napari_viewer, monkeypatch, tmp_path):
+    monkeypatch.setenv("LABELASSIST_DATA_DIR", str(tmp_path / "data"))
+    viewer = make_napari_viewer()
+    viewer.open_sample("labelassist", "demo_ultrasound")
+    viewer.open_sample("labelassist", "demo_mri")
+    us, mri = viewer.layers
+    assert us.data.shape == (1, 256, 256) and mri.data.ndim == 3 and mri.data.shape[0] > 40
+    vol = mri.metadata["labelassist_volume"]
+    np.testing.assert_allclose(mri.data_to_world([0, 0, 0]), vol.voxel_to_world(np.zeros(3))[[2, 1, 0]])
