@@ -16,9 +16,10 @@ from labelassist import __version__
 from labelassist.errors import Cancelled, LabelAssistError
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("info", "demo", "demo-data", "train", "run", "eval", "calibrate", "app")
+_COMMANDS = ("info", "demo", "demo-data", "train", "run", "eval", "calibrate", "propagate", "simulate-review", "app")
 
-_MODULES = {"eval": "evaluate", "demo-data": "demo_data"}  # command name -> module, where they differ
+# command name -> module, where they differ
+_MODULES = {"eval": "evaluate", "demo-data": "demo_data", "simulate-review": "simulate_review"}
 
 EXIT_USAGE = 2
 

@@ -1,0 +1,83 @@
+"""``labelassist propagate``: learn from the reviewed slices of a label volume and predict the others.
+
+The reviewed slices (--reviewed) of LABELS are the truth (an empty reviewed slice says "no lesion here");
+every other slice gets the U-Net's mask. Reviewed slices are written back unchanged.
+"""
+
+from __future__ import annotations
+
+from labelassist.cli._common import positive_int
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("propagate", help="learn from reviewed slices, predict the rest", description=__doc__)
+    p.add_argument("volume", help="a volume (any format 'labelassist info' reads)")
+    p.add_argument("--labels", required=True, metavar="LABELS", help="the reviewer's label volume, same grid")
+    p.add_argument("--reviewed", required=True, metavar="LIST", help="reviewed slices, e.g. 34,40,51 or 30-35")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="label volume to write (.nii.gz)")
+    p.add_argument("--model", metavar="CKPT", help="segmentation net to fine-tune (the project's net)")
+    p.add_argument("--save-model", metavar="CKPT", help="write the trained net here (keep it with the project)")
+    p.add_argument("--weak", metavar="LABELS", help="pseudo-labels (e.g. 'labelassist run' output) as weak targets")
+    p.add_argument("--steps", type=positive_int("--steps"), help="training steps (200 new, 100 fine-tuning)")
+    p.add_argument("--channel", type=int, help="which channel of a 4-D volume to use")
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def _load_like(path, volume, name):
+    from labelassist.errors import VolumeError
+    from labelassist.io import load_volume
+
+    lab = load_volume(path, labels=True)
+    if lab.shape[:3] != volume.shape[:3]:
+        raise VolumeError(f"{path}: {name} shape {lab.shape} does not match the volume {volume.shape}")
+    return lab.array
+
+
+def run(args) -> int:
+    import sys
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from labelassist.cli.calibrate import parse_slices
+    from labelassist.core.device import resolve_device
+    from labelassist.core.propagate import load_segmenter, propagate, save_segmenter
+    from labelassist.errors import ParameterError
+    from labelassist.io import load_volume, save_labels
+
+    volume = load_volume(args.volume, channel=args.channel)
+    labels = _load_like(args.labels, volume, "labels")
+    if not args.reviewed.strip():
+        raise ParameterError("--reviewed is empty: name the slices the reviewer accepted or corrected, e.g. 34,40,51")
+    try:
+        reviewed = parse_slices(args.reviewed, volume.shape[0])
+    except ParameterError as exc:
+        raise ParameterError(str(exc).replace("--slices", "--reviewed")) from None
+    weak = _load_like(args.weak, volume, "weak") if args.weak else None
+    device = resolve_device(args.device)
+    model = load_segmenter(args.model, device=device) if args.model else None
+    bar = tqdm(desc="propagate", unit="step", file=sys.stderr, disable=None)
+
+    def update(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        res = propagate(volume.array, np.nan_to_num(labels), reviewed, weak=weak, model=model, steps=args.steps,
+                        device=device, seed=args.seed, progress=update)
+    finally:
+        bar.close()
+    out = save_labels(res.masks, args.output, like=volume)
+    if args.save_model:
+        save_segmenter(res.model, args.save_model)
+    unrev = [i for i in range(len(res.masks)) if i not in set(reviewed)]
+    found = int(res.masks[unrev].reshape(len(unrev), -1).any(1).sum()) if unrev else 0
+    low = int((res.confidence[unrev] < 0.5).sum()) if unrev else 0
+    print(f"{out}: learned from {len(reviewed)} reviewed slices in {res.meta['seconds']:.0f} s on {res.meta['device']}; "
+          f"{found} of {len(unrev)} other slices with a lesion, {low} uncertain")
+    return 0
