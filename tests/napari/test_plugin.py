@@ -1,5 +1,6 @@
 """The napari plugin end to end in a real X server: manifest, layers, geometry, review, export, threads."""
 
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,10 @@ pytestmark = pytest.mark.gui
 
 
 def test_manifest_validates_and_widget_opens_from_plugin(make_napari_viewer, labelassist_plugin):
-    out = subprocess.run([sys.executable, "-m", "npe2", "validate", "labelassist"], capture_output=True, text=True)
+    # npe2 prints a check mark: UTF-8 both ways, whatever the locale (CI may have none)
+    env = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8"}
+    out = subprocess.run([sys.executable, "-m", "npe2", "validate", "labelassist"], capture_output=True,
+                         encoding="utf-8", errors="replace", env=env)
     assert out.returncode == 0 and "valid" in out.stdout + out.stderr, out.stdout + out.stderr
     mf = labelassist_plugin.get_manifest("labelassist")
     c = mf.contributions
