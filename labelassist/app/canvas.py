@@ -50,7 +50,7 @@ class SliceCanvas(QWidget):
         self._heat_table = render.heat_table()
         self._tables = {"perimeter": render.binary_table(render.PERIMETER_RGB),
                         "boundaryfit": render.label_table(render.LABEL_RGB)}
-        self.window, self.level = 1.0, 0.5
+        self.window_width, self.level = 1.0, 0.5
         self.aspect = (1.0, 1.0)  # pixel height, width (relative); from the voxel spacing
         self.shape: tuple[int, int] | None = None
         self.scale = 1.0
@@ -102,7 +102,7 @@ class SliceCanvas(QWidget):
         if data is None:
             self._images[name] = None
         elif name == "image":
-            self._images[name] = render.grey_image(data, window=self.window, level=self.level)
+            self._images[name] = render.grey_image(data, window=self.window_width, level=self.level)
         elif name == "grad-cam":
             self._images[name] = render.heat_image(data, self._heat_table)
         else:
@@ -119,11 +119,11 @@ class SliceCanvas(QWidget):
         self.update()
 
     def set_window(self, window: float, level: float, *, emit: bool = True) -> None:
-        self.window, self.level = max(float(window), 1e-6), float(level)
+        self.window_width, self.level = max(float(window), 1e-6), float(level)
         self._render("image")
         self.update()
         if emit:
-            self.window_changed.emit(self.window, self.level)
+            self.window_changed.emit(self.window_width, self.level)
 
     # -- view transform ---------------------------------------------------------------------------
     def transform(self) -> QTransform:
@@ -217,7 +217,7 @@ class SliceCanvas(QWidget):
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and (self._space or self.tool == "pan")):
             self._drag = ("pan", pos, QPointF(self.offset))
         elif button == Qt.MouseButton.RightButton:
-            self._drag = ("window", pos, (self.window, self.level))
+            self._drag = ("window", pos, (self.window_width, self.level))
         elif button == Qt.MouseButton.LeftButton and self.editable and self.shape is not None:
             self._drag = ("tool", pos, None)
             self.stroke_pressed.emit(*self.to_image(pos))

@@ -69,20 +69,20 @@ class LayerPanel(QWidget):
 
         view = QGroupBox("Image")
         form = QFormLayout(view)
-        self.window = QDoubleSpinBox()
+        self.window_spin = QDoubleSpinBox()
         self.level = QDoubleSpinBox()
-        for spin in (self.window, self.level):
+        for spin in (self.window_spin, self.level):
             spin.setRange(-1e9, 1e9)
             spin.setDecimals(3)
             spin.setKeyboardTracking(False)
             spin.valueChanged.connect(self._window_edited)
-        self.window.setToolTip("window width (right-drag left/right on the image)")
+        self.window_spin.setToolTip("window width (right-drag left/right on the image)")
         self.level.setToolTip("window centre (right-drag up/down on the image)")
         auto = QPushButton("Auto")
         auto.setToolTip("window from the volume's 0.5-99.5 percentiles")
         auto.clicked.connect(self.auto_window)
         row = QHBoxLayout()
-        row.addWidget(self.window)
+        row.addWidget(self.window_spin)
         row.addWidget(auto)
         form.addRow("Window", row)
         form.addRow("Level", self.level)
@@ -136,21 +136,21 @@ class LayerPanel(QWidget):
         return str(list(render.LAYERS).index(name) + 1)
 
     def _window_edited(self, _value=None) -> None:
-        self.window_changed.emit(self.window.value(), self.level.value())
+        self.window_changed.emit(self.window_spin.value(), self.level.value())
 
     def show_window(self, window: float, level: float) -> None:
         """Show the canvas' window/level without echoing it back."""
-        for spin, value in ((self.window, window), (self.level, level)):
+        for spin, value in ((self.window_spin, window), (self.level, level)):
             spin.blockSignals(True)
             spin.setValue(value)
             spin.blockSignals(False)
 
     def set_window_range(self, lo: float, hi: float) -> None:
         span = max(hi - lo, 1e-6)
-        self.window.setRange(span * 1e-4, span * 10)
+        self.window_spin.setRange(span * 1e-4, span * 10)
         self.level.setRange(lo - span, hi + span)
         step = span / 100
-        self.window.setSingleStep(step)
+        self.window_spin.setSingleStep(step)
         self.level.setSingleStep(step)
 
     def select_tool(self, name: str) -> None:

@@ -179,7 +179,7 @@ class MainWindow(QMainWindow):
         menus.fill_recent(self)
         self.setWindowTitle(f"labelassist - {path.name}")
         self.layers.set_window_range(*self._value_range(volume))
-        self.layers.show_window(self.view.canvas.window, self.view.canvas.level)
+        self.layers.show_window(self.view.canvas.window_width, self.view.canvas.level)
         self.set_axis("z")
         self.view.canvas.setFocus()
         self.volume_loaded.emit(str(path))

@@ -75,7 +75,7 @@ def test_window_level_and_right_drag(canvas, qtbot):
         qtbot.mousePress(canvas, Qt.MouseButton.RightButton, pos=QPoint(x, y))
         qtbot.mouseMove(canvas, QPoint(x + 100, y))
         qtbot.mouseRelease(canvas, Qt.MouseButton.RightButton, pos=QPoint(x + 100, y))
-    assert canvas.window > 10.0
+    assert canvas.window_width > 10.0
 
 
 def test_zoom_keeps_the_point_under_the_cursor_and_pan_moves(canvas):
