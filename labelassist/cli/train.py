@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
     p.add_argument("--input-size", type=positive_int("--input-size"), default=128)
     p.add_argument("--output-stride", type=int, choices=(16, 32), default=16,
                    help="16 (default): CAMs at twice the resolution of a plain ResNet (32)")
+    p.add_argument("--pool", choices=("avg", "max"), default="avg",
+                   help="avg (default): torchvision's ResNet; max: a slice is as lesion-like as its most lesion-like "
+                        "place (multiple-instance learning), which keeps the CAM on the lesion")
     p.add_argument("--epochs", type=positive_int("--epochs"), default=12)
     p.add_argument("--batch-size", type=positive_int("--batch-size"), default=32)
     p.add_argument("--val-fraction", type=float, default=0.2)
@@ -116,7 +119,7 @@ def run(args) -> int:
     try:
         result = train_classifier(
             [v.array for v in volumes], labels, arch=args.arch, input_size=args.input_size,
-            output_stride=args.output_stride, epochs=args.epochs,
+            output_stride=args.output_stride, pool=args.pool, epochs=args.epochs,
             batch_size=args.batch_size, val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
             device=device,
             checkpoint=args.output, half=args.half, progress=progress,

@@ -20,13 +20,15 @@ FORMAT_VERSION = 1
 REQUIRED = ("arch", "in_channels", "input_size", "class_names", "normalisation")
 
 
-def default_meta(arch: str = "resnet18", *, in_channels: int = 3, input_size: int = 128, output_stride: int = 32) -> dict:
+def default_meta(arch: str = "resnet18", *, in_channels: int = 3, input_size: int = 128, output_stride: int = 32,
+                 pool: str = "avg") -> dict:
     """The metadata record of a new classifier (``training`` is filled in by training)."""
     return {
         "arch": arch,
         "in_channels": int(in_channels),
         "input_size": int(input_size),
         "output_stride": int(output_stride),
+        "pool": str(pool),
         "class_names": list(CLASS_NAMES),
         "normalisation": {"method": "percentile", "low": 0.5, "high": 99.5, "mean": MODEL_MEAN, "std": MODEL_STD},
         "training": {},
@@ -61,7 +63,7 @@ def load_checkpoint(path, *, device="cpu"):
         raise CheckpointError(f"{path}: unknown architecture {meta['arch']!r}; expected one of {', '.join(ARCHS)}")
     try:
         model = build_classifier(meta["arch"], in_channels=int(meta["in_channels"]),
-                                 output_stride=int(meta.get("output_stride", 32)))
+                                 output_stride=int(meta.get("output_stride", 32)), pool=meta.get("pool", "avg"))
     except Exception as exc:  # noqa: BLE001 - a bad record must be one line
         raise CheckpointError(f"{path}: checkpoint meta does not describe a model ({exc})") from None
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from labelassist.errors import ParameterError
 
-__all__ = ["ARCHS", "CLASS_NAMES", "LESION", "build_classifier", "target_layer"]
+__all__ = ["ARCHS", "POOLS", "CLASS_NAMES", "LESION", "build_classifier", "target_layer"]
 
 ARCHS = ("resnet18", "resnet34", "resnet50")
 CLASS_NAMES = ("background", "lesion")
 LESION = 1
+POOLS = ("avg", "max")
 
 
-def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classes: int = 2, output_stride: int = 32):
+def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classes: int = 2, output_stride: int = 32,
+                     pool: str = "avg"):
     """A randomly initialised ResNet (``weights=None``: nothing is ever downloaded).
 
     Parameters
@@ -24,6 +26,11 @@ def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classe
     output_stride : {32, 16}
         32 is torchvision's ResNet. 16 removes the stride of ``layer4``: the CAM (taken there) gets twice
         the resolution (8 x 8 at a 128 input instead of 4 x 4) for about 1.7x the compute.
+    pool : {"avg", "max"}
+        How the last feature map becomes the slice's features. "avg" is torchvision's ResNet. "max" makes the
+        classifier a multiple-instance learner: a slice is as lesion-like as its most lesion-like place, so
+        every place of a lesion-free slice must look lesion-free and the evidence stays where the lesion is.
+        Grad-CAM's channel weights are the same either way (the mean gradient is ``fc weight / (h w)``).
     """
     import torch.nn as nn
     import torchvision.models as tvm
@@ -32,6 +39,8 @@ def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classe
         raise ParameterError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
     if int(in_channels) < 1:
         raise ParameterError(f"in_channels must be >= 1, got {in_channels}")
+    if pool not in POOLS:
+        raise ParameterError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
     if output_stride not in (16, 32):
         raise ParameterError(f"output_stride must be 16 or 32, got {output_stride}")
     model = getattr(tvm, arch)(weights=None, num_classes=num_classes)
@@ -42,6 +51,8 @@ def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classe
                 conv.stride = (1, 1)
         if first.downsample is not None:
             first.downsample[0].stride = (1, 1)
+    if pool == "max":
+        model.avgpool = nn.AdaptiveMaxPool2d(1)  # the name stays: GradTail and torchvision's forward call it
     if in_channels != 3:
         model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
     return model

@@ -169,7 +169,9 @@ def propagate(
     cam : ndarray (z, y, x) in [0, 1], optional
         A second input channel for a new net (a loaded net uses it when it was trained with it).
     weak : ndarray (z, y, x), optional
-        Pseudo-labels (e.g. BoundaryFit) used on unreviewed slices as targets of weight ``weak_weight``.
+        Pseudo-labels (e.g. BoundaryFit) used on unreviewed slices as targets of weight ``weak_weight`` times
+        their Dice with the truth on the reviewed slices (pseudo-labels that missed what the reviewer drew
+        teach nothing; ``meta["weak_weight"]`` is the weight used).
     model : Segmenter, optional
         A net to fine-tune (not modified: the result holds a trained copy); its inputs decide ``context``,
         ``max_size`` and the CAM channel. Without reviewed slices it only predicts.
@@ -265,9 +267,11 @@ def propagate(
         for k in range(len(rev)):
             pools["positive" if positive[k] else "negative"].append(k)
     unrev = [i for i in range(z) if i not in set(rev)]
-    if weak is not None and weak_weight > 0 and unrev and steps:
+    agreement = _weak_agreement(weak, rev, truth)
+    weight = float(weak_weight) * (1.0 if agreement is None else agreement)
+    if weak is not None and weight > 0 and unrev and steps:
         ys.append(_resize_masks(np.nan_to_num(np.asarray(weak, np.float32)[unrev]) > 0, size))
-        ws.append(torch.full((len(unrev), size, size), float(weak_weight)))
+        ws.append(torch.full((len(unrev), size, size), weight))
         pools["weak"] = list(range(len(idx), len(idx) + len(unrev)))
         idx += unrev
     share = {"positive": 0.5, "negative": 0.3, "weak": 0.2}
@@ -310,6 +314,7 @@ def propagate(
     net.eval()
     seconds = round(time.perf_counter() - started, 2)
     run = {"reviewed": len(rev), "positive": int(positive.sum()), "weak": len(pools["weak"]), "steps": steps,
+           "weak_agreement": None if agreement is None else round(agreement, 3), "weak_weight": round(weight, 4),
            "seconds": seconds, "device": str(device), "loss": round(float(np.mean(losses[-20:])), 4) if losses else None,
            "seed": seed}
     if steps:
@@ -319,6 +324,21 @@ def propagate(
         tr["steps"] = int(tr.get("steps", 0)) + steps
         tr["history"] = (list(tr.get("history", [])) + [run])[-50:]
     return PropagationResult(masks=masks, probability=prob, confidence=conf, model=Segmenter(net, meta), meta=run)
+
+
+def _weak_agreement(weak, rev, truth):
+    """How far the weak targets agree with the reviewer on the reviewed slices: their pooled Dice in [0, 1].
+
+    Pseudo-labels are worth learning from only as far as they were right where the reviewer looked; a cold
+    start that missed every reviewed lesion would otherwise teach the net to miss the rest. None when there
+    is nothing to compare (no weak targets, or neither they nor the truth mark anything on reviewed slices).
+    """
+    if weak is None or not rev:
+        return None
+    w = np.nan_to_num(np.asarray(weak, np.float32)[rev]) > 0
+    t = truth > 0
+    total = int(w.sum()) + int(t.sum())
+    return None if total == 0 else 2.0 * int((w & t).sum()) / total
 
 
 def _index(i, z, name):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from labelassist.core.checkpoint import default_meta, save_checkpoint
-from labelassist.core.classifier import ARCHS, build_classifier
+from labelassist.core.classifier import ARCHS, POOLS, build_classifier
 from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD, normalise_volume, to_model_input
 from labelassist.errors import Cancelled, ParameterError
 
@@ -128,6 +128,7 @@ def train_classifier(
     arch: str = "resnet18",
     input_size: int = 128,
     output_stride: int = 16,
+    pool: str = "avg",
     epochs: int = 12,
     batch_size: int = 32,
     lr: float = 1e-3,
@@ -150,6 +151,8 @@ def train_classifier(
         0/1 per slice.
     arch, input_size, output_stride, epochs, batch_size, lr
         Model (``output_stride=16``: a CAM at twice torchvision's resolution) and optimisation.
+    pool : {"avg", "max"}
+        The classifier's pooling (see :func:`~labelassist.core.classifier.build_classifier`).
     val_fraction : float in [0, 1)
         Share of VOLUMES held out for validation (never slices of a training volume).
     patience : int
@@ -172,6 +175,8 @@ def train_classifier(
 
     if arch not in ARCHS:
         raise ParameterError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
+    if pool not in POOLS:
+        raise ParameterError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
     if len(volumes) == 0 or len(volumes) != len(labels):
         raise ParameterError(f"need one label array per volume; got {len(volumes)} volumes, {len(labels)} label arrays")
     if not 0 <= val_fraction < 1:
@@ -211,13 +216,13 @@ def train_classifier(
 
     x_tr, y_tr, _ = stack(train_idx)
     x_va, y_va, v_va = stack(val_idx)
-    model = build_classifier(arch, in_channels=in_channels, output_stride=output_stride).to(device)
+    model = build_classifier(arch, in_channels=in_channels, output_stride=output_stride, pool=pool).to(device)
     pos = float(y_tr.float().mean())
     weights = torch.tensor([0.5 / max(1 - pos, 1e-3), 0.5 / max(pos, 1e-3)], dtype=torch.float32, device=device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    meta = default_meta(arch, in_channels=in_channels, input_size=input_size, output_stride=output_stride)
+    meta = default_meta(arch, in_channels=in_channels, input_size=input_size, output_stride=output_stride, pool=pool)
     best_state, best_key, best_record, since_best = None, None, None, 0
     history, started, cancelled = [], time.perf_counter(), False
     n_batches = (len(x_tr) + batch_size - 1) // batch_size

@@ -168,3 +168,25 @@ def test_output_stride_16_doubles_the_cam_resolution_and_round_trips(tmp_path):
         np.testing.assert_allclose(loaded(x).numpy(), m16(x).numpy(), atol=1e-5)
     with pytest.raises(ParameterError, match="output_stride must be 16 or 32"):
         build_classifier("resnet18", output_stride=8)
+
+
+def test_max_pool_classifier_scores_its_most_lesion_like_place_and_round_trips(tmp_path):
+    """pool="max": one bright place decides the logit (not diluted by the slice's size); the checkpoint keeps it."""
+    torch.manual_seed(0)
+    mmax = build_classifier("resnet18", output_stride=16, pool="max").eval()
+    mavg = build_classifier("resnet18", output_stride=16).eval()
+    mavg.load_state_dict(mmax.state_dict())  # same weights: only the pooling differs
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        out_max, out_avg = mmax(x), mavg(x)
+    assert not torch.allclose(out_max, out_avg)
+    path = save_checkpoint(mmax, tmp_path / "max.pt", meta=default_meta("resnet18", input_size=64, output_stride=16,
+                                                                        pool="max"))
+    loaded, meta = load_checkpoint(path)
+    assert meta["pool"] == "max"
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded(x).numpy(), out_max.numpy(), atol=1e-5)
+    cams, probs = compute_cams(loaded, x[:, 0].numpy() * 0.25 + 0.5, input_size=64, in_channels=3)
+    assert cams.shape == (1, 64, 64) and 0 <= probs[0] <= 1
+    with pytest.raises(ParameterError, match="pool must be one of avg, max"):
+        build_classifier("resnet18", pool="mean")

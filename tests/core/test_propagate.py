@@ -127,3 +127,16 @@ def test_bad_input_is_one_line(labels_fn, reviewed, match):
     with pytest.raises(ParameterError, match=match) as info:
         propagate(img, labels_fn(mask), reviewed, steps=1, device="cpu")
     assert "\n" not in str(info.value)
+
+
+def test_weak_targets_count_only_as_far_as_they_agreed_with_the_reviewer(trained):
+    """Pseudo-labels that missed every reviewed lesion are not learned from; ones that matched get the full weight."""
+    img, mask, labels, _ = trained
+    wrong = np.zeros_like(mask)
+    wrong[:, :4, :4] = 1  # a cold start that marks a corner, never the lesion
+    out = propagate(img, labels, REVIEWED, weak=wrong, weak_weight=0.2, seed=0, **FAST)
+    assert out.meta["weak_agreement"] == 0 and out.meta["weak_weight"] == 0
+    held = [i for i in range(len(img)) if i not in REVIEWED]
+    assert not out.masks[held][:, :4, :4].any()  # the corner was not learned
+    good = propagate(img, labels, REVIEWED, weak=mask, weak_weight=0.2, seed=0, steps=2, device="cpu", crop=None)
+    assert good.meta["weak_agreement"] == 1 and good.meta["weak_weight"] == 0.2

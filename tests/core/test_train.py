@@ -94,3 +94,5 @@ def test_bad_labels(change, match):
 def test_unknown_arch():
     with pytest.raises(ParameterError, match="arch must be one of resnet18, resnet34, resnet50"):
         train_classifier(*_data(), arch="vgg16")
+    with pytest.raises(ParameterError, match="pool must be one of avg, max"):
+        train_classifier(*_data(), pool="gem")
