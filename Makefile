@@ -46,10 +46,10 @@ bench: $(VENV)/.installed-dev
 # Re-train the shipped demo model exactly as the README says (minutes on a 2-core CPU).
 demo-model: $(VENV)/.installed
 	rm -rf /tmp/demo-train
-	$(VENV)/bin/labelassist demo-data /tmp/demo-train --seed 0 --us 0 --mri 24 --setting easy
-	cd /tmp/demo-train/mri && $(CURDIR)/$(VENV)/bin/labelassist train easy/vol_???.nii.gz \
-	    --masks easy/vol_???_mask.nii.gz -o $(CURDIR)/resources/demo_model.pt \
-	    --half --epochs 16 --patience 6 --arch resnet18 --input-size 96 --output-stride 16 --seed 0
+	$(VENV)/bin/labelassist demo-data /tmp/demo-train --seed 0 --us 0 --mri 18 --setting easy --twins
+	cd /tmp/demo-train/mri && $(CURDIR)/$(VENV)/bin/labelassist train $$(ls easy/vol_*.nii.gz | grep -v _mask) \
+	    --masks $$(ls easy/vol_*_mask.nii.gz) -o $(CURDIR)/resources/demo_model.pt \
+	    --half --epochs 16 --patience 8 --arch resnet18 --input-size 96 --output-stride 16 --pool max --seed 0
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .hypothesis

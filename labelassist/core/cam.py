@@ -12,7 +12,7 @@ from labelassist.core.classifier import LESION, target_layer
 from labelassist.core.preprocess import resize_to, to_model_input
 from labelassist.errors import Cancelled, ParameterError
 
-__all__ = ["CAM_METHODS", "SLOW_METHODS", "cam_class", "compute_cams"]
+__all__ = ["CAM_METHODS", "SLOW_METHODS", "cam_class", "compute_cams", "centre_cells"]
 
 # Every grad-cam method that works on a ResNet classifier, by the name a user types.
 CAM_METHODS = {
@@ -59,6 +59,37 @@ class GradTail(nn.Module):
 
 
 _NEEDS_INPUT_GRADIENT = ("fullgrad", "shapleycam")
+
+
+def centre_cells(maps, *, stride: float) -> np.ndarray:
+    """Move an upsampled CAM half a feature cell up and left, onto the centres of the cells' receptive fields.
+
+    grad-cam upsamples the target layer's map as an image (``cv2.resize``: cell ``i`` drawn at input pixel
+    ``stride * i + (stride - 1) / 2``), but a torchvision ResNet's cell ``i`` looks at input pixel
+    ``stride * i``: every strided convolution and the max-pool are padded ``k // 2``, so each halving maps
+    output ``i`` to input ``2 i``. Left as it is, the heat map sits ``(stride - 1) / 2`` pixels (7.5 at output
+    stride 16) below and to the right of what the classifier saw, half a cell beside every lesion.
+
+    Parameters
+    ----------
+    maps : ndarray (N, S, S)
+        CAMs at the model's input size.
+    stride : float
+        Input pixels per feature cell (``input_size / feature map size``).
+    """
+    import torch.nn.functional as F
+
+    m = np.asarray(maps, dtype=np.float32)
+    shift = (float(stride) - 1.0) / 2.0
+    if m.ndim != 3 or shift <= 0:
+        return m
+    n, h, w = m.shape
+    ys = (2.0 * (torch.arange(h, dtype=torch.float32) + shift) + 1.0) / h - 1.0
+    xs = (2.0 * (torch.arange(w, dtype=torch.float32) + shift) + 1.0) / w - 1.0
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    grid = torch.stack([gx, gy], -1)[None].expand(n, h, w, 2)
+    out = F.grid_sample(torch.from_numpy(m)[:, None], grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out[:, 0].numpy()
 
 
 def cam_class(method: str):
@@ -137,6 +168,9 @@ def compute_cams(
                 logits = cam.outputs.detach().float()
                 probs[start : start + len(chunk)] = torch.softmax(logits, dim=1)[:, LESION].cpu().numpy()
             maps = np.nan_to_num(np.asarray(maps, dtype=np.float32))
+            if layers:
+                features = cam.activations_and_grads.activations[-1].shape[-1]
+                maps = centre_cells(maps, stride=input_size / max(int(features), 1))
             cams[start : start + len(chunk)] = np.clip(resize_to(maps, shape), 0.0, 1.0)
             if progress is not None:
                 progress(min(start + len(chunk), n), n)

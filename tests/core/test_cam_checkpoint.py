@@ -190,3 +190,19 @@ def test_max_pool_classifier_scores_its_most_lesion_like_place_and_round_trips(t
     assert cams.shape == (1, 64, 64) and 0 <= probs[0] <= 1
     with pytest.raises(ParameterError, match="pool must be one of avg, max"):
         build_classifier("resnet18", pool="mean")
+
+
+def test_cam_cells_land_on_their_receptive_field_centres():
+    """A ResNet's feature cell i looks at input pixel 16 i (stride 16); the upsampled map must peak there, not 7.5 px off."""
+    import cv2
+
+    from labelassist.core.cam import centre_cells
+
+    cells = np.zeros((6, 6), np.float32)
+    cells[2, 3] = 1.0
+    up = cv2.resize(cells, (96, 96))  # how grad-cam upsamples: cell i drawn at 16 i + 7.5
+    assert np.unravel_index(np.argmax(up), up.shape) in {(39, 55), (40, 56), (39, 56), (40, 55)}
+    out = centre_cells(up[None], stride=16)[0]
+    assert np.unravel_index(np.argmax(out), out.shape) == (32, 48)
+    assert out.min() >= 0 and out.max() <= 1
+
