@@ -152,7 +152,7 @@ def calibrate(
             for gi, g in enumerate(gate_list):
                 masks = [m if probs[i] >= g else empty for i, m in enumerate(fitted)]
                 grid[(ri, gi) + combo] = _score(masks, truths, objective)
-    best = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    best = _best(grid, gate_list, ts)
     return CalibrationResult(
         thresholds=tuple(ts[j] for j in best[2:]),
         rule=rule_list[best[0]],
@@ -161,6 +161,17 @@ def calibrate(
         grid=grid,
         axes={"rule": rule_list, "gate": gate_list, "threshold": ts},
     )
+
+
+def _best(grid, gates, thresholds, *, prior: float = 0.5):
+    """The grid point of the best score; among ties (a few slices often cannot tell settings apart), the
+    one nearest the defaults (gate and thresholds 0.5), not merely the first: the lowest gate that ties on
+    the reference slices is the one most likely to let lesion-free slices in elsewhere."""
+    top = np.argwhere(grid >= grid.max() - 1e-9)
+    g = np.asarray(gates, float)
+    t = np.asarray(thresholds, float)
+    cost = [abs(g[i[1]] - prior) + sum(abs(t[j] - prior) for j in i[2:]) for i in top]
+    return tuple(int(v) for v in top[int(np.argmin(cost))])
 
 
 def _fit(cams_i, minima, i, regions, walls, tvals, rule) -> np.ndarray:

@@ -39,6 +39,19 @@ def test_finds_a_planted_gate_and_rule():
     assert res.grid.shape == (2, 2, 3, 3)
 
 
+def test_ties_keep_the_setting_nearest_the_defaults():
+    """Five slices often cannot tell gates apart; the lowest tied gate would let lesion-free slices in elsewhere."""
+    cams, regions, truths = _case()
+    probs = np.array([0.9, 0.9, 0.1, 0.1])
+    truths[2:] = False
+    cams[2:] = 0.97
+    res = calibrate(cams, regions, truths, thresholds=[0.3, 0.6, 0.9], gates=[0.0, 0.2, 0.4, 0.5, 0.6, 0.8],
+                    probabilities=probs)
+    assert res.score == pytest.approx(1.0)
+    tied = [g for g, v in zip(res.axes["gate"], res.grid[0, :, 1]) if v == pytest.approx(1.0)]
+    assert tied == [0.2, 0.4, 0.5, 0.6, 0.8] and res.gate == 0.5 and res.thresholds == (0.6,)
+
+
 def test_plot_grid_writes_a_png(tmp_path):
     cams, regions, truths = _case(n=2)
     res = calibrate(np.stack([cams, cams]), regions, truths, thresholds=[0.2, 0.6], rules=["and", "<"])
