@@ -134,10 +134,10 @@ def ultrasound(args, workdir):
     train = load(train_dir)
     t = time.perf_counter()
     result = train_classifier([im for _, im, _ in train], [labels_from_mask(m) for _, _, m in train], epochs=20,
-                              patience=6, input_size=128, output_stride=16, seed=0)
+                              patience=6, input_size=128, output_stride=16, pool=args.us_pool, seed=0)
     rec = result.meta["training"]
     print(f"\n## Ultrasound: classifier trained here on {len(train)} demo images in {time.perf_counter() - t:.0f} s "
-          f"(validation AUC {rec['val_auc']:.3f}, best epoch {rec['best_epoch']})")
+          f"(validation AUC {rec['val_auc']:.3f}, best epoch {rec['best_epoch']}, pool {args.us_pool})")
     test = load(test_dir)
     for setting in sorted({s for s, _, _ in test}):
         items = [(im, m) for s, im, m in test if s == setting]
@@ -155,6 +155,7 @@ def main():
     ap.add_argument("--us-train", type=int, default=60, help="ultrasound training images per setting")
     ap.add_argument("--us-test", type=int, default=30, help="held-out ultrasound images per setting")
     ap.add_argument("--no-us", action="store_true", help="skip the ultrasound part")
+    ap.add_argument("--us-pool", choices=("avg", "max"), default="max", help="pooling of the ultrasound classifier")
     args = ap.parse_args()
     model, meta = load_checkpoint(resolve_model_path(args.model))
     print(f"model: {meta['arch']} {meta['input_size']}², training record: {meta.get('training', {})}")
