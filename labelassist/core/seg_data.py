@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labelassist.core.augment import random_affine_theta
 from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD
 
 
@@ -46,14 +47,7 @@ def _augment(x, y, w, gen, n_image):
     n = x.shape[0]
     flip = torch.rand(n, generator=gen) < 0.5
     x, y, w = (torch.where(flip.view(-1, *[1] * (a.ndim - 1)), a.flip(-1), a) for a in (x, y, w))
-    angle = (torch.rand(n, generator=gen) - 0.5) * np.deg2rad(30)
-    scale = 1 + (torch.rand(n, generator=gen) - 0.5) * 0.3
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0] = torch.cos(angle) / scale
-    theta[:, 0, 1] = -torch.sin(angle) / scale
-    theta[:, 1, 0] = torch.sin(angle) / scale
-    theta[:, 1, 1] = torch.cos(angle) / scale
-    theta[:, :, 2] = (torch.rand(n, 2, generator=gen) - 0.5) * 0.16
+    theta = random_affine_theta(n, gen, degrees=30, scale=0.3, shift=0.16)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x01 = x * MODEL_STD + MODEL_MEAN  # pad with black (0), not with the mean grey
     x01 = F.grid_sample(x01, grid, align_corners=False, padding_mode="zeros")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from labelassist.core.augment import random_affine_theta
 from labelassist.core.checkpoint import default_meta, save_checkpoint
 from labelassist.core.classifier import ARCHS, POOLS, build_classifier
 from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD, normalise_volume, to_model_input
@@ -69,14 +70,7 @@ def _augment(x, gen):
     flip_v = torch.rand(n, generator=gen) < 0.2
     x = torch.where(flip_h[:, None, None, None], x.flip(-1), x)
     x = torch.where(flip_v[:, None, None, None], x.flip(-2), x)
-    angle = (torch.rand(n, generator=gen) - 0.5) * np.deg2rad(20)
-    scale = 1 + (torch.rand(n, generator=gen) - 0.5) * 0.2
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0] = torch.cos(angle) / scale
-    theta[:, 0, 1] = -torch.sin(angle) / scale
-    theta[:, 1, 0] = torch.sin(angle) / scale
-    theta[:, 1, 1] = torch.cos(angle) / scale
-    theta[:, :, 2] = (torch.rand(n, 2, generator=gen) - 0.5) * 0.1
+    theta = random_affine_theta(n, gen, degrees=20, scale=0.2, shift=0.1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x01 = (x * MODEL_STD + MODEL_MEAN).clamp(0, 1)
     x01 = F.grid_sample(x01, grid, align_corners=False, padding_mode="zeros")
