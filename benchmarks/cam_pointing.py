@@ -14,7 +14,6 @@ threshold or BoundaryFit can make a mask of it. On every lesion slice of held-ou
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
@@ -29,6 +28,7 @@ from labelassist.core.preprocess import normalise_volume
 from labelassist.core.train import labels_from_mask, roc_auc
 from labelassist.io import load_volume
 from labelassist.io.demo import write_demo_data
+from report_accuracy import held_out_parser  # a sibling script: benchmarks/ is on sys.path when run
 
 
 def pointing(cams, truth):
@@ -46,11 +46,7 @@ def pointing(cams, truth):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", help="classifier checkpoint (default: the shipped demo model)")
-    ap.add_argument("--data", help="a demo-data folder (default: made now with --seed)")
-    ap.add_argument("--volumes", type=int, default=4, help="held-out volumes per setting")
-    ap.add_argument("--seed", type=int, default=1, help="demo-data seed (the demo model was trained on seed 0)")
+    ap = held_out_parser(__doc__.splitlines()[0])
     ap.add_argument("--method", default="gradcam", help="a grad-cam method (default gradcam)")
     args = ap.parse_args()
     model, meta = load_checkpoint(resolve_model_path(args.model))

@@ -146,12 +146,18 @@ def ultrasound(args, workdir):
         report(setting, cases[5:], ref, ref_idx=range(5), unit="images")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def held_out_parser(description):
+    """The options every held-out demo benchmark takes: --model, --data, --volumes, --seed."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--model", help="classifier checkpoint (default: the shipped demo model)")
     ap.add_argument("--data", help="a demo-data folder (default: made now with --seed)")
     ap.add_argument("--volumes", type=int, default=4, help="held-out volumes per setting")
     ap.add_argument("--seed", type=int, default=1, help="demo-data seed (the demo model was trained on seed 0)")
+    return ap
+
+
+def main():
+    ap = held_out_parser(__doc__.splitlines()[0])
     ap.add_argument("--us-train", type=int, default=60, help="ultrasound training images per setting")
     ap.add_argument("--us-test", type=int, default=30, help="held-out ultrasound images per setting")
     ap.add_argument("--no-us", action="store_true", help="skip the ultrasound part")
