@@ -12,7 +12,7 @@ from labelassist.core.classifier import LESION, target_layer
 from labelassist.core.preprocess import resize_to, to_model_input
 from labelassist.errors import Cancelled, ParameterError
 
-__all__ = ["CAM_METHODS", "SLOW_METHODS", "cam_class", "compute_cams", "centre_cells"]
+__all__ = ["CAM_METHODS", "SLOW_METHODS", "cam_class", "compute_cams", "centre_cells", "shift_offsets"]
 
 # Every grad-cam method that works on a ResNet classifier, by the name a user types.
 CAM_METHODS = {
@@ -92,6 +92,29 @@ def centre_cells(maps, *, stride: float) -> np.ndarray:
     return out[:, 0].numpy()
 
 
+def shift_offsets(shifts: int, stride: float) -> list[tuple[int, int]]:
+    """The ``shifts x shifts`` input offsets (pixels, down and right) that split one feature cell evenly."""
+    steps = sorted({int(round(k * float(stride) / shifts)) for k in range(shifts)})
+    return [(dy, dx) for dy in steps for dx in steps]
+
+
+def _shift_input(x, dy: int, dx: int):
+    """The input moved ``dy`` down and ``dx`` right, its first rows/columns repeated (no wrap-around)."""
+    import torch.nn.functional as F
+
+    if not dy and not dx:
+        return x
+    h, w = x.shape[-2:]
+    return F.pad(x, (dx, 0, dy, 0), mode="replicate")[..., :h, :w]
+
+
+def _unshift_maps(maps: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Maps of a shifted input back onto the unshifted input's pixels."""
+    if not dy and not dx:
+        return maps
+    return np.pad(maps, ((0, 0), (0, dy), (0, dx)), mode="edge")[:, dy:, dx:]
+
+
 def cam_class(method: str):
     """The grad-cam class for a method name."""
     import pytorch_grad_cam
@@ -110,6 +133,7 @@ def compute_cams(
     in_channels: int,
     batch_size: int = 16,
     device="cpu",
+    shifts: int = 1,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ):
@@ -128,6 +152,13 @@ def compute_cams(
     batch_size : int
         Slices per forward/backward pass; one grad-cam object serves every batch.
     device : str or torch.device
+    shifts : int
+        Shift averaging: 1 is the plain CAM. ``n`` runs every slice ``n x n`` times, its input moved by
+        fractions of one feature cell (``stride / n``: 0 and 8 pixels for ``n = 2`` at output stride 16), and
+        averages the maps moved back. A CAM is one value per feature cell, so a lesion smaller than a cell
+        lights its whole cell; shifted cells overlap, and their mean follows the lesion at ``stride / n``
+        resolution. Costs ``n**2`` passes; p(lesion) stays that of the unshifted pass. Needs target layers
+        (not FullGrad).
     progress : callable(done, total), optional
         Called after each batch.
     cancel : callable() -> bool, optional
@@ -141,14 +172,16 @@ def compute_cams(
     probs : ndarray of float32 (N,)
         p(lesion) = softmax of the same forward pass.
     """
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-
     cls = cam_class(method)
     slices = np.asarray(slices, dtype=np.float32)
     if slices.ndim not in (3, 4):
         raise ParameterError(f"slices must be (N, H, W) or (N, H, W, C), got shape {slices.shape}")
     if batch_size < 1:
         raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+    if isinstance(shifts, bool) or not isinstance(shifts, (int, np.integer)) or not 1 <= shifts <= 4:
+        raise ParameterError(f"shifts must be an integer from 1 (no shift averaging) to 4, got {shifts!r}")
+    if shifts > 1 and method == "fullgrad":
+        raise ParameterError("shifts > 1 needs a CAM taken at a target layer; FullGrad has none: use shifts=1")
     n, shape = len(slices), slices.shape[1:3]
     cams = np.zeros((n, *shape), np.float32)
     probs = np.zeros(n, np.float32)
@@ -163,15 +196,36 @@ def compute_cams(
                 raise Cancelled()
             chunk = slices[start : start + batch_size]
             x = to_model_input(chunk, input_size=input_size, in_channels=in_channels).to(device)
-            maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(LESION)] * len(chunk))
+            maps = _cam_maps(cam, x, len(chunk), layers, input_size)
             with torch.no_grad():
                 logits = cam.outputs.detach().float()
                 probs[start : start + len(chunk)] = torch.softmax(logits, dim=1)[:, LESION].cpu().numpy()
-            maps = np.nan_to_num(np.asarray(maps, dtype=np.float32))
-            if layers:
-                features = cam.activations_and_grads.activations[-1].shape[-1]
-                maps = centre_cells(maps, stride=input_size / max(int(features), 1))
+            if shifts > 1:
+                stride = input_size / max(int(cam.activations_and_grads.activations[-1].shape[-1]), 1)
+                for dy, dx in shift_offsets(int(shifts), stride)[1:]:
+                    moved = _cam_maps(cam, _shift_input(x, dy, dx), len(chunk), layers, input_size)
+                    maps = maps + _unshift_maps(moved, dy, dx)
+                maps = _rescale(maps)
             cams[start : start + len(chunk)] = np.clip(resize_to(maps, shape), 0.0, 1.0)
             if progress is not None:
                 progress(min(start + len(chunk), n), n)
     return cams, probs
+
+
+def _cam_maps(cam, x, n: int, layers, input_size: int) -> np.ndarray:
+    """One grad-cam pass: maps at the input size, moved onto their cells' centres."""
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(LESION)] * n)
+    maps = np.nan_to_num(np.asarray(maps, dtype=np.float32))
+    if layers:
+        features = cam.activations_and_grads.activations[-1].shape[-1]
+        maps = centre_cells(maps, stride=input_size / max(int(features), 1))
+    return maps
+
+
+def _rescale(maps: np.ndarray) -> np.ndarray:
+    """Each map min-max scaled to [0, 1] (as grad-cam scales every single map)."""
+    flat = maps.reshape(len(maps), -1)
+    low, high = flat.min(1)[:, None, None], flat.max(1)[:, None, None]
+    return ((maps - low) / np.maximum(high - low, 1e-7)).astype(np.float32)

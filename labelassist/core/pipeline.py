@@ -26,7 +26,7 @@ from labelassist.errors import Cancelled, ParameterError
 __all__ = ["PipelineParams", "SliceResult", "Pipeline"]
 
 _PERIMETER_FIELDS = ("uss", "n_segments", "uss_cnn")
-_CAM_FIELDS = ("cam_method",)
+_CAM_FIELDS = ("cam_method", "cam_shifts")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ class PipelineParams:
     ----------
     cam_method : str
         A key of :data:`labelassist.core.cam.CAM_METHODS`.
+    cam_shifts : int in 1..4
+        Shift averaging of the CAM (:func:`labelassist.core.cam.compute_cams`): 2 averages 4 maps of the input
+        moved by half a feature cell, following a lesion at half the cell size; 1 is the plain CAM. FullGrad
+        (no target layer) always runs once.
     uss, n_segments, uss_cnn
         Perimeter map method, its main parameter and the optional unsupervised CNN refinement.
     threshold : float
@@ -50,6 +54,7 @@ class PipelineParams:
     """
 
     cam_method: str = "gradcam"
+    cam_shifts: int = 2
     uss: str = "slic"
     n_segments: int = 200
     uss_cnn: bool = False
@@ -65,6 +70,8 @@ class PipelineParams:
             raise ParameterError(
                 f"cam_method must be one of {', '.join(CAM_METHODS)}; got {self.cam_method!r}"
             )
+        if isinstance(self.cam_shifts, bool) or not isinstance(self.cam_shifts, int) or not 1 <= self.cam_shifts <= 4:
+            raise ParameterError(f"cam_shifts must be an integer from 1 (plain CAM) to 4, got {self.cam_shifts!r}")
         for name in ("threshold", "gate"):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
@@ -166,6 +173,7 @@ class Pipeline:
                 self.model,
                 self.image[chunk],
                 method=self.params.cam_method,
+                shifts=1 if self.params.cam_method == "fullgrad" else self.params.cam_shifts,
                 input_size=int(self.meta["input_size"]),
                 in_channels=int(self.meta["in_channels"]),
                 batch_size=self.batch_size,

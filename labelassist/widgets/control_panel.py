@@ -97,6 +97,11 @@ class ControlPanel(QWidget):
         box = QGroupBox("Pseudo-label", self)
         self.cam_method = QComboBox(box)
         self.cam_method.addItems(list(CAM_METHODS))
+        self.cam_shifts = QSpinBox(box)
+        self.cam_shifts.setRange(1, 4)
+        self.cam_shifts.setKeyboardTracking(False)
+        self.cam_shifts.setToolTip("Shift averaging: n x n CAM passes of the input moved by 1/n of a feature cell "
+                                   "(1 = the plain CAM; 2 follows a lesion at half the cell size)")
         self.threshold = _unit_slider(box)
         self.gate = _unit_slider(box)
         self.uss = QComboBox(box)
@@ -109,6 +114,7 @@ class ControlPanel(QWidget):
         self.fit.setToolTip("Fit the CAM mask to the perimeter regions (off: the thresholded CAM alone)")
         form = QFormLayout(box)
         form.addRow("CAM method", self.cam_method)
+        form.addRow("CAM shifts", self.cam_shifts)
         form.addRow("CAM threshold", self.threshold)
         form.addRow("p(lesion) gate", self.gate)
         form.addRow("Perimeter", self.uss)
@@ -157,6 +163,7 @@ class ControlPanel(QWidget):
 
     def _wire(self) -> None:
         self.cam_method.currentTextChanged.connect(lambda v: self.params_edited.emit({"cam_method": v}))
+        self.cam_shifts.valueChanged.connect(lambda v: self.params_edited.emit({"cam_shifts": int(v)}))
         self.threshold.valueChanged.connect(lambda v: self.params_edited.emit({"threshold": round(float(v), 4)}))
         self.gate.valueChanged.connect(lambda v: self.params_edited.emit({"gate": round(float(v), 4)}))
         self.uss.currentTextChanged.connect(lambda v: self.params_edited.emit({"uss": v}))
@@ -190,7 +197,8 @@ class ControlPanel(QWidget):
     def set_params(self, params: dict) -> None:
         """Show parameter values without emitting ``params_edited``."""
         setters = {
-            "cam_method": self.cam_method.setCurrentText, "threshold": self.threshold.setValue,
+            "cam_method": self.cam_method.setCurrentText, "cam_shifts": self.cam_shifts.setValue,
+            "threshold": self.threshold.setValue,
             "gate": self.gate.setValue, "uss": self.uss.setCurrentText, "n_segments": self.n_segments.setValue,
             "fit": self.fit.setChecked,
         }
@@ -206,7 +214,8 @@ class ControlPanel(QWidget):
     def params(self) -> dict:
         """The values the controls show."""
         return {
-            "cam_method": self.cam_method.currentText(), "threshold": round(float(self.threshold.value()), 4),
+            "cam_method": self.cam_method.currentText(), "cam_shifts": int(self.cam_shifts.value()),
+            "threshold": round(float(self.threshold.value()), 4),
             "gate": round(float(self.gate.value()), 4), "uss": self.uss.currentText(),
             "n_segments": int(self.n_segments.value()), "fit": self.fit.isChecked(),
         }
