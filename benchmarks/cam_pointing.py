@@ -1,6 +1,6 @@
 """Does the classifier's CAM point at the lesion? Figures on held-out demo MRI, per setting.
 
-    python benchmarks/cam_pointing.py [--model CKPT] [--data DIR] [--volumes 4] [--seed 1]
+    python benchmarks/cam_pointing.py [--model CKPT] [--data DIR] [--volumes 4] [--seed 1] [--shifts 2]
 
 A classifier can tell lesion slices from the rest by something other than the lesion (which slices of
 the head show one, the brain's size there): then its AUC is high and its CAM is elsewhere, and no
@@ -48,6 +48,7 @@ def pointing(cams, truth):
 def main():
     ap = held_out_parser(__doc__.splitlines()[0])
     ap.add_argument("--method", default="gradcam", help="a grad-cam method (default gradcam)")
+    ap.add_argument("--shifts", type=int, default=2, help="shift averaging, as the pipeline's cam_shifts (default 2)")
     args = ap.parse_args()
     model, meta = load_checkpoint(resolve_model_path(args.model))
     rec = meta.get("training", {})
@@ -65,7 +66,7 @@ def main():
         for e in entries:
             image = normalise_volume(load_volume(data / e["path"]).array)
             truth = load_volume(data / e["mask"], labels=True).array > 0.5
-            cams, p = compute_cams(model, image, method=args.method, input_size=meta["input_size"],
+            cams, p = compute_cams(model, image, method=args.method, shifts=args.shifts, input_size=meta["input_size"],
                                    in_channels=meta["in_channels"])
             figures += pointing(cams, truth)
             labels.append(labels_from_mask(truth))
