@@ -140,3 +140,30 @@ def test_weak_targets_count_only_as_far_as_they_agreed_with_the_reviewer(trained
     assert not out.masks[held][:, :4, :4].any()  # the corner was not learned
     good = propagate(img, labels, REVIEWED, weak=mask, weak_weight=0.2, seed=0, steps=2, device="cpu", crop=None)
     assert good.meta["weak_agreement"] == 1 and good.meta["weak_weight"] == 0.2
+
+
+def test_keep_connected_clears_what_no_reviewed_lesion_touches():
+    from labelassist.core.propagate import keep_connected
+
+    m = np.zeros((6, 8, 8), np.uint8)
+    m[1:4, 2:4, 2:4] = 1  # runs through the reviewed slice 2
+    m[3:5, 6:8, 6:8] = 1  # beside it, on unreviewed slices only
+    m[5, 0, 0] = 1
+    assert keep_connected(m, [2]) == 2
+    assert m[1:4, 2:4, 2:4].all() and m.sum() == 12
+
+
+def test_a_lesion_never_drawn_is_left_to_the_queue_not_drawn():
+    """A second disc the reviewer never marked: out of the masks (connected), still in the probability."""
+    img, mask = _volume()
+    yy, xx = np.mgrid[:32, :32]
+    other = ((yy - 26) ** 2 + (xx - 26) ** 2 <= 16) & np.isin(np.arange(12), [10, 11])[:, None, None]
+    img[other] += 60
+    labels = np.zeros_like(mask)
+    labels[[0, 4, 6]] = mask[[0, 4, 6]]
+    loose = propagate(img, labels, [0, 4, 6], seed=0, connected=False, **FAST)
+    kept = propagate(img, labels, [0, 4, 6], seed=0, **FAST)
+    assert loose.masks[10:][other[10:]].mean() > 0.5  # the net does see it
+    assert not kept.masks[10:][other[10:]].any() and kept.meta["dropped_components"] >= 1
+    np.testing.assert_array_equal(kept.probability, loose.probability)
+    assert dice(kept.masks[3:9], mask[3:9]) > 0.8  # the drawn lesion is carried through its slices
