@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("--steps", type=positive_int("--steps"), help="training steps (200 new, 100 fine-tuning)")
     p.add_argument("--channel", type=int, help="which channel of a 4-D volume to use")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--all-lesions", action="store_true",
+                   help="also keep lesions the net finds that no reviewed lesion touches (default: only the "
+                        "lesions drawn on reviewed slices, carried through the volume)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -69,6 +72,7 @@ def run(args) -> int:
 
     try:
         res = propagate(volume.array, np.nan_to_num(labels), reviewed, weak=weak, model=model, steps=args.steps,
+                        connected=not args.all_lesions,
                         device=device, seed=args.seed, progress=update)
     finally:
         bar.close()

@@ -333,7 +333,7 @@ def propagate(
     seconds = round(time.perf_counter() - started, 2)
     run = {"reviewed": len(rev), "positive": int(positive.sum()), "weak": len(pools["weak"]), "steps": steps,
            "weak_agreement": None if agreement is None else round(agreement, 3), "weak_weight": round(weight, 4),
-           "dropped_components": dropped, "seconds": seconds, "device": str(device),
+           "connected": bool(connected), "dropped_components": dropped, "seconds": seconds, "device": str(device),
            "loss": round(float(np.mean(losses[-20:])), 4) if losses else None,
            "seed": seed}
     if steps:

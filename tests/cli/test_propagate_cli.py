@@ -65,9 +65,11 @@ def test_propagate_writes_labels_keeps_reviewed_slices_and_saves_the_net(files, 
     np.testing.assert_array_equal(res[[0, 3]], lab[[0, 3]])
     assert res.shape == lab.shape and "learned from 2 reviewed slices" in capsys.readouterr().out
     assert load_segmenter(ckpt).meta["training"]["reviewed_slices"] == 2
-    # fine-tune the saved net on the same volume
+    # fine-tune the saved net on the same volume, keeping lesions no reviewed lesion touches too
     assert main(["propagate", str(files / "scan.nii.gz"), "--labels", str(files / "reviewed.nii.gz"),
-                 "--reviewed", "0,3", "-o", str(out), "--steps", "2", "--device", "cpu", "--model", str(ckpt)]) == 0
+                 "--reviewed", "0,3", "-o", str(out), "--steps", "2", "--device", "cpu", "--model", str(ckpt),
+                 "--all-lesions", "--save-model", str(ckpt)]) == 0
+    assert load_segmenter(ckpt).meta["training"]["history"][-1]["connected"] is False
 
 
 @pytest.mark.parametrize("args, match", [
