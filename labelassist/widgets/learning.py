@@ -63,9 +63,12 @@ class LearningMixin:
         self.view.refresh(None)
         self._update_strip()
         conf = np.asarray(result["confidence"])
+        dropped = int(result["meta"].get("dropped_components") or 0)
+        apart = (f"; {dropped} spot{'s' if dropped != 1 else ''} apart from every drawn lesion left out (draw a "
+                 "lesion on one slice and it is carried)") if dropped else ""
         self._say(f"Learned from {len(st.reviewed_indices())} reviewed slices: re-predicted {changed} slices "
                   f"(mean confidence {conf[st.unreviewed_indices()].mean() if changed else 1.0:.2f}); "
-                  "Next goes to the least certain")
+                  f"Next goes to the least certain{apart}")
         self.save_session()
 
     def _next_from_queue(self) -> int | None:
