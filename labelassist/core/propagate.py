@@ -200,8 +200,8 @@ def propagate(
         3-D-connected (faces) to a lesion on a reviewed slice. On small, faint lesions most of what a net
         trained on a few slices adds elsewhere is false (demo MRI, 3 lesion and 2 lesion-free slices given:
         mean Dice 0.46 kept whole, 0.72 kept connected, over 8 volumes). A lesion never drawn is then left
-        out of the masks, not of ``probability`` and ``confidence``: the review queue still sends the
-        reviewer to it. Not applied while no reviewed slice shows a lesion.
+        out of the masks, not of ``probability`` and ``confidence``, which the review queue reads to send the
+        reviewer there. Not applied while no reviewed slice shows a lesion.
     tta : bool
         Average the prediction with that of the mirrored slice.
     device : str or torch.device
