@@ -196,14 +196,13 @@ def compute_cams(
                 raise Cancelled()
             chunk = slices[start : start + batch_size]
             x = to_model_input(chunk, input_size=input_size, in_channels=in_channels).to(device)
-            maps = _cam_maps(cam, x, len(chunk), layers, input_size)
+            maps, stride = _cam_maps(cam, x, len(chunk), layers, input_size)
             with torch.no_grad():
                 logits = cam.outputs.detach().float()
                 probs[start : start + len(chunk)] = torch.softmax(logits, dim=1)[:, LESION].cpu().numpy()
             if shifts > 1:
-                stride = input_size / max(int(cam.activations_and_grads.activations[-1].shape[-1]), 1)
                 for dy, dx in shift_offsets(int(shifts), stride)[1:]:
-                    moved = _cam_maps(cam, _shift_input(x, dy, dx), len(chunk), layers, input_size)
+                    moved, _ = _cam_maps(cam, _shift_input(x, dy, dx), len(chunk), layers, input_size)
                     maps = maps + _unshift_maps(moved, dy, dx)
                 maps = _rescale(maps)
             cams[start : start + len(chunk)] = np.clip(resize_to(maps, shape), 0.0, 1.0)
@@ -212,16 +211,17 @@ def compute_cams(
     return cams, probs
 
 
-def _cam_maps(cam, x, n: int, layers, input_size: int) -> np.ndarray:
-    """One grad-cam pass: maps at the input size, moved onto their cells' centres."""
+def _cam_maps(cam, x, n: int, layers, input_size: int):
+    """One grad-cam pass: maps at the input size, moved onto their cells' centres, and the cells' stride
+    (input pixels per feature cell; None without a target layer)."""
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(LESION)] * n)
     maps = np.nan_to_num(np.asarray(maps, dtype=np.float32))
-    if layers:
-        features = cam.activations_and_grads.activations[-1].shape[-1]
-        maps = centre_cells(maps, stride=input_size / max(int(features), 1))
-    return maps
+    if not layers:
+        return maps, None
+    stride = input_size / max(int(cam.activations_and_grads.activations[-1].shape[-1]), 1)
+    return centre_cells(maps, stride=stride), stride
 
 
 def _rescale(maps: np.ndarray) -> np.ndarray:
