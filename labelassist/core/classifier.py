@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from labelassist.errors import ParameterError
 
-__all__ = ["ARCHS", "POOLS", "CLASS_NAMES", "LESION", "build_classifier", "target_layer"]
+__all__ = ["ARCHS", "OUTPUT_STRIDES", "POOLS", "CLASS_NAMES", "LESION", "build_classifier", "target_layer"]
 
 ARCHS = ("resnet18", "resnet34", "resnet50")
 CLASS_NAMES = ("background", "lesion")
 LESION = 1
 POOLS = ("avg", "max")
+OUTPUT_STRIDES = (8, 16, 32)
 
 
 def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classes: int = 2, output_stride: int = 32,
@@ -23,9 +24,11 @@ def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classe
         Channels of the input (3 for grey replicated or RGB; the number of modalities otherwise).
     num_classes : int
         2: class 0 background, class 1 lesion.
-    output_stride : {32, 16}
+    output_stride : {32, 16, 8}
         32 is torchvision's ResNet. 16 removes the stride of ``layer4``: the CAM (taken there) gets twice
-        the resolution (8 x 8 at a 128 input instead of 4 x 4) for about 1.7x the compute.
+        the resolution (8 x 8 at a 128 input instead of 4 x 4) for about 1.7x the compute. 8 removes the
+        stride of ``layer3`` too (16 x 16 at 128, about 3x the compute of 16). The weights of all three
+        have the same shapes, so one can start from another (``train_classifier(init=...)``).
     pool : {"avg", "max"}
         How the last feature map becomes the slice's features. "avg" is torchvision's ResNet. "max" makes the
         classifier a multiple-instance learner: a slice is as lesion-like as its most lesion-like place, so
@@ -41,11 +44,12 @@ def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classe
         raise ParameterError(f"in_channels must be >= 1, got {in_channels}")
     if pool not in POOLS:
         raise ParameterError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
-    if output_stride not in (16, 32):
-        raise ParameterError(f"output_stride must be 16 or 32, got {output_stride}")
+    if output_stride not in OUTPUT_STRIDES:
+        raise ParameterError(f"output_stride must be 8, 16 or 32, got {output_stride}")
     model = getattr(tvm, arch)(weights=None, num_classes=num_classes)
-    if output_stride == 16:
-        first = model.layer4[0]
+    unstrided = {32: (), 16: (model.layer4,), 8: (model.layer3, model.layer4)}[output_stride]
+    for layer in unstrided:
+        first = layer[0]
         for conv in (first.conv1, getattr(first, "conv2", None)):
             if conv is not None and conv.stride == (2, 2):
                 conv.stride = (1, 1)

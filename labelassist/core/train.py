@@ -10,13 +10,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from labelassist.core.augment import random_affine_theta
-from labelassist.core.checkpoint import default_meta, save_checkpoint
+from labelassist.core.checkpoint import default_meta, load_checkpoint, save_checkpoint
 from labelassist.core.classifier import ARCHS, POOLS, build_classifier
 from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD, normalise_volume, to_model_input
 from labelassist.errors import Cancelled, ParameterError
@@ -126,6 +127,7 @@ def train_classifier(
     epochs: int = 12,
     batch_size: int = 32,
     lr: float = 1e-3,
+    init=None,
     val_fraction: float = 0.2,
     patience: int = 6,
     seed: int = 0,
@@ -147,6 +149,9 @@ def train_classifier(
         Model (``output_stride=16``: a CAM at twice torchvision's resolution) and optimisation.
     pool : {"avg", "max"}
         The classifier's pooling (see :func:`~labelassist.core.classifier.build_classifier`).
+    init : path, optional
+        A classifier checkpoint to start from instead of random weights (a warm start, e.g. a model trained at
+        output stride 16 fine-tuned at 8: the weights have the same shapes). Its arch and channels must match.
     val_fraction : float in [0, 1)
         Share of VOLUMES held out for validation (never slices of a training volume).
     patience : int
@@ -175,6 +180,10 @@ def train_classifier(
         raise ParameterError(f"need one label array per volume; got {len(volumes)} volumes, {len(labels)} label arrays")
     if not 0 <= val_fraction < 1:
         raise ParameterError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if not lr > 0:
+        raise ParameterError(f"lr must be > 0, got {lr}")
+    if init is not None and checkpoint is not None and Path(init).resolve() == Path(checkpoint).resolve():
+        raise ParameterError(f"init and the output are the same file {Path(init).name}; write the new model elsewhere")
     if epochs < 1 or batch_size < 1 or input_size < 32:
         raise ParameterError("epochs and batch_size must be >= 1 and input_size >= 32")
     labels = [np.asarray(lab, np.int64).ravel() for lab in labels]
@@ -210,13 +219,17 @@ def train_classifier(
 
     x_tr, y_tr, _ = stack(train_idx)
     x_va, y_va, v_va = stack(val_idx)
-    model = build_classifier(arch, in_channels=in_channels, output_stride=output_stride, pool=pool).to(device)
+    model = build_classifier(arch, in_channels=in_channels, output_stride=output_stride, pool=pool)
+    init_record = None if init is None else _warm_start(model, init, arch=arch, in_channels=in_channels)
+    model = model.to(device)
     pos = float(y_tr.float().mean())
     weights = torch.tensor([0.5 / max(1 - pos, 1e-3), 0.5 / max(pos, 1e-3)], dtype=torch.float32, device=device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     meta = default_meta(arch, in_channels=in_channels, input_size=input_size, output_stride=output_stride, pool=pool)
+    if init_record is not None:
+        meta["init"] = init_record
     best_state, best_key, best_record, since_best = None, None, None, 0
     history, started, cancelled = [], time.perf_counter(), False
     n_batches = (len(x_tr) + batch_size - 1) // batch_size
@@ -277,6 +290,18 @@ def train_classifier(
     if checkpoint is not None:
         save_checkpoint(model, checkpoint, meta=meta, half=half)
     return TrainResult(model=model, meta=meta, history=history, cancelled=cancelled)
+
+
+def _warm_start(model, init, *, arch, in_channels) -> dict:
+    """Load the weights of checkpoint ``init`` into ``model``; returns what the new record says of it."""
+    start, start_meta = load_checkpoint(init)
+    if start_meta["arch"] != arch or int(start_meta["in_channels"]) != in_channels:
+        raise ParameterError(f"init {Path(init).name} is a {start_meta['arch']} with {start_meta['in_channels']} input "
+                             f"channels; this training needs a {arch} with {in_channels}: start from a matching model")
+    model.load_state_dict(start.state_dict())
+    rec = start_meta.get("training", {})
+    return {"file": Path(init).name, "output_stride": start_meta.get("output_stride"),
+            "data_hash": rec.get("data_hash"), "val_auc": rec.get("val_auc")}
 
 
 def _with_record(meta, best, history, volumes, labels, train_idx, val_idx, started, seed, device):

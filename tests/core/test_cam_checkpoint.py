@@ -170,8 +170,24 @@ def test_output_stride_16_doubles_the_cam_resolution_and_round_trips(tmp_path):
     assert meta["output_stride"] == 16
     with torch.no_grad():
         np.testing.assert_allclose(loaded(x).numpy(), m16(x).numpy(), atol=1e-5)
-    with pytest.raises(ParameterError, match="output_stride must be 16 or 32"):
-        build_classifier("resnet18", output_stride=8)
+    with pytest.raises(ParameterError, match="output_stride must be 8, 16 or 32"):
+        build_classifier("resnet18", output_stride=4)
+
+
+def test_output_stride_8_takes_the_weights_of_stride_16_and_doubles_the_cam_again():
+    """Same weights, finer grid: a stride-16 model's weights load into a stride-8 one (to fine-tune from it)."""
+    torch.manual_seed(0)
+    m16 = build_classifier("resnet18", output_stride=16, pool="max").eval()
+    m8 = build_classifier("resnet18", output_stride=8, pool="max").eval()
+    m8.load_state_dict(m16.state_dict())
+    shapes = {}
+
+    def hook(module, inputs, output):
+        shapes["s"] = tuple(output.shape)
+
+    m8.layer4[-1].register_forward_hook(hook)
+    m8(torch.rand(1, 3, 64, 64))
+    assert shapes["s"][-2:] == (8, 8)  # 64 / 8
 
 
 def test_max_pool_classifier_scores_its_most_lesion_like_place_and_round_trips(tmp_path):

@@ -96,3 +96,30 @@ def test_unknown_arch():
         train_classifier(*_data(), arch="vgg16")
     with pytest.raises(ParameterError, match="pool must be one of avg, max"):
         train_classifier(*_data(), pool="gem")
+
+
+def test_init_starts_from_a_saved_model_and_records_it(tmp_path):
+    """A warm start: a stride-16 model fine-tuned at stride 8 starts from its weights, and the record says so."""
+    vols, labs = _data()
+    first = train_classifier(vols, labs, epochs=1, input_size=32, batch_size=8, checkpoint=tmp_path / "a.pt", seed=1)
+    start = {k: v.clone() for k, v in first.model.state_dict().items()}
+    # lr tiny: after one epoch the weights are still those of the start, not of a fresh random model
+    res = train_classifier(vols, labs, epochs=1, input_size=32, batch_size=8, output_stride=8, lr=1e-9,
+                           init=tmp_path / "a.pt", checkpoint=tmp_path / "b.pt", seed=2)
+    w = res.model.state_dict()["layer2.0.conv1.weight"]
+    np.testing.assert_allclose(w.numpy(), start["layer2.0.conv1.weight"].numpy(), atol=1e-4)
+    _, meta = load_checkpoint(tmp_path / "b.pt")
+    assert meta["output_stride"] == 8
+    assert meta["init"]["file"] == "a.pt" and meta["init"]["output_stride"] == 16
+    assert meta["init"]["data_hash"] == first.meta["training"]["data_hash"]
+
+
+def test_bad_init_and_lr(tmp_path):
+    vols, labs = _data()
+    train_classifier(vols, labs, epochs=1, input_size=32, batch_size=8, checkpoint=tmp_path / "a.pt")
+    with pytest.raises(ParameterError, match="init a.pt is a resnet18 .* needs a resnet34"):
+        train_classifier(vols, labs, epochs=1, input_size=32, arch="resnet34", init=tmp_path / "a.pt")
+    with pytest.raises(ParameterError, match="init and the output are the same file a.pt"):
+        train_classifier(vols, labs, epochs=1, input_size=32, init=tmp_path / "a.pt", checkpoint=tmp_path / "a.pt")
+    with pytest.raises(ParameterError, match="lr must be > 0"):
+        train_classifier(vols, labs, epochs=1, input_size=32, lr=0)
