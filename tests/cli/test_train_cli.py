@@ -75,6 +75,8 @@ def test_bad_training_input_is_one_line(vols, tmp_path):
         (["--masks", str(other), str(paths[1][1]), str(paths[2][1])], "does not match its volume"),
         (["--slice-labels", str(neg)], "every slice is labelled negative"),
         (["--masks", *[str(m) for _, m in paths], "--arch", "vgg"], "arch must be one of"),
+        (["--masks", *[str(m) for _, m in paths], "--init", str(tmp_path / "none.pt")], "none.pt"),
+        (["--masks", *[str(m) for _, m in paths], "--lr", "-1"], "lr must be > 0"),
     ]
     for extra, match in cases:
         out = _run(["train", *_common(paths), *extra, "-o", str(tmp_path / "x.pt"), "--epochs", "1"])
