@@ -96,6 +96,8 @@ def run(args) -> int:
     from labelassist.errors import ParameterError, VolumeError
     from labelassist.io import load_volume
 
+    if args.init is not None and not Path(args.init).is_file():
+        raise ParameterError(f"--init {args.init}: no such file; give a classifier checkpoint to start from")
     volumes = [load_volume(v) for v in args.volumes]
     if args.masks:
         if len(args.masks) != len(volumes):
