@@ -49,6 +49,7 @@ def main():
     ap = held_out_parser(__doc__.splitlines()[0])
     ap.add_argument("--method", default="gradcam", help="a grad-cam method (default gradcam)")
     ap.add_argument("--shifts", type=int, default=2, help="shift averaging, as the pipeline's cam_shifts (default 2)")
+    ap.add_argument("--stride", type=int, default=8, help="the CAM's stride, as the pipeline's cam_stride (default 8)")
     args = ap.parse_args()
     model, meta = load_checkpoint(resolve_model_path(args.model))
     rec = meta.get("training", {})
@@ -66,7 +67,7 @@ def main():
         for e in entries:
             image = normalise_volume(load_volume(data / e["path"]).array)
             truth = load_volume(data / e["mask"], labels=True).array > 0.5
-            cams, p = compute_cams(model, image, method=args.method, shifts=args.shifts, input_size=meta["input_size"],
+            cams, p = compute_cams(model, image, method=args.method, shifts=args.shifts, cam_stride=args.stride, input_size=meta["input_size"],
                                    in_channels=meta["in_channels"])
             figures += pointing(cams, truth)
             labels.append(labels_from_mask(truth))

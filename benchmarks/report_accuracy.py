@@ -37,7 +37,8 @@ def analyse(array, truth, model, meta):
     pipe.run()
     cams = np.stack([r.cam.astype(np.float32) for r in pipe.results])
     cams2, _ = compute_cams(model, pipe.image, method="gradcam++", input_size=meta["input_size"],
-                            in_channels=meta["in_channels"], shifts=pipe.params.cam_shifts)
+                            in_channels=meta["in_channels"], shifts=pipe.params.cam_shifts,
+                              cam_stride=pipe.params.cam_stride)
     return {
         "truth": truth,
         "cams": cams,

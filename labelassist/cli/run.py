@@ -19,6 +19,8 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cam", default="gradcam", help="CAM method (default: gradcam)")
     p.add_argument("--cam-shifts", type=int, choices=range(1, 5), default=2, metavar="{1,2,3,4}",
                    help="shift averaging of the CAM: n x n passes at 1/n-cell offsets (default 2; 1 = plain CAM)")
+    p.add_argument("--cam-stride", type=int, choices=(8, 16, 32), default=8,
+                   help="the CAM's output stride when finer than the classifier's (default 8; p(lesion) is the model's)")
     p.add_argument("--uss", default="slic", help="perimeter method: slic, quickshift, felzenszwalb")
     p.add_argument("--segments", type=positive_int("--segments"), default=200, help="superpixels per slice")
     p.add_argument("--uss-cnn", action="store_true", help="refine superpixels with the unsupervised CNN")
@@ -42,7 +44,7 @@ def pipeline_params(args, **extra):
     from labelassist.core.pipeline import PipelineParams
 
     return PipelineParams(
-        cam_method=args.cam, cam_shifts=args.cam_shifts, uss=args.uss, n_segments=args.segments, uss_cnn=args.uss_cnn, **extra
+        cam_method=args.cam, cam_shifts=args.cam_shifts, cam_stride=args.cam_stride, uss=args.uss, n_segments=args.segments, uss_cnn=args.uss_cnn, **extra
     )
 
 

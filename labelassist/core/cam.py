@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from labelassist.core.classifier import LESION, target_layer
+from labelassist.core.classifier import LESION, OUTPUT_STRIDES, finer_stride, model_output_stride, target_layer
 from labelassist.core.preprocess import resize_to, to_model_input
 from labelassist.errors import Cancelled, ParameterError
 
@@ -134,6 +135,7 @@ def compute_cams(
     batch_size: int = 16,
     device="cpu",
     shifts: int = 1,
+    cam_stride: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ):
@@ -159,6 +161,11 @@ def compute_cams(
         lights its whole cell; shifted cells overlap, and their mean follows the lesion at ``stride / n``
         resolution. Costs ``n**2`` passes; p(lesion) stays that of the unshifted pass. Needs target layers
         (not FullGrad).
+    cam_stride : {8, 16, 32}, optional
+        Take the CAM at this output stride when it is finer than the model's own (see
+        :func:`~labelassist.core.classifier.finer_stride`): the CAM passes run with the last strides
+        removed, p(lesion) still comes from the model as trained. None (default) is the model's own. Needs
+        a target layer (not FullGrad).
     progress : callable(done, total), optional
         Called after each batch.
     cancel : callable() -> bool, optional
@@ -170,7 +177,8 @@ def compute_cams(
         Each min-max scaled to [0, 1] and resized back to the slice grid. Always has a hot spot: gate
         negative slices by ``probs``.
     probs : ndarray of float32 (N,)
-        p(lesion) = softmax of the same forward pass.
+        p(lesion) = softmax of the same forward pass (of a plain pass at the model's own stride when
+        ``cam_stride`` is finer).
     """
     cls = cam_class(method)
     slices = np.asarray(slices, dtype=np.float32)
@@ -182,10 +190,16 @@ def compute_cams(
         raise ParameterError(f"shifts must be an integer from 1 (no shift averaging) to 4, got {shifts!r}")
     if shifts > 1 and method == "fullgrad":
         raise ParameterError("shifts > 1 needs a CAM taken at a target layer; FullGrad has none: use shifts=1")
+    model = model.to(device).eval()
+    finer = cam_stride is not None and int(cam_stride) < model_output_stride(model)
+    if cam_stride is not None and cam_stride not in OUTPUT_STRIDES:
+        raise ParameterError(f"cam_stride must be 8, 16 or 32, got {cam_stride!r}")
+    if finer and method == "fullgrad":
+        raise ParameterError("cam_stride finer than the model's needs a CAM taken at a target layer; FullGrad has "
+                             "none: leave cam_stride unset")
     n, shape = len(slices), slices.shape[1:3]
     cams = np.zeros((n, *shape), np.float32)
     probs = np.zeros(n, np.float32)
-    model = model.to(device).eval()
     layers = [] if method == "fullgrad" else [target_layer(model)]
     runner = model if method in _NEEDS_INPUT_GRADIENT else GradTail(model).eval()
     with cls(model=runner, target_layers=layers) as cam:
@@ -196,15 +210,20 @@ def compute_cams(
                 raise Cancelled()
             chunk = slices[start : start + batch_size]
             x = to_model_input(chunk, input_size=input_size, in_channels=in_channels).to(device)
-            maps, stride = _cam_maps(cam, x, len(chunk), layers, input_size)
+            if finer:
+                with torch.no_grad():
+                    logits = model(x).detach().float()
+            with finer_stride(model, int(cam_stride)) if finer else nullcontext():
+                maps, stride = _cam_maps(cam, x, len(chunk), layers, input_size)
+                if not finer:
+                    logits = cam.outputs.detach().float()
+                if shifts > 1:
+                    for dy, dx in shift_offsets(int(shifts), stride)[1:]:
+                        moved, _ = _cam_maps(cam, _shift_input(x, dy, dx), len(chunk), layers, input_size)
+                        maps = maps + _unshift_maps(moved, dy, dx)
+                    maps = _rescale(maps)
             with torch.no_grad():
-                logits = cam.outputs.detach().float()
                 probs[start : start + len(chunk)] = torch.softmax(logits, dim=1)[:, LESION].cpu().numpy()
-            if shifts > 1:
-                for dy, dx in shift_offsets(int(shifts), stride)[1:]:
-                    moved, _ = _cam_maps(cam, _shift_input(x, dy, dx), len(chunk), layers, input_size)
-                    maps = maps + _unshift_maps(moved, dy, dx)
-                maps = _rescale(maps)
             cams[start : start + len(chunk)] = np.clip(resize_to(maps, shape), 0.0, 1.0)
             if progress is not None:
                 progress(min(start + len(chunk), n), n)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from labelassist.errors import ParameterError
 
-__all__ = ["ARCHS", "OUTPUT_STRIDES", "POOLS", "CLASS_NAMES", "LESION", "build_classifier", "target_layer"]
+__all__ = ["ARCHS", "OUTPUT_STRIDES", "POOLS", "CLASS_NAMES", "LESION", "build_classifier", "target_layer",
+           "model_output_stride", "finer_stride"]
 
 ARCHS = ("resnet18", "resnet34", "resnet50")
 CLASS_NAMES = ("background", "lesion")
@@ -65,3 +68,43 @@ def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classe
 def target_layer(model):
     """The CAM's target layer: ``layer4[-1]``."""
     return model.layer4[-1]
+
+
+def _strided_convs(block) -> list:
+    """The convolutions of a ResNet stage's first block that carry its stride (conv1/conv2 and the shortcut)."""
+    convs = [c for c in (block.conv1, getattr(block, "conv2", None)) if c is not None and c.stride != (1, 1)]
+    if block.downsample is not None and block.downsample[0].stride != (1, 1):
+        convs.append(block.downsample[0])
+    return convs
+
+
+def model_output_stride(model) -> int:
+    """Input pixels per cell of ``layer4``'s feature map: 32 for torchvision's ResNet, 16 or 8 with fewer strides."""
+    stride = 4  # conv1 and the max-pool
+    for layer in (model.layer2, model.layer3, model.layer4):
+        stride *= 2 if _strided_convs(layer[0]) else 1
+    return stride
+
+
+@contextmanager
+def finer_stride(model, output_stride: int):
+    """Run ``model`` at a finer output stride inside the ``with`` block: the strides of ``layer4`` (then
+    ``layer3``) are removed and restored afterwards, the weights untouched.
+
+    The CAM of a stride-16 classifier taken at stride 8 has four times as many cells, each looking at half
+    the context; nothing is retrained. A stride at or above the model's own changes nothing.
+    """
+    if output_stride not in OUTPUT_STRIDES:
+        raise ParameterError(f"output_stride must be 8, 16 or 32, got {output_stride}")
+    changed = []
+    try:
+        for layer in (model.layer4, model.layer3):
+            if model_output_stride(model) <= output_stride:
+                break
+            for conv in _strided_convs(layer[0]):
+                changed.append((conv, conv.stride))
+                conv.stride = (1, 1)
+        yield model
+    finally:
+        for conv, stride in changed:
+            conv.stride = stride

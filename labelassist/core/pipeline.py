@@ -26,7 +26,7 @@ from labelassist.errors import Cancelled, ParameterError
 __all__ = ["PipelineParams", "SliceResult", "Pipeline"]
 
 _PERIMETER_FIELDS = ("uss", "n_segments", "uss_cnn")
-_CAM_FIELDS = ("cam_method", "cam_shifts")
+_CAM_FIELDS = ("cam_method", "cam_shifts", "cam_stride")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ class PipelineParams:
         Shift averaging of the CAM (:func:`labelassist.core.cam.compute_cams`): 2 averages 4 maps of the input
         moved by half a feature cell, following a lesion at half the cell size; 1 is the plain CAM. FullGrad
         (no target layer) always runs once.
+    cam_stride : {8, 16, 32}
+        The CAM's output stride when finer than the classifier's own (8 for the stride-16 demo model: a 12 x 12
+        CAM at 96² instead of 6 x 6, nothing retrained; :func:`labelassist.core.classifier.finer_stride`).
+        p(lesion) comes from the classifier as trained. FullGrad always runs at the model's own stride.
     uss, n_segments, uss_cnn
         Perimeter map method, its main parameter and the optional unsupervised CNN refinement.
     threshold : float
@@ -55,6 +59,7 @@ class PipelineParams:
 
     cam_method: str = "gradcam"
     cam_shifts: int = 2
+    cam_stride: int = 8
     uss: str = "slic"
     n_segments: int = 200
     uss_cnn: bool = False
@@ -72,6 +77,9 @@ class PipelineParams:
             )
         if isinstance(self.cam_shifts, bool) or not isinstance(self.cam_shifts, int) or not 1 <= self.cam_shifts <= 4:
             raise ParameterError(f"cam_shifts must be an integer from 1 (plain CAM) to 4, got {self.cam_shifts!r}")
+        if isinstance(self.cam_stride, bool) or self.cam_stride not in (8, 16, 32):
+            raise ParameterError(f"cam_stride must be 8, 16 or 32 (finer than the model's own to take effect), "
+                                 f"got {self.cam_stride!r}")
         for name in ("threshold", "gate"):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
@@ -174,6 +182,7 @@ class Pipeline:
                 self.image[chunk],
                 method=self.params.cam_method,
                 shifts=1 if self.params.cam_method == "fullgrad" else self.params.cam_shifts,
+                cam_stride=None if self.params.cam_method == "fullgrad" else self.params.cam_stride,
                 input_size=int(self.meta["input_size"]),
                 in_channels=int(self.meta["in_channels"]),
                 batch_size=self.batch_size,

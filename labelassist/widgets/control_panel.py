@@ -102,6 +102,11 @@ class ControlPanel(QWidget):
         self.cam_shifts.setKeyboardTracking(False)
         self.cam_shifts.setToolTip("Shift averaging: n x n CAM passes of the input moved by 1/n of a feature cell "
                                    "(1 = the plain CAM; 2 follows a lesion at half the cell size)")
+        self.cam_stride = QComboBox(box)
+        self.cam_stride.addItems(["8", "16", "32"])
+        self.cam_stride.setToolTip("Input pixels per CAM cell: finer than the classifier's own takes the CAM with its "
+                                   "last strides removed (8 for the stride-16 demo model: 4x the cells, nothing "
+                                   "retrained); p(lesion) stays the classifier's")
         self.threshold = _unit_slider(box)
         self.gate = _unit_slider(box)
         self.uss = QComboBox(box)
@@ -115,6 +120,7 @@ class ControlPanel(QWidget):
         form = QFormLayout(box)
         form.addRow("CAM method", self.cam_method)
         form.addRow("CAM shifts", self.cam_shifts)
+        form.addRow("CAM stride", self.cam_stride)
         form.addRow("CAM threshold", self.threshold)
         form.addRow("p(lesion) gate", self.gate)
         form.addRow("Perimeter", self.uss)
@@ -164,6 +170,7 @@ class ControlPanel(QWidget):
     def _wire(self) -> None:
         self.cam_method.currentTextChanged.connect(lambda v: self.params_edited.emit({"cam_method": v}))
         self.cam_shifts.valueChanged.connect(lambda v: self.params_edited.emit({"cam_shifts": int(v)}))
+        self.cam_stride.currentTextChanged.connect(lambda v: self.params_edited.emit({"cam_stride": int(v)}))
         self.threshold.valueChanged.connect(lambda v: self.params_edited.emit({"threshold": round(float(v), 4)}))
         self.gate.valueChanged.connect(lambda v: self.params_edited.emit({"gate": round(float(v), 4)}))
         self.uss.currentTextChanged.connect(lambda v: self.params_edited.emit({"uss": v}))
@@ -198,6 +205,7 @@ class ControlPanel(QWidget):
         """Show parameter values without emitting ``params_edited``."""
         setters = {
             "cam_method": self.cam_method.setCurrentText, "cam_shifts": self.cam_shifts.setValue,
+            "cam_stride": lambda v: self.cam_stride.setCurrentText(str(int(v))),
             "threshold": self.threshold.setValue,
             "gate": self.gate.setValue, "uss": self.uss.setCurrentText, "n_segments": self.n_segments.setValue,
             "fit": self.fit.setChecked,
@@ -215,6 +223,7 @@ class ControlPanel(QWidget):
         """The values the controls show."""
         return {
             "cam_method": self.cam_method.currentText(), "cam_shifts": int(self.cam_shifts.value()),
+            "cam_stride": int(self.cam_stride.currentText()),
             "threshold": round(float(self.threshold.value()), 4),
             "gate": round(float(self.gate.value()), 4), "uss": self.uss.currentText(),
             "n_segments": int(self.n_segments.value()), "fit": self.fit.isChecked(),
