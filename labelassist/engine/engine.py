@@ -179,6 +179,11 @@ class Engine(QObject):
         self._shared.cancel_upto(self._last_long)
 
     @property
+    def alive(self) -> bool:
+        """False once :meth:`shutdown` ran: signals still queued from the worker must post nothing."""
+        return self._alive
+
+    @property
     def busy(self) -> bool:
         return self._pending > 0
 

@@ -170,7 +170,7 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
             self._say("The model differs from the one of this session: reviewed slices are kept, "
                       "unreviewed proposals will be recomputed")
         self._stale = {i for i in self.state.unreviewed_indices() if self.state.has_proposal(i)}
-        if self.auto_compute:
+        if self.auto_compute and self.engine.alive:  # a model signal can arrive after the window closed
             self.engine.compute_slice(self.current)
 
     # -- parameters -------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         changed, self.current = i != self.current, i
         if i in self._stale and self._propose(i):
             self.view.refresh_labels(i)
-        if self.auto_compute and self.engine.result(i) is None:
+        if self.auto_compute and self.engine.alive and self.engine.result(i) is None:
             self.engine.compute_slice(i)
         if self.panel is not None:
             self._update_strip()
