@@ -190,10 +190,10 @@ def compute_cams(
         raise ParameterError(f"shifts must be an integer from 1 (no shift averaging) to 4, got {shifts!r}")
     if shifts > 1 and method == "fullgrad":
         raise ParameterError("shifts > 1 needs a CAM taken at a target layer; FullGrad has none: use shifts=1")
-    model = model.to(device).eval()
-    finer = cam_stride is not None and int(cam_stride) < model_output_stride(model)
     if cam_stride is not None and cam_stride not in OUTPUT_STRIDES:
         raise ParameterError(f"cam_stride must be 8, 16 or 32, got {cam_stride!r}")
+    model = model.to(device).eval()
+    finer = cam_stride is not None and int(cam_stride) < model_output_stride(model)
     if finer and method == "fullgrad":
         raise ParameterError("cam_stride finer than the model's needs a CAM taken at a target layer; FullGrad has "
                              "none: leave cam_stride unset")

@@ -52,12 +52,8 @@ def build_classifier(arch: str = "resnet18", *, in_channels: int = 3, num_classe
     model = getattr(tvm, arch)(weights=None, num_classes=num_classes)
     unstrided = {32: (), 16: (model.layer4,), 8: (model.layer3, model.layer4)}[output_stride]
     for layer in unstrided:
-        first = layer[0]
-        for conv in (first.conv1, getattr(first, "conv2", None)):
-            if conv is not None and conv.stride == (2, 2):
-                conv.stride = (1, 1)
-        if first.downsample is not None:
-            first.downsample[0].stride = (1, 1)
+        for conv in _strided_convs(layer[0]):
+            conv.stride = (1, 1)
     if pool == "max":
         model.avgpool = nn.AdaptiveMaxPool2d(1)  # the name stays: GradTail and torchvision's forward call it
     if in_channels != 3:

@@ -19,6 +19,7 @@ import numpy as np
 
 from labelassist.core import boundaryfit, postfilter
 from labelassist.core.cam import CAM_METHODS, compute_cams
+from labelassist.core.classifier import OUTPUT_STRIDES
 from labelassist.core.perimeter import perimeter_map
 from labelassist.core.preprocess import check_channels, normalise_volume
 from labelassist.errors import Cancelled, ParameterError
@@ -77,7 +78,7 @@ class PipelineParams:
             )
         if isinstance(self.cam_shifts, bool) or not isinstance(self.cam_shifts, int) or not 1 <= self.cam_shifts <= 4:
             raise ParameterError(f"cam_shifts must be an integer from 1 (plain CAM) to 4, got {self.cam_shifts!r}")
-        if isinstance(self.cam_stride, bool) or self.cam_stride not in (8, 16, 32):
+        if isinstance(self.cam_stride, bool) or self.cam_stride not in OUTPUT_STRIDES:
             raise ParameterError(f"cam_stride must be 8, 16 or 32 (finer than the model's own to take effect), "
                                  f"got {self.cam_stride!r}")
         for name in ("threshold", "gate"):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
-from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
