@@ -82,7 +82,10 @@ def run(args) -> int:
     unrev = [i for i in range(len(res.masks)) if i not in set(reviewed)]
     found = int(res.masks[unrev].reshape(len(unrev), -1).any(1).sum()) if unrev else 0
     low = int((res.confidence[unrev] < 0.5).sum()) if unrev else 0
-    print(f"{out}: learned from {len(reviewed)} reviewed slices in {res.meta['seconds']:.0f} s on {res.meta['device']}; "
+    how = (f"learned from {len(reviewed)} reviewed slices" if res.meta["steps"] else
+           "no reviewed slice shows a lesion, so the net only predicted (fine-tuning on lesion-free slices alone "
+           "would teach it to see none)")
+    print(f"{out}: {how} in {res.meta['seconds']:.0f} s on {res.meta['device']}; "
           f"{found} of {len(unrev)} other slices with a lesion, {low} uncertain"
           + (f"; {res.meta['dropped_components']} spots apart from the reviewed lesions left out (--all-lesions keeps them)"
              if res.meta.get("dropped_components") else ""))

@@ -1,7 +1,7 @@
 """``labelassist simulate-review``: play a reviewer on a volume with known truth and print how fast the masks get right.
 
-Round 0 is CAM + BoundaryFit (or the net given with --model). Without a net, the reviewer first corrects
-the slice showing the largest lesion (as one scrolls to a visible lesion); then each round the first
+Round 0 is CAM + BoundaryFit (or the net given with --model). The reviewer first corrects the slice
+showing the largest lesion (as one scrolls to a visible lesion), with a net or without; then each round the first
 slice of the review queue is corrected to the truth; every --retrain-every corrections the U-Net learns from the
 reviewed slices (warm-started from the previous round) and re-predicts every unreviewed slice. The whole
 volume's lesion Dice is printed after each number of corrected slices, beside that of a reviewer who
@@ -69,12 +69,17 @@ def simulate(image, truth, *, fit, probability, model=None, rounds=10, retrain_e
     truth = (np.nan_to_num(np.asarray(truth, np.float32)) > 0).astype(np.uint8)
     fit = np.asarray(fit, np.uint8)
     labels, reviewed = fit.copy(), []
+    area = truth.reshape(len(truth), -1).sum(1)
+    first = [int(np.argmax(area))] if area.any() else []
     if model is not None:
         labels, _, conf = predict(image, model, device=device)
         queue = review_queue(conf, net_masks=labels, fit_masks=fit)
-    else:  # no net yet: the reviewer scrolls to the slice showing the largest lesion, then the classifier's likeliest
-        area = truth.reshape(len(truth), -1).sum(1)
-        queue = ([int(np.argmax(area))] if area.any() else []) + review_queue(1.0 - np.asarray(probability))
+    else:
+        queue = review_queue(1.0 - np.asarray(probability))
+    # the reviewer opens the volume and scrolls to the lesion they see, with a net's proposals or without: the
+    # slice showing the largest lesion is corrected first; then the queue (the net's, or the classifier's
+    # likeliest slices) leads
+    queue = first + [q for q in queue if q not in first]
     curve = [[0, round(float(dice(labels, truth)), 4)]]
     trained = model is not None
     for r in range(1, rounds + 1):

@@ -182,7 +182,8 @@ def propagate(
         teach nothing; ``meta["weak_weight"]`` is the weight used).
     model : Segmenter, optional
         A net to fine-tune (not modified: the result holds a trained copy); its inputs decide ``context``,
-        ``max_size`` and the CAM channel. Without reviewed slices it only predicts.
+        ``max_size`` and the CAM channel. Until a reviewed slice shows a lesion it only predicts: fine-tuning
+        on lesion-free slices alone would teach it to see no lesion anywhere (``meta["steps"]`` is then 0).
     steps, batch_size, lr
         Optimisation: default 200 steps from scratch, 100 to fine-tune; lr 1e-2 from scratch, 3e-3 to fine-tune.
     context : int
@@ -256,7 +257,11 @@ def propagate(
                                  f"gives {n_image * (2 * int(meta['context']) + 1)}: use a net trained on alike volumes")
         torch.manual_seed(seed)
         net = copy.deepcopy(model.net).to(device)
-        steps = (100 if rev else 0) if steps is None else (steps if rev else 0)
+        # Lesion-free reviewed slices alone teach a net that nothing is lesion: 100 such steps after a
+        # lesion-free volume wiped out all it had learnt from the volumes before (probability 0.00 on every
+        # lesion, its training volumes' too). Without a reviewed lesion slice it only predicts.
+        learn = bool(positive.any())
+        steps = (100 if learn else 0) if steps is None else (steps if learn else 0)
         lr = 3e-3 if lr is None else lr
     else:
         size = _working_size(image.shape[1:3], max_size, depth)

@@ -66,7 +66,10 @@ class LearningMixin:
         dropped = int(result["meta"].get("dropped_components") or 0)
         apart = (f"; {dropped} spot{'s' if dropped != 1 else ''} apart from every drawn lesion left out (draw a "
                  "lesion on one slice and it is carried)") if dropped else ""
-        self._say(f"Learned from {len(st.reviewed_indices())} reviewed slices: re-predicted {changed} slices "
+        meta = result["meta"]
+        head = (f"Learned from {len(st.reviewed_indices())} reviewed slices" if meta.get("steps") else
+                "No reviewed slice shows a lesion yet, so the net only predicted (it learns once one does)")
+        self._say(f"{head}: re-predicted {changed} slices "
                   f"(mean confidence {conf[st.unreviewed_indices()].mean() if changed else 1.0:.2f}); "
                   f"Next goes to the least certain{apart}")
         self.save_session()

@@ -70,6 +70,13 @@ def test_propagate_writes_labels_keeps_reviewed_slices_and_saves_the_net(files, 
                  "--reviewed", "0,3", "-o", str(out), "--steps", "2", "--device", "cpu", "--model", str(ckpt),
                  "--all-lesions", "--save-model", str(ckpt)]) == 0
     assert load_segmenter(ckpt).meta["training"]["history"][-1]["connected"] is False
+    # only lesion-free slices reviewed: the saved net predicts but is not taught that nothing is lesion
+    capsys.readouterr()
+    assert main(["propagate", str(files / "scan.nii.gz"), "--labels", str(files / "reviewed.nii.gz"),
+                 "--reviewed", "0,1", "-o", str(out), "--device", "cpu", "--model", str(ckpt),
+                 "--save-model", str(ckpt)]) == 0
+    assert "no reviewed slice shows a lesion, so the net only predicted" in capsys.readouterr().out
+    assert load_segmenter(ckpt).meta["training"]["runs"] == 2
 
 
 @pytest.mark.parametrize("args, match", [
@@ -105,3 +112,22 @@ def test_simulate_review_prints_the_curve_as_json_and_plots(files, capsys):
     assert [k for k, _ in out["curve"]] == [0, 1, 2, 3] and all(0 <= d <= 1 for _, d in out["curve"])
     assert out["hand"][0] == [0, 0.0] and out["hand"][-1][1] > 0
     assert png.stat().st_size > 1000
+
+
+def test_simulated_reviewer_starts_at_the_largest_lesion_with_a_net_too(files):
+    """A net from earlier volumes that marks nothing here: the reviewer scrolls to the visible lesion first,
+    as with no net at all, instead of rejecting the empty slices the net's queue offers."""
+    from labelassist.cli.simulate_review import simulate
+    from labelassist.core.propagate import propagate
+
+    image = load_volume(files / "scan.nii.gz").array
+    truth = load_volume(files / "truth.nii.gz", labels=True).array.astype(np.uint8)
+    blind = propagate(image, truth, [3], steps=0, device="cpu").model
+    with torch.no_grad():
+        blind.net.head.bias.fill_(-30.0)  # sigmoid 0 everywhere: no lesion anywhere
+    lines = []
+    area = truth.reshape(len(truth), -1).sum(1)
+    curve, _ = simulate(image, truth, fit=np.zeros_like(truth), probability=np.zeros(len(truth)), model=blind,
+                        rounds=1, device="cpu", log=lines.append)
+    assert f"slice {int(np.argmax(area)):3d}, lesion" in lines[0]
+    assert curve[1][1] > curve[0][1] == 0.0

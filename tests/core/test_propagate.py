@@ -107,6 +107,18 @@ def test_saved_net_reloads_predicts_alike_and_fine_tunes(trained, tmp_path):
     assert tuned.model.meta["training"]["steps"] == FAST["steps"] + 10
 
 
+def test_a_lesion_free_volume_does_not_make_the_net_forget_lesions(trained):
+    """A reviewer finishes a volume without lesions: every slice rejected. Learning from those slices alone
+    would teach the net that nothing is lesion; it only predicts, and still finds the next volume's lesions."""
+    img, mask, labels, res = trained
+    empty = _volume(seed=2)[0] - 60 * _volume(seed=2)[1]  # the same noise, no disc
+    after = propagate(empty, np.zeros_like(mask), range(len(empty)), model=res.model, steps=40, device="cpu",
+                      crop=None)
+    assert after.meta["steps"] == 0 and not after.masks.any()
+    img2, mask2 = _volume(seed=1)
+    assert dice(predict(img2, after.model, device="cpu")[0], mask2) > 0.7
+
+
 def test_wrong_or_corrupt_checkpoint_is_one_line(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
