@@ -2,11 +2,15 @@
 reach Dice 0.9, and the time of one propagation over a 155-slice volume.
 
     python benchmarks/bench_propagate.py [--data DIR] [--rounds 8] [--settings easy hard] [--volumes 0]
-        [--plot docs/simulate_review.png] [--time-only] [--device cpu]
+        [--plot docs/simulate_review.png] [--time-only] [--device cpu] [--project N]
 
 The demo volumes come from ``labelassist.io.demo`` (seed 5; written to --data once). Each curve starts
 from CAM + BoundaryFit with the shipped demo classifier; the simulated reviewer corrects the review queue's
 first slice each round and the U-Net re-learns after every correction (warm-started).
+
+``--project N``: a project that goes on. The net first learns volume after volume from N fully reviewed
+volumes of the same setting (demo seed 11, lesion-free ones among them, as a reviewer would meet them),
+and each benchmark volume then starts from that net (its proposals are round 0) instead of from scratch.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 
 from labelassist.cli._common import demo_model_path
 from labelassist.cli.simulate_review import cold_start, hand_curve, plot_curves, simulate
-from labelassist.core.propagate import propagate
+from labelassist.core.propagate import predict, propagate
 from labelassist.io import load_volume
 from labelassist.io.demo import write_demo_data
 
@@ -41,6 +45,26 @@ def time_155(device, steps=None):
     return time.perf_counter() - t, res.meta
 
 
+def project_net(setting, n, device):
+    """The net after N fully reviewed volumes of ``setting`` (demo seed 11), each fine-tuning the last."""
+    from labelassist.core.metrics import dice
+
+    data = Path(ARGS.data).with_name(Path(ARGS.data).name + "-project")
+    if not (data / "manifest.json").is_file():
+        write_demo_data(data, seed=11, n_mri=9, n_us=0)
+    man = json.loads((data / "manifest.json").read_text())
+    model, t = None, time.perf_counter()
+    for e in [e for e in man["mri"] if e["setting"] == setting][:n]:
+        img = load_volume(data / e["path"]).array
+        truth = load_volume(data / e["mask"], labels=True).array > 0
+        if model is not None:
+            print(f"  project {e['path']} ({e['lesions']} lesions): the net alone before it, Dice "
+                  f"{dice(predict(img, model, device=device)[0], truth):.3f}", flush=True)
+        model = propagate(img, truth.astype(np.uint8), range(len(truth)), model=model, device=device, seed=1).model
+    print(f"  project net: {n} {setting} volumes in {time.perf_counter() - t:.0f} s", flush=True)
+    return model
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="/tmp/labelassist-bench-propagate")
@@ -51,6 +75,8 @@ def main():
     ap.add_argument("--time-only", action="store_true")
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--project", type=int, default=0, metavar="N",
+                    help="start every volume from a net that learned N fully reviewed volumes first")
     global ARGS
     ARGS = ap.parse_args()
     data = Path(ARGS.data)
@@ -58,6 +84,7 @@ def main():
         write_demo_data(data, seed=5, n_mri=3, n_us=0)
     results = {}
     for setting in [] if ARGS.time_only else ARGS.settings:
+        start = project_net(setting, ARGS.project, ARGS.device) if ARGS.project else None
         for v in ARGS.volumes:
             img = load_volume(data / f"mri/{setting}/vol_{v:03d}.nii.gz").array
             truth = load_volume(data / f"mri/{setting}/vol_{v:03d}_mask.nii.gz", labels=True).array > 0
@@ -66,8 +93,8 @@ def main():
                   flush=True)
             t = time.perf_counter()
             fit, prob = cold_start(img, classifier=demo_model_path(), device=ARGS.device)
-            curve, _ = simulate(img, truth, fit=fit, probability=prob, rounds=ARGS.rounds, device=ARGS.device,
-                                log=lambda s: print("  " + s, flush=True))
+            curve, _ = simulate(img, truth, fit=fit, probability=prob, model=start, rounds=ARGS.rounds,
+                                device=ARGS.device, log=lambda s: print("  " + s, flush=True))
             hand = hand_curve(truth, len(curve) - 1)
             at5 = dict(curve).get(5)
             reach = next((k for k, d in curve if d >= 0.9), None)
