@@ -63,10 +63,10 @@ class LearningMixin:
         self.view.refresh(None)
         self._update_strip()
         conf = np.asarray(result["confidence"])
-        dropped = int(result["meta"].get("dropped_components") or 0)
+        meta = result["meta"]
+        dropped = int(meta.get("dropped_components") or 0)
         apart = (f"; {dropped} spot{'s' if dropped != 1 else ''} apart from every drawn lesion left out (draw a "
                  "lesion on one slice and it is carried)") if dropped else ""
-        meta = result["meta"]
         head = (f"Learned from {len(st.reviewed_indices())} reviewed slices" if meta.get("steps") else
                 "No reviewed slice shows a lesion yet, so the net only predicted (it learns once one does)")
         self._say(f"{head}: re-predicted {changed} slices "
