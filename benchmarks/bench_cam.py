@@ -24,7 +24,7 @@ def naive_loop(model, vol, size, device):
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    from labelassist.core.preprocess import resize_to, to_model_input
+    from labelassist.core.nets.inputs import resize_to, to_model_input
 
     out = []
     for sl in vol:
@@ -47,8 +47,8 @@ def memory_child(args):
     """Run in a fresh process: peak RSS of a whole pipeline run (CAM + perimeter + fit) over the volume."""
     import torch
 
-    from labelassist.core.classifier import build_classifier
-    from labelassist.core.pipeline import Pipeline, PipelineParams
+    from labelassist.core.nets.classifier import build_classifier
+    from labelassist.core.propose.pipeline import Pipeline, PipelineParams
 
     torch.manual_seed(0)
     model = build_classifier(args.arch).eval()
@@ -81,9 +81,9 @@ def main():
 
     import torch
 
-    from labelassist.core.cam import compute_cams
-    from labelassist.core.classifier import build_classifier
-    from labelassist.core.device import device_name, resolve_device
+    from labelassist.core.propose.cam import compute_cams
+    from labelassist.core.nets.classifier import build_classifier
+    from labelassist.core.nets.device import device_name, resolve_device
 
     device = resolve_device(args.device)
     torch.manual_seed(0)

@@ -149,8 +149,8 @@ def main(argv=None) -> int:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from labelassist.core.device import device_name, resolve_device
-    from labelassist.engine import demo_model_path
+    from labelassist.core.nets.device import device_name, resolve_device
+    from labelassist.io.resources import demo_model_path
     from labelassist.napari._widget import LabelAssistWidget
 
     with tempfile.TemporaryDirectory() as folder:

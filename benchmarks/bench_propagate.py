@@ -4,7 +4,7 @@ reach Dice 0.9, and the time of one propagation over a 155-slice volume.
     python benchmarks/bench_propagate.py [--data DIR] [--rounds 8] [--settings easy hard] [--volumes 0]
         [--plot docs/simulate_review.png] [--time-only] [--device cpu] [--project N]
 
-The demo volumes come from ``labelassist.io.demo`` (seed 5; written to --data once). Each curve starts
+The demo volumes come from ``labelassist.demo.data`` (seed 5; written to --data once). Each curve starts
 from CAM + BoundaryFit with the shipped demo classifier; the simulated reviewer corrects the review queue's
 first slice each round and the U-Net re-learns after every correction (warm-started).
 
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from labelassist.cli._common import demo_model_path
+from labelassist.io.resources import demo_model_path
 from labelassist.cli.simulate_review import cold_start, hand_curve, plot_curves, simulate
-from labelassist.core.propagate import predict, propagate
+from labelassist.core.propagate.propagation import predict, propagate
 from labelassist.io import load_volume
-from labelassist.io.demo import write_demo_data
+from labelassist.demo.data import write_demo_data
 
 
 def time_155(device, steps=None):
@@ -47,7 +47,7 @@ def time_155(device, steps=None):
 
 def project_net(setting, n, device):
     """The net after N fully reviewed volumes of ``setting`` (demo seed 11), each fine-tuning the last."""
-    from labelassist.core.metrics import dice
+    from labelassist.core.evaluate.metrics import dice
 
     data = Path(ARGS.data).with_name(Path(ARGS.data).name + "-project")
     if not (data / "manifest.json").is_file():

@@ -22,12 +22,12 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from labelassist.cli._common import resolve_model_path
-from labelassist.core.cam import compute_cams
-from labelassist.core.checkpoint import load_checkpoint
-from labelassist.core.preprocess import normalise_volume
-from labelassist.core.train import labels_from_mask, roc_auc
+from labelassist.core.propose.cam import compute_cams
+from labelassist.core.nets.checkpoint import load_checkpoint
+from labelassist.core.nets.inputs import normalise_volume
+from labelassist.core.classify.train import labels_from_mask, roc_auc
 from labelassist.io import load_volume
-from labelassist.io.demo import write_demo_data
+from labelassist.demo.data import write_demo_data
 from report_accuracy import held_out_parser  # a sibling script: benchmarks/ is on sys.path when run
 
 

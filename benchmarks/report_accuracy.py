@@ -20,16 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.cli._common import resolve_model_path
-from labelassist.core.boundaryfit import fit_from_minima, region_minima
-from labelassist.core.calibrate import calibrate
-from labelassist.core.cam import compute_cams
-from labelassist.core.checkpoint import load_checkpoint
-from labelassist.core.ensemble import ensemble_fit
-from labelassist.core.metrics import evaluate
-from labelassist.core.pipeline import Pipeline, PipelineParams
-from labelassist.core.train import labels_from_mask, roc_auc
+from labelassist.core.propose.boundaryfit import fit_from_minima, region_minima
+from labelassist.core.evaluate.calibrate import calibrate
+from labelassist.core.propose.cam import compute_cams
+from labelassist.core.nets.checkpoint import load_checkpoint
+from labelassist.core.propose.ensemble import ensemble_fit
+from labelassist.core.evaluate.metrics import evaluate
+from labelassist.core.propose.pipeline import Pipeline, PipelineParams
+from labelassist.core.classify.train import labels_from_mask, roc_auc
 from labelassist.io import load_volume
-from labelassist.io.demo import write_demo_data
+from labelassist.demo.data import write_demo_data
 
 
 def analyse(array, truth, model, meta):
@@ -45,7 +45,7 @@ def analyse(array, truth, model, meta):
         "cams2": cams2,
         "probs": np.array([r.probability for r in pipe.results]),
         "regions": np.stack([r.regions for r in pipe.results]),
-        "boundary": np.stack([r.boundary for r in pipe.results]),
+        "perimeter": np.stack([r.perimeter for r in pipe.results]),
     }
 
 
@@ -54,13 +54,13 @@ def predict(case, kind, t=0.5, gate=0.5, t2=0.5):
     for z in range(len(out)):
         if case["probs"][z] < gate:
             continue
-        cam, reg, bnd = case["cams"][z], case["regions"][z], case["boundary"][z]
+        cam, reg, bnd = case["cams"][z], case["regions"][z], case["perimeter"][z]
         if kind == "cam":
             out[z] = cam >= t
         elif kind == "fit":
-            out[z] = fit_from_minima(region_minima(cam, reg), reg, threshold=t, cam=cam, boundary=bnd)
+            out[z] = fit_from_minima(region_minima(cam, reg), reg, threshold=t, cam=cam, perimeter=bnd)
         elif kind == "ensemble":
-            out[z] = ensemble_fit([cam, case["cams2"][z]], [t, t2], reg, rule="and", boundary=bnd)
+            out[z] = ensemble_fit([cam, case["cams2"][z]], [t, t2], reg, rule="and", perimeter=bnd)
     return out
 
 
@@ -97,7 +97,7 @@ def report(setting, cases, ref_case, ref_idx=None, unit="volumes"):
     idx = reference_slices(ref_case["truth"]) if ref_idx is None else list(ref_idx)
     res = calibrate(np.stack([ref_case["cams"][idx], ref_case["cams2"][idx]]), ref_case["regions"][idx],
                     ref_case["truth"][idx], gates=[0.0, 0.2, 0.4, 0.5, 0.6, 0.8], probabilities=ref_case["probs"][idx],
-                    boundary=ref_case["boundary"][idx], thresholds=np.round(np.linspace(0.1, 0.9, 9), 2))
+                    perimeter=ref_case["perimeter"][idx], thresholds=np.round(np.linspace(0.1, 0.9, 9), 2))
     single = calibrate_fit(ref_case, idx)
     print(f"calibrated on reference slices {idx}: BoundaryFit t={single.thresholds[0]}, gate={single.gate}; "
           f"ensemble {res.rule} t={res.thresholds}, gate={res.gate}")
@@ -124,7 +124,7 @@ def calibrate_fit(case, idx):
     """Threshold and gate of Grad-CAM + BoundaryFit that best reproduce the truth of slices ``idx``."""
     return calibrate(case["cams"][idx], case["regions"][idx], case["truth"][idx],
                      gates=[0.0, 0.2, 0.4, 0.5, 0.6, 0.8], probabilities=case["probs"][idx],
-                     boundary=case["boundary"][idx], thresholds=np.round(np.linspace(0.1, 0.9, 17), 3))
+                     perimeter=case["perimeter"][idx], thresholds=np.round(np.linspace(0.1, 0.9, 17), 3))
 
 
 def concat(cases):
@@ -135,7 +135,7 @@ def ultrasound(args, workdir):
     """A classifier trained here on demo B-mode images (seed 0), evaluated on held-out ones (args.seed)."""
     import time
 
-    from labelassist.core.train import train_classifier
+    from labelassist.core.classify.train import train_classifier
 
     train_dir, test_dir = workdir / "us-train", workdir / "us-test"
     if not (train_dir / "manifest.json").is_file():

@@ -66,12 +66,12 @@ class SliceCanvas(QWidget):
         self._fitted = False
 
     # -- data ------------------------------------------------------------------------------------
-    def set_slice(self, image=None, cam=None, boundary=None, labels=None, *, aspect=(1.0, 1.0)) -> None:
+    def set_slice(self, image=None, cam=None, perimeter=None, labels=None, *, aspect=(1.0, 1.0)) -> None:
         """Show a new slice: every layer at once (None hides a layer's data, e.g. not computed yet)."""
         shape = None if image is None else tuple(np.shape(image)[:2])
         new_geometry = shape != self.shape or tuple(aspect) != self.aspect
         self.shape, self.aspect = shape, (float(aspect[0]), float(aspect[1]))
-        self._data.update({"image": image, "grad-cam": cam, "perimeter": boundary, "boundaryfit": labels})
+        self._data.update({"image": image, "grad-cam": cam, "perimeter": perimeter, "boundaryfit": labels})
         for name in render.LAYERS:
             self._render(name)
         if new_geometry or not self._fitted:

@@ -32,7 +32,7 @@ def cache_dir() -> Path:
 
 def demo_volume(folder=None) -> tuple[Path, int]:
     """The demo MRI volume (written on first use, about a second) and the slice through its largest lesion."""
-    from labelassist.io.demo import MANIFEST, write_demo_data
+    from labelassist.demo.data import MANIFEST, write_demo_data
 
     folder = Path(folder) if folder else cache_dir() / DEMO_FOLDER
     manifest = _manifest(folder / MANIFEST)

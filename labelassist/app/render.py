@@ -22,7 +22,7 @@ __all__ = [
     "label_table",
 ]
 
-# The four layers, bottom to top, with their default visibility and opacity (DESIGN.md §4 names).
+# The four layers, bottom to top, with their default visibility and opacity (docs/architecture.md, rooms names).
 LAYERS = {
     "image": (True, 1.0),
     "grad-cam": (True, 0.4),

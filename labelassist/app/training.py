@@ -65,7 +65,7 @@ def _other_volumes(paths, exclude) -> tuple[list, list]:
 
 def train_job(worker, progress, cancel, *, volumes, labels, others=(), exclude=None, output, **options):
     """Engine-thread job: train, write the checkpoint, return ``{"path", "cancelled", "record"}``."""
-    from labelassist.core.train import train_classifier
+    from labelassist.core.classify.train import train_classifier
 
     volumes, labels = list(volumes), list(labels)
     more_v, more_l = _other_volumes(others, exclude)

@@ -163,8 +163,8 @@ class VolumeView(QWidget):
             self._draw()
 
     def _draw(self) -> None:
-        image, cam, boundary, labels, aspect = self._layers()
-        self.canvas.set_slice(image, cam, boundary, labels, aspect=aspect)
+        image, cam, perimeter, labels, aspect = self._layers()
+        self.canvas.set_slice(image, cam, perimeter, labels, aspect=aspect)
         editable = self.axis == "z" and self.review_enabled
         self.canvas.editable = editable
         self.canvas.banner = "" if self.axis == "z" else VIEW_ONLY.format(axis=self.axis)
@@ -174,10 +174,10 @@ class VolumeView(QWidget):
         ax, i, vol = AXIS_INDEX[self.axis], self.current, self.volume
         take = [lambda a: a[i], lambda a: a[:, i], lambda a: a[:, :, i]][ax]
         cam = None if self.cam is None else take(self.cam)
-        boundary = None if self.perimeter is None else take(self.perimeter)
+        perimeter = None if self.perimeter is None else take(self.perimeter)
         labels = take(self.labels) if ax == 0 else np.ascontiguousarray(take(self.labels))
         rows, cols = [(1, 2), (0, 2), (0, 1)][ax]
-        return take(vol.array), cam, boundary, labels, self._aspect(vol.spacing[rows], vol.spacing[cols])
+        return take(vol.array), cam, perimeter, labels, self._aspect(vol.spacing[rows], vol.spacing[cols])
 
     @staticmethod
     def _aspect(dy: float, dx: float) -> tuple[float, float]:

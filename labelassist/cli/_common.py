@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from labelassist.errors import ParameterError
+from labelassist.io.resources import demo_model_path
 
 __all__ = ["unit_float", "positive_int", "demo_model_path", "resolve_model_path"]
 
-RESOURCES = Path(os.environ.get("LABELASSIST_RESOURCES", Path(__file__).resolve().parents[2] / "resources"))
-DEMO_MODEL = "demo_model.pt"
 
 
 def unit_float(name: str):
@@ -40,10 +38,6 @@ def positive_int(name: str):
         return value
 
     return parse
-
-
-def demo_model_path() -> Path:
-    return RESOURCES / DEMO_MODEL
 
 
 def resolve_model_path(model: str | None) -> Path:

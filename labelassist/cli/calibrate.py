@@ -46,7 +46,7 @@ def parse_slices(text: str | None, n: int) -> list[int]:
 def run(args) -> int:
     import numpy as np
 
-    from labelassist.core.calibrate import calibrate, plot_grid
+    from labelassist.core.evaluate.calibrate import calibrate, plot_grid
     from labelassist.errors import VolumeError
     from labelassist.io import load_volume
 
@@ -64,7 +64,7 @@ def run(args) -> int:
         np.nan_to_num(truth.array[idx]) > 0.5,
         gates=gates,
         probabilities=np.array([r.probability for r in res]),
-        boundary=np.stack([r.boundary for r in res]),
+        perimeter=np.stack([r.perimeter for r in res]),
         objective=args.objective,
     )
     if args.plot:

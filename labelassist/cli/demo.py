@@ -25,13 +25,13 @@ def run(args) -> int:
     import numpy as np
 
     from labelassist.cli._common import resolve_model_path
-    from labelassist.core.checkpoint import load_checkpoint
-    from labelassist.core.device import device_name, resolve_device
-    from labelassist.core.figures import layer_overview
-    from labelassist.core.metrics import evaluate
-    from labelassist.core.pipeline import Pipeline
+    from labelassist.core.nets.checkpoint import load_checkpoint
+    from labelassist.core.nets.device import device_name, resolve_device
+    from labelassist.demo.figures import layer_overview
+    from labelassist.core.evaluate.metrics import evaluate
+    from labelassist.core.propose.pipeline import Pipeline
     from labelassist.io import load_volume, save_labels
-    from labelassist.io.demo import MANIFEST, write_demo_data
+    from labelassist.demo.data import MANIFEST, write_demo_data
 
     out = Path(args.out_dir)
     if not (out / MANIFEST).is_file():
@@ -56,7 +56,7 @@ def run(args) -> int:
         hot = np.argsort(truth.array.reshape(len(truth.array), -1).sum(1))[::-1][:3]
         picture = out / f"overview_{setting}.png"
         layer_overview(pipe.image, np.stack([r.cam.astype(np.float32) for r in pipe.results]),
-                       np.stack([r.boundary for r in pipe.results]), labels, picture, truth=truth.array > 0.5,
+                       np.stack([r.perimeter for r in pipe.results]), labels, picture, truth=truth.array > 0.5,
                        slices=sorted(hot.tolist()))
         print(f"       layers of three lesion slices: {picture}")
     return 0

@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from labelassist.io.demo import write_demo_data
+    from labelassist.demo.data import write_demo_data
 
     settings = ("easy", "hard") if args.setting == "both" else (args.setting,)
     m = write_demo_data(args.out_dir, seed=args.seed, settings=settings, n_mri=args.mri, n_us=args.us,

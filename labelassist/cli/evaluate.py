@@ -51,7 +51,7 @@ FORMAT = [
 
 
 def run(args) -> int:
-    from labelassist.core.metrics import evaluate
+    from labelassist.core.evaluate.metrics import evaluate
 
     pred, truth = load_mask_pair(args.pred, args.truth)
     metrics = evaluate(pred, truth)

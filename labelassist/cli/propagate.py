@@ -47,8 +47,8 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from labelassist.cli.calibrate import parse_slices
-    from labelassist.core.device import resolve_device
-    from labelassist.core.propagate import load_segmenter, propagate, save_segmenter
+    from labelassist.core.nets.device import resolve_device
+    from labelassist.core.propagate.propagation import load_segmenter, propagate, save_segmenter
     from labelassist.errors import ParameterError
     from labelassist.io import load_volume, save_labels
 

@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
 
 
 def pipeline_params(args, **extra):
-    from labelassist.core.pipeline import PipelineParams
+    from labelassist.core.propose.pipeline import PipelineParams
 
     return PipelineParams(
         cam_method=args.cam, cam_shifts=args.cam_shifts, cam_stride=args.cam_stride, uss=args.uss, n_segments=args.segments, uss_cnn=args.uss_cnn, **extra
@@ -50,9 +50,9 @@ def pipeline_params(args, **extra):
 
 def open_pipeline(args, params):
     """Load the volume and model named in ``args`` and build a :class:`Pipeline` (errors are one line)."""
-    from labelassist.core.checkpoint import load_checkpoint
-    from labelassist.core.device import resolve_device
-    from labelassist.core.pipeline import Pipeline
+    from labelassist.core.nets.checkpoint import load_checkpoint
+    from labelassist.core.nets.device import resolve_device
+    from labelassist.core.propose.pipeline import Pipeline
     from labelassist.io import load_volume
 
     volume = load_volume(args.volume, channel=args.channel)
@@ -105,8 +105,8 @@ def _save_maps(pipe, volume, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     cams = np.stack([r.cam.astype(np.float32) for r in pipe.results])
     save_map(cams, folder / "cam.nii.gz", like=volume)
-    if all(r.boundary is not None for r in pipe.results):
-        perimeter = np.stack([r.boundary for r in pipe.results]).astype(np.uint8)
+    if all(r.perimeter is not None for r in pipe.results):
+        perimeter = np.stack([r.perimeter for r in pipe.results]).astype(np.uint8)
         save_labels(perimeter, folder / "perimeter.nii.gz", like=volume)
     with open(folder / "probabilities.csv", "w", encoding="utf-8") as fh:
         fh.write("slice,p_lesion\n")

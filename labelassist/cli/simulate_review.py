@@ -41,8 +41,8 @@ def add_parser(sub) -> None:
 
 def cold_start(image, *, classifier, device="cpu"):
     """CAM + BoundaryFit masks and p(lesion) per slice with the default parameters."""
-    from labelassist.core.checkpoint import load_checkpoint
-    from labelassist.core.pipeline import Pipeline
+    from labelassist.core.nets.checkpoint import load_checkpoint
+    from labelassist.core.propose.pipeline import Pipeline
 
     model, meta = load_checkpoint(classifier, device=device)
     pipe = Pipeline(image, model, meta, device=device)
@@ -62,9 +62,9 @@ def hand_curve(truth, rounds):
 def simulate(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
              device="cpu", seed=0, log=None):
     """The reviewer's loop; returns ``(curve, final model or None)``, curve = [[corrected, dice], ...]."""
-    from labelassist.core.metrics import dice
-    from labelassist.core.propagate import predict, propagate
-    from labelassist.core.review_queue import review_queue
+    from labelassist.core.evaluate.metrics import dice
+    from labelassist.core.propagate.propagation import predict, propagate
+    from labelassist.core.propagate.queue import review_queue
 
     truth = (np.nan_to_num(np.asarray(truth, np.float32)) > 0).astype(np.uint8)
     fit = np.asarray(fit, np.uint8)
@@ -124,8 +124,8 @@ def plot_curves(curve, hand, path, title=""):
 
 
 def run(args) -> int:
-    from labelassist.core.device import resolve_device
-    from labelassist.core.propagate import load_segmenter, save_segmenter
+    from labelassist.core.nets.device import resolve_device
+    from labelassist.core.propagate.propagation import load_segmenter, save_segmenter
     from labelassist.errors import VolumeError
     from labelassist.io import load_volume
 

@@ -91,8 +91,8 @@ def read_slice_labels(path, volumes) -> list:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from labelassist.core.device import resolve_device
-    from labelassist.core.train import labels_from_mask, train_classifier
+    from labelassist.core.nets.device import resolve_device
+    from labelassist.core.classify.train import labels_from_mask, train_classifier
     from labelassist.errors import ParameterError, VolumeError
     from labelassist.io import load_volume
 

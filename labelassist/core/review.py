@@ -1,4 +1,4 @@
-"""The review state of one volume (DESIGN.md §3 ``ReviewSession``): pure data, no Qt, no files.
+"""The review state of one volume (docs/architecture.md, data model ``ReviewSession``): pure data, no Qt, no files.
 
 Each slice has a status: ``unreviewed`` (holding the pipeline's proposal, if any), ``accepted`` (the
 proposal as it stands), ``corrected`` (the reviewer painted on it) or ``rejected`` (no lesion: empty).

@@ -1,6 +1,6 @@
 """The engine: one QThread per open volume that owns the model and its device and runs pipeline jobs.
 
-Jobs arrive by queued signal; results leave by signal (DESIGN.md §5). The GUI thread never runs torch.
+Jobs arrive by queued signal; results leave by signal (docs/architecture.md, engine and jobs). The GUI thread never runs torch.
 """
 
 import sys as _sys
@@ -13,6 +13,6 @@ if "triton" not in _sys.modules:
     _sys.modules["triton"] = None  # type: ignore[assignment]
 
 from labelassist.engine.engine import Engine, SliceView
-from labelassist.engine.models import demo_model_path
+from labelassist.io.resources import demo_model_path
 
 __all__ = ["Engine", "SliceView", "demo_model_path"]

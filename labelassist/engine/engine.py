@@ -1,4 +1,4 @@
-"""``Engine``: the GUI-side handle of the engine thread (DESIGN.md §5).
+"""``Engine``: the GUI-side handle of the engine thread (docs/architecture.md, engine and jobs).
 
 Lives in the GUI thread; every method returns at once. Jobs go to a :class:`~labelassist.engine.worker.Worker`
 in a QThread by queued signal; results come back by signal. Reading results (:meth:`Engine.result`) and
@@ -18,7 +18,7 @@ import torchvision  # noqa: F401 - imported here, in the GUI thread: importing i
 # libraries) for the first time in the engine thread while Qt's OpenGL loads in this one can crash
 from qtpy.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
-from labelassist.core.pipeline import Pipeline, PipelineParams, SliceResult
+from labelassist.core.propose.pipeline import PipelineParams, SliceResult, slice_mask
 from labelassist.engine.worker import SharedState, Worker
 from labelassist.errors import ParameterError
 
@@ -36,7 +36,7 @@ def _shutdown_all() -> None:
 atexit.register(_shutdown_all)
 
 # Parameters that change only the fit: a re-fit from cached region minima, no CAM or perimeter work.
-FIT_FIELDS = ("threshold", "gate", "fit", "min_size", "fill_holes", "largest_only")
+FIT_FIELDS = ("threshold", "gate", "fit", "min_size", "fill_holes", "largest_only")  # replaced by params.invalidated_stages
 
 
 @dataclass(frozen=True)
@@ -45,18 +45,9 @@ class SliceView:
 
     cam: np.ndarray | None
     probability: float | None
-    boundary: np.ndarray | None
+    perimeter: np.ndarray | None
     regions: np.ndarray | None
     region_min: np.ndarray | None
-
-
-class _OneSlice:
-    """Duck-types the two attributes ``Pipeline._mask`` reads, so a re-fit on the GUI thread uses the
-    pipeline's own fit (and post-filters) on a snapshot, without touching the worker's pipeline."""
-
-    def __init__(self, result: SliceResult, params: PipelineParams):
-        self.results = [result]
-        self.params = params
 
 
 class Engine(QObject):
@@ -194,8 +185,8 @@ class Engine(QObject):
         if pipe is None or self._worker.token != self._shared.token or not 0 <= index < pipe.n_slices:
             return None
         r = pipe.results[index]
-        view = SliceView(r.cam, r.probability, r.boundary, r.regions, r.region_min)
-        return None if view.cam is None and view.boundary is None else view
+        view = SliceView(r.cam, r.probability, r.perimeter, r.regions, r.region_min)
+        return None if view.cam is None and view.perimeter is None else view
 
     def refit(self, index: int) -> np.ndarray | None:
         """The fitted mask of slice ``index`` for the current parameters (numpy gather), or None when its
@@ -204,11 +195,11 @@ class Engine(QObject):
         p = self.params
         if view is None or view.cam is None or view.probability is None:
             return None
-        if p.fit and (view.regions is None or view.boundary is None):
+        if p.fit and (view.regions is None or view.perimeter is None):
             return None
         snap = SliceResult(cam=view.cam, probability=view.probability, regions=view.regions,
-                           boundary=view.boundary, region_min=view.region_min)
-        return Pipeline._mask(_OneSlice(snap, p), 0)
+                           perimeter=view.perimeter, region_min=view.region_min)
+        return slice_mask(snap, p)
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Cancel everything, stop the thread and free the model."""

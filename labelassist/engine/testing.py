@@ -14,8 +14,8 @@ def make_tiny_checkpoint(path, *, seed: int = 0, input_size: int = 64) -> Path:
     """A randomly initialised ResNet18 checkpoint (seconds of CPU per volume at ``input_size``)."""
     import torch
 
-    from labelassist.core.checkpoint import default_meta, save_checkpoint
-    from labelassist.core.classifier import build_classifier
+    from labelassist.core.nets.checkpoint import default_meta, save_checkpoint
+    from labelassist.core.nets.classifier import build_classifier
 
     torch.manual_seed(seed)
     model = build_classifier("resnet18", output_stride=16).eval()

@@ -77,7 +77,7 @@ class Worker(QObject):
 
             import torch
 
-            from labelassist.core.device import resolve_device
+            from labelassist.core.nets.device import resolve_device
 
             self.device = resolve_device(self.device_request)
             # leave a core to the GUI thread: a CPU run on every core starves the event loop
@@ -87,10 +87,10 @@ class Worker(QObject):
         return self.device
 
     def _job_model(self, job_id, path):
-        from labelassist.core.checkpoint import checkpoint_hash, load_checkpoint
-        from labelassist.core.device import device_name
-        from labelassist.core.preprocess import check_channels
-        from labelassist.engine.models import demo_model_path
+        from labelassist.core.nets.checkpoint import checkpoint_hash, load_checkpoint
+        from labelassist.core.nets.device import device_name
+        from labelassist.core.nets.inputs import check_channels
+        from labelassist.io.resources import demo_model_path
 
         demo = path is None
         path = demo_model_path() if demo else path
@@ -106,9 +106,7 @@ class Worker(QObject):
             "arch": meta.get("arch", "?"), "input_size": int(meta.get("input_size", 0)),
         }
         if self.pipe is not None:  # a new model: every CAM (and what follows from it) is stale
-            self.pipe.model, self.pipe.meta = model, meta
-            for res in self.pipe.results:
-                res.cam = res.probability = res.region_min = res.mask = None
+            self.pipe.set_model(model, meta)
         self.model_changed.emit(dict(self.model_info), device_name(self.device))
         return dict(self.model_info)
 
@@ -119,7 +117,7 @@ class Worker(QObject):
         return None
 
     def _job_volume_open(self, job_id, payload):
-        from labelassist.core.pipeline import Pipeline
+        from labelassist.core.propose.pipeline import Pipeline
 
         token, array, batch_size = payload
         if self.model is None:
@@ -165,7 +163,7 @@ class Worker(QObject):
         return {"indices": idx}
 
     def _job_calibrate(self, job_id, reference: dict):
-        from labelassist.core.calibrate import calibrate
+        from labelassist.core.evaluate.calibrate import calibrate
 
         pipe = self._need_pipe()
         if not reference:
@@ -175,7 +173,7 @@ class Worker(QObject):
         pipe.run(idx, cancel=cancel)
         for i in idx:
             if pipe.results[i].regions is None:
-                pipe._perimeter(i)  # fit=False runs skip the perimeter; calibration needs its regions
+                pipe.ensure_perimeter(i)  # fit=False runs skip the perimeter; calibration needs its regions
         res = [pipe.results[i] for i in idx]
         out = calibrate(
             np.stack([r.cam.astype(np.float32) for r in res]),
@@ -183,7 +181,7 @@ class Worker(QObject):
             np.stack([np.asarray(reference[i]) > 0 for i in idx]),
             gates=CALIBRATION_GATES,
             probabilities=np.array([r.probability for r in res]),
-            boundary=np.stack([r.boundary for r in res]),
+            perimeter=np.stack([r.perimeter for r in res]),
         )
         return {"threshold": float(out.thresholds[0]), "gate": float(out.gate), "score": float(out.score),
                 "n_slices": len(idx)}

@@ -15,7 +15,7 @@ __all__ = ["demo_mri", "demo_ultrasound", "sample_folder"]
 
 def sample_folder() -> Path:
     """The demo data folder (made on first use; deterministic, seed 0)."""
-    from labelassist.io.demo import MANIFEST, write_demo_data
+    from labelassist.demo.data import MANIFEST, write_demo_data
 
     folder = user_data_dir() / "samples"
     if not (folder / MANIFEST).is_file():

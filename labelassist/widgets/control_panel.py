@@ -13,8 +13,8 @@ from qtpy.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider
 
-from labelassist.core.cam import CAM_METHODS
-from labelassist.core.perimeter import METHODS as USS_METHODS
+from labelassist.core.propose.cam import CAM_METHODS
+from labelassist.core.propose.perimeter import METHODS as USS_METHODS
 from labelassist.widgets.status_strip import StatusStrip
 
 __all__ = ["ControlPanel"]

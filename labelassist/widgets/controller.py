@@ -257,8 +257,8 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
             return
         if view.cam is not None:
             self.cam[index] = view.cam
-        if view.boundary is not None:
-            self.perimeter[index] = view.boundary
+        if view.perimeter is not None:
+            self.perimeter[index] = view.perimeter
         self._propose(index)
         if index == self.current:
             self.view.refresh(index)

@@ -1,4 +1,4 @@
-"""'Learn from reviewed slices' (DESIGN.md §7) for the :class:`~labelassist.widgets.controller.ReviewController`:
+"""'Learn from reviewed slices' (docs/architecture.md, learning from corrections) for the :class:`~labelassist.widgets.controller.ReviewController`:
 a small U-Net trained in the engine thread on the reviewed slices predicts every unreviewed one, and the
 review queue then offers the slice it is least sure of. Reviewed slices are never touched."""
 
@@ -13,8 +13,8 @@ __all__ = ["LearningMixin", "run_propagation"]
 
 def run_propagation(worker, progress, cancel, *, labels, reviewed, rejected, cam, weak, steps=None):
     """Engine-thread job: train/fine-tune the worker's segmenter on the reviewed slices, predict the rest."""
-    from labelassist.core.propagate import propagate
-    from labelassist.core.review_queue import review_queue
+    from labelassist.core.propagate.propagation import propagate
+    from labelassist.core.propagate.queue import review_queue
 
     pipe = worker._need_pipe()
     result = propagate(pipe.array, labels, reviewed, rejected=rejected, cam=cam, weak=weak,

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from labelassist.core.pipeline import PipelineParams
+from labelassist.core.propose.pipeline import PipelineParams
 from labelassist.core.review import ReviewState
 from labelassist.errors import LabelAssistError
 from labelassist.io.save import save_labels

@@ -2,7 +2,7 @@
 that renders and reports, nothing more.
 
 The controller owns three arrays per volume and changes them in place: ``cam`` (float32 z, y, x in
-[0, 1]), ``perimeter`` (uint8 z, y, x, 1 on boundary pixels) and ``labels`` (uint8 z, y, x, the editable
+[0, 1]), ``perimeter`` (uint8 z, y, x, 1 on perimeter pixels) and ``labels`` (uint8 z, y, x, the editable
 pseudo-label, shared with the ``boundaryfit`` layer or canvas so that painting edits it directly).
 A frontend draws them as the layers ``image``, ``grad-cam``, ``perimeter`` and ``boundaryfit`` and
 forwards two things: the slice the user looks at (``controller.go_to(i)``) and which slices a paint

@@ -40,12 +40,12 @@ def test_layers_are_drawn_and_hidden(canvas):
     image[:, 20:] = 1.0
     labels = np.zeros((40, 40), np.uint8)
     labels[5:15, 5:15] = 1
-    boundary = np.zeros((40, 40), bool)
-    boundary[30, :] = True
+    perimeter = np.zeros((40, 40), bool)
+    perimeter[30, :] = True
     cam = np.zeros((40, 40), np.float16)
     cam[25:28, 25:35] = 1.0
     canvas.set_window(1.0, 0.5)
-    canvas.set_slice(image, cam, boundary, labels)
+    canvas.set_slice(image, cam, perimeter, labels)
     assert pixel(canvas, *centre_of(canvas, 35, 10)) == (0, 0, 0)  # black image, no overlay
     assert pixel(canvas, *centre_of(canvas, 35, 30)) == (255, 255, 255)
     r, g, b = pixel(canvas, *centre_of(canvas, 10, 10))

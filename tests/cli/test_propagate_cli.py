@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from labelassist.cli import main
-from labelassist.core.checkpoint import default_meta, save_checkpoint
-from labelassist.core.classifier import build_classifier
-from labelassist.core.propagate import load_segmenter
+from labelassist.core.nets.checkpoint import default_meta, save_checkpoint
+from labelassist.core.nets.classifier import build_classifier
+from labelassist.core.propagate.propagation import load_segmenter
 from labelassist.io import load_volume
 
 
@@ -118,7 +118,7 @@ def test_simulated_reviewer_starts_at_the_largest_lesion_with_a_net_too(files):
     """A net from earlier volumes that marks nothing here: the reviewer scrolls to the visible lesion first,
     as with no net at all, instead of rejecting the empty slices the net's queue offers."""
     from labelassist.cli.simulate_review import simulate
-    from labelassist.core.propagate import propagate
+    from labelassist.core.propagate.propagation import propagate
 
     image = load_volume(files / "scan.nii.gz").array
     truth = load_volume(files / "truth.nii.gz", labels=True).array.astype(np.uint8)

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from labelassist.cli import main
-from labelassist.core.checkpoint import default_meta, save_checkpoint
-from labelassist.core.classifier import build_classifier
+from labelassist.core.nets.checkpoint import default_meta, save_checkpoint
+from labelassist.core.nets.classifier import build_classifier
 from labelassist.io import load_volume
 
 LSA = np.array([[-1.0, 0, 0, 30], [0, 0, 1.5, -20], [0, 2.0, 0, 10], [0, 0, 0, 1]])

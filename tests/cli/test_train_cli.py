@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from labelassist.cli import main
-from labelassist.cli._common import demo_model_path
-from labelassist.core.checkpoint import load_checkpoint
+from labelassist.io.resources import demo_model_path
+from labelassist.core.nets.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labelassist.core.calibrate import calibrate, plot_grid
+from labelassist.core.evaluate.calibrate import calibrate, plot_grid
 from labelassist.errors import ParameterError
 
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from labelassist.core.cam import CAM_METHODS, SLOW_METHODS, compute_cams
-from labelassist.core.checkpoint import checkpoint_hash, default_meta, load_checkpoint, save_checkpoint
-from labelassist.core.classifier import build_classifier
-from labelassist.core.device import resolve_device
-from labelassist.core.preprocess import normalise_volume, to_model_input
+from labelassist.core.propose.cam import CAM_METHODS, SLOW_METHODS, compute_cams
+from labelassist.core.nets.checkpoint import checkpoint_hash, default_meta, load_checkpoint, save_checkpoint
+from labelassist.core.nets.classifier import build_classifier
+from labelassist.core.nets.device import resolve_device
+from labelassist.core.nets.inputs import normalise_volume, to_model_input
 from labelassist.errors import Cancelled, CheckpointError, ParameterError
 
 SIZE = 64
@@ -59,9 +59,9 @@ def test_target_is_lesion_not_argmax(model, slices):
         with GradCAM(model=model, target_layers=[model.layer4[-1]]) as cam:
             lesion = cam(input_tensor=x, targets=[ClassifierOutputTarget(1)])
             background = cam(input_tensor=x, targets=[ClassifierOutputTarget(0)])
-        from labelassist.core.preprocess import resize_to
+        from labelassist.core.nets.inputs import resize_to
 
-        from labelassist.core.cam import centre_cells
+        from labelassist.core.propose.cam import centre_cells
 
         stride = 32  # the fixture's ResNet keeps torchvision's output stride
         np.testing.assert_allclose(cams[0], np.clip(resize_to(centre_cells(lesion, stride=stride), (40, 48))[0], 0, 1),
@@ -216,7 +216,7 @@ def test_cam_cells_land_on_their_receptive_field_centres():
     """A ResNet's feature cell i looks at input pixel 16 i (stride 16); the upsampled map must peak there, not 7.5 px off."""
     import cv2
 
-    from labelassist.core.cam import centre_cells
+    from labelassist.core.propose.cam import centre_cells
 
     cells = np.zeros((6, 6), np.float32)
     cells[2, 3] = 1.0

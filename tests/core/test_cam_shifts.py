@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from labelassist.core.cam import compute_cams, shift_offsets
-from labelassist.core.classifier import build_classifier
-from labelassist.core.pipeline import Pipeline, PipelineParams
+from labelassist.core.propose.cam import compute_cams, shift_offsets
+from labelassist.core.nets.classifier import build_classifier
+from labelassist.core.propose.pipeline import Pipeline, PipelineParams
 from labelassist.errors import ParameterError
 
 SIZE = 64  # output stride 16: a 4 x 4 CAM, cells of 16 px

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from labelassist.core.cam import compute_cams
-from labelassist.core.classifier import build_classifier, finer_stride, model_output_stride
-from labelassist.core.pipeline import Pipeline, PipelineParams
+from labelassist.core.propose.cam import compute_cams
+from labelassist.core.nets.classifier import build_classifier, finer_stride, model_output_stride
+from labelassist.core.propose.pipeline import Pipeline, PipelineParams
 from labelassist.errors import Cancelled, ParameterError
 
 SIZE = 64

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from labelassist.core.boundaryfit import boundary_fit
-from labelassist.core.ensemble import RULES, combine_masks, ensemble_fit, gate
+from labelassist.core.propose.boundaryfit import boundary_fit
+from labelassist.core.propose.ensemble import RULES, combine_masks, ensemble_fit, gate
 from labelassist.errors import ParameterError
 
 A = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]], np.uint8)
@@ -54,26 +54,26 @@ def test_each_cam_has_its_own_threshold():
 @st.composite
 def cases(draw):
     shape = draw(st.tuples(st.integers(3, 16), st.integers(3, 16)))
-    boundary = draw(arrays(bool, shape, elements=st.booleans()))
+    perimeter = draw(arrays(bool, shape, elements=st.booleans()))
     cams = [draw(arrays(np.float32, shape, elements=st.floats(0, 1, width=32))) for _ in range(2)]
     ts = [draw(st.floats(0, 1)) for _ in range(2)]
-    return cams, ts, boundary, draw(st.sampled_from(RULES))
+    return cams, ts, perimeter, draw(st.sampled_from(RULES))
 
 
 @settings(max_examples=150, deadline=None)
 @given(cases())
 def test_ensemble_fit_is_boundary_fit_of_the_combined_mask(case):
-    cams, ts, boundary, rule = case
-    regions, _ = ndimage.label(~boundary, structure=ndimage.generate_binary_structure(2, 1))
+    cams, ts, perimeter, rule = case
+    regions, _ = ndimage.label(~perimeter, structure=ndimage.generate_binary_structure(2, 1))
     combined = combine_masks([c >= t for c, t in zip(cams, ts)], rule=rule).astype(np.float32)
     np.testing.assert_array_equal(
-        ensemble_fit(cams, ts, regions, rule=rule, boundary=boundary),
-        boundary_fit(combined, regions, threshold=1.0, boundary=boundary),
+        ensemble_fit(cams, ts, regions, rule=rule, perimeter=perimeter),
+        boundary_fit(combined, regions, threshold=1.0, perimeter=perimeter),
     )
     # one CAM: the ensemble is BoundaryFit itself
     np.testing.assert_array_equal(
-        ensemble_fit(cams[:1], ts[:1], regions, rule=rule, boundary=boundary),
-        boundary_fit(cams[0], regions, threshold=ts[0], boundary=boundary),
+        ensemble_fit(cams[:1], ts[:1], regions, rule=rule, perimeter=perimeter),
+        boundary_fit(cams[0], regions, threshold=ts[0], perimeter=perimeter),
     )
 
 

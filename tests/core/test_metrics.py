@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labelassist.core.metrics import dice, evaluate, slice_dice
+from labelassist.core.evaluate.metrics import dice, evaluate, slice_dice
 from labelassist.errors import ParameterError
 
 

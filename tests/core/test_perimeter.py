@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from labelassist.core.perimeter import METHODS, close_walls, perimeter_map, simplify
+from labelassist.core.propose.perimeter import METHODS, close_walls, perimeter_map, simplify
 
 FOUR = ndimage.generate_binary_structure(2, 1)
 from labelassist.errors import ParameterError
@@ -25,9 +25,9 @@ def _disk_image(shape=(64, 72), colour=False):
 def test_each_method_on_grey_and_colour(method, colour):
     img, disk = _disk_image(colour=colour)
     pm = perimeter_map(img, method=method, n_segments=60)
-    assert pm.boundary.shape == pm.regions.shape == img.shape[:2]
-    assert pm.boundary.dtype == bool and pm.regions.dtype == np.int32
-    np.testing.assert_array_equal(pm.regions == 0, pm.boundary)  # 0 exactly on the boundary
+    assert pm.perimeter.shape == pm.regions.shape == img.shape[:2]
+    assert pm.perimeter.dtype == bool and pm.regions.dtype == np.int32
+    np.testing.assert_array_equal(pm.regions == 0, pm.perimeter)  # 0 exactly on the perimeter
     assert pm.n_regions == pm.regions.max() >= 2
     # The disk is walled off: no region holds both a pixel well inside and one well outside the disk.
     inner = ndimage.binary_erosion(disk, iterations=3)
@@ -62,10 +62,10 @@ def test_no_region_straddles_two_clusters_of_different_grey(seed, method, smooth
     pm = perimeter_map(img, method=method, n_segments=40, uss_cnn=uss_cnn and method == "slic", seed=seed % 1000)
     simple, lo, hi = _grey_levels_per_region(pm, img)
     np.testing.assert_array_equal(lo, hi)  # one grey level per region: walls between clusters are closed
-    # and every 4-adjacent pair of different grey has a boundary pixel between
+    # and every 4-adjacent pair of different grey has a perimeter pixel between
     for a, b in (((slice(None, -1),), (slice(1, None),)), ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))):
         differ = simple[a] != simple[b]
-        assert not (differ & ~pm.boundary[a] & ~pm.boundary[b]).any()
+        assert not (differ & ~pm.perimeter[a] & ~pm.perimeter[b]).any()
 
 
 def test_canny_gap_at_a_thin_cluster_is_closed():
@@ -120,7 +120,7 @@ def test_bad_parameters(image, kwargs, match):
 
 
 def test_uss_cnn_bad_options():
-    from labelassist.core.uss_cnn import refine_clusters
+    from labelassist.core.propose.uss_cnn import refine_clusters
 
     with pytest.raises(ParameterError, match="steps must be >= 1"):
         refine_clusters(np.zeros((8, 8)), np.ones((8, 8), int), steps=0)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from labelassist.core.classifier import build_classifier
-from labelassist.core.pipeline import Pipeline, PipelineParams
+from labelassist.core.nets.classifier import build_classifier
+from labelassist.core.propose.pipeline import Pipeline, PipelineParams
 from labelassist.errors import Cancelled, ParameterError
 
 META = {"arch": "resnet18", "in_channels": 3, "input_size": 64, "class_names": ["background", "lesion"]}
@@ -40,7 +40,7 @@ def test_run_gives_a_mask_per_slice_on_the_slice_grid(volume, model):
 def test_threshold_change_refits_without_recomputing_cam_or_perimeter(volume, model, monkeypatch):
     pipe = _pipe(volume, model)
     pipe.run()
-    from labelassist.core import pipeline as mod
+    from labelassist.core.propose import pipeline as mod
 
     def boom(*a, **k):
         raise AssertionError("recomputed a stage that a threshold change does not touch")
@@ -57,7 +57,7 @@ def test_cam_method_change_keeps_perimeters(volume, model, monkeypatch):
     pipe = _pipe(volume, model)
     pipe.run()
     regions = [r.regions for r in pipe.results]
-    from labelassist.core import pipeline as mod
+    from labelassist.core.propose import pipeline as mod
 
     monkeypatch.setattr(mod, "perimeter_map", lambda *a, **k: pytest.fail("perimeter recomputed"))
     pipe.set_params(cam_method="gradcam++")

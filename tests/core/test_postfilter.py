@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from labelassist.core import postfilter as pf
+from labelassist.core.propose import postfilter as pf
 from labelassist.errors import ParameterError
 
 

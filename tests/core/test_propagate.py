@@ -4,8 +4,8 @@ cancel returns nothing, a saved net reloads and fine-tunes, bad input is one lin
 import numpy as np
 import pytest
 
-from labelassist.core.metrics import dice
-from labelassist.core.propagate import load_segmenter, predict, propagate, save_segmenter, slice_confidence
+from labelassist.core.evaluate.metrics import dice
+from labelassist.core.propagate.propagation import load_segmenter, predict, propagate, save_segmenter, slice_confidence
 from labelassist.errors import Cancelled, CheckpointError, ParameterError
 
 FAST = dict(steps=60, batch_size=6, crop=None, device="cpu", tta=False)
@@ -155,7 +155,7 @@ def test_weak_targets_count_only_as_far_as_they_agreed_with_the_reviewer(trained
 
 
 def test_keep_connected_clears_what_no_reviewed_lesion_touches():
-    from labelassist.core.propagate import keep_connected
+    from labelassist.core.propagate.propagation import keep_connected
 
     m = np.zeros((6, 8, 8), np.uint8)
     m[1:4, 2:4, 2:4] = 1  # runs through the reviewed slice 2

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from labelassist.core.review_queue import disagreement, lost_lesion, review_queue
+from labelassist.core.propagate.queue import disagreement, lost_lesion, review_queue
 from labelassist.errors import ParameterError
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from labelassist.core.synth import lesion_weight, make_mri_case, make_ultrasound_case
+from labelassist.demo.synth import lesion_weight, make_mri_case, make_ultrasound_case
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from labelassist.core.checkpoint import load_checkpoint
-from labelassist.core.train import labels_from_mask, roc_auc, train_classifier
+from labelassist.core.nets.checkpoint import load_checkpoint
+from labelassist.core.classify.train import labels_from_mask, roc_auc, train_classifier
 from labelassist.errors import Cancelled, ParameterError
 
 

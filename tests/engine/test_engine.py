@@ -34,7 +34,7 @@ def test_volume_run_streams_slices_and_progress(qtbot, engine, volume):
     assert threads == {threading.get_ident()}  # signals arrive on the GUI thread
     assert progress[-1] == ("volume", 12, 12) and all(d <= t for _, d, t in progress)
     view = engine.result(3)
-    assert view.cam.shape == (64, 64) and view.boundary.shape == (64, 64) and 0 <= view.probability <= 1
+    assert view.cam.shape == (64, 64) and view.perimeter.shape == (64, 64) and 0 <= view.probability <= 1
     mask = engine.refit(3)
     assert mask.shape == (64, 64) and mask.dtype == np.uint8
     assert engine.model_info["hash"] and engine.device_name == "CPU"
@@ -68,7 +68,7 @@ def test_cancel_yields_no_result(qtbot, engine):
 
 
 def test_worker_error_is_one_line_and_engine_survives(qtbot, engine, monkeypatch):
-    import labelassist.core.pipeline as pipeline
+    import labelassist.core.propose.pipeline as pipeline
 
     def boom(*a, **k):
         raise RuntimeError("GPU on fire\nsecond line")

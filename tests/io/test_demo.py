@@ -11,7 +11,7 @@ import pytest
 
 from labelassist.errors import LabelAssistError, ParameterError
 from labelassist.io import load_volume
-from labelassist.io.demo import load_template, write_demo_data
+from labelassist.demo.data import load_template, write_demo_data
 
 
 @pytest.fixture(scope="module")

@@ -164,7 +164,7 @@ def test_cancel_stops_a_run(qtbot, dock):
 
 
 def test_worker_exception_shows_error_and_viewer_stays_usable(qtbot, dock, monkeypatch, run_volume):
-    import labelassist.core.pipeline as pipeline
+    import labelassist.core.propose.pipeline as pipeline
 
     viewer, widget = dock
 

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
 
 def test_screenshot_of_a_demo_slice(make_napari_viewer, qtbot, monkeypatch, tmp_path):
-    from labelassist.engine import demo_model_path
+    from labelassist.io.resources import demo_model_path
 
     if not demo_model_path().is_file():
         pytest.skip("no demo model in resources/")

@@ -1,4 +1,4 @@
-"""Learning from the reviewer (DESIGN.md §7): a small U-Net trained on the reviewed slices of a volume
+"""Learning from the reviewer (docs/architecture.md, learning from corrections): a small U-Net trained on the reviewed slices of a volume
 predicts every unreviewed slice, with a confidence per slice for the review queue.
 
 Truth: accepted and corrected slices (their labels), rejected slices (empty). Optionally, weak targets:
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD, normalise_volume
-from labelassist.core.seg_checkpoint import SEG_FORMAT, Segmenter, load_segmenter, save_segmenter
-from labelassist.core.seg_data import _augment, _crop, _loss, _resize_masks, _stack_inputs, _working_size
-from labelassist.core.unet import build_unet
+from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD, normalise_volume
+from labelassist.core.nets.segmenter_checkpoint import SEG_FORMAT, Segmenter, load_segmenter, save_segmenter
+from labelassist.core.propagate.data import _augment, _crop, _loss, _resize_masks, _stack_inputs, _working_size
+from labelassist.core.nets.unet import build_unet
 from labelassist.errors import Cancelled, ParameterError
 
 __all__ = ["Segmenter", "PropagationResult", "propagate", "predict", "slice_confidence", "NET_THRESHOLD",
@@ -96,7 +96,7 @@ def _predict_tensor(net, x, device, batch_size, tta, progress=None, cancel=None,
 def predict(image, model: Segmenter, *, cam=None, device="auto", threshold: float = NET_THRESHOLD, tta: bool = True,
             batch_size: int = 32):
     """The net's masks, probabilities (float16, slice grid) and per-slice confidence for every slice of ``image``."""
-    from labelassist.core.device import resolve_device
+    from labelassist.core.nets.device import resolve_device
 
     device = resolve_device(device)
     norm = normalise_volume(_check_image(image))
@@ -221,7 +221,7 @@ def propagate(
     """
     import torch
 
-    from labelassist.core.device import resolve_device
+    from labelassist.core.nets.device import resolve_device
 
     started = time.perf_counter()
     image = _check_image(image)

@@ -1,4 +1,4 @@
-"""Calibration (DESIGN.md §1.7): a grid search of thresholds, ensemble rule and gate against reference masks.
+"""Calibration (docs/architecture.md, pipeline maths): a grid search of thresholds, ensemble rule and gate against reference masks.
 
 The reference is ground truth when there is some, and otherwise the slices the reviewer has accepted or
 corrected. Every grid point is a gather from cached region minima (the 'or' rule excepted), so a full grid
@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labelassist.core.boundaryfit import region_minima, touching_boundary
-from labelassist.core.ensemble import RULES, ensemble_fit
-from labelassist.core.metrics import confusion, paper_metric
+from labelassist.core.propose.boundaryfit import region_minima, touching_perimeter
+from labelassist.core.propose.ensemble import RULES, ensemble_fit
+from labelassist.core.evaluate.metrics import confusion, paper_metric
 from labelassist.errors import ParameterError
 
 __all__ = ["CalibrationResult", "calibrate", "plot_grid", "DEFAULT_THRESHOLDS"]
@@ -86,7 +86,7 @@ def calibrate(
     rules: Sequence[str] | None = None,
     gates: Sequence[float] | None = None,
     probabilities=None,
-    boundary=None,
+    perimeter=None,
     objective: str = "dice",
 ) -> CalibrationResult:
     """Find the thresholds (and ensemble rule, gate) that best reproduce reference masks.
@@ -96,7 +96,7 @@ def calibrate(
     cams : ndarray (N, H, W) or (K, N, H, W)
         CAMs of N reference slices, for one or K (<= 3) CAM methods/models.
     regions : ndarray of int (N, H, W)
-        Regions of each slice's perimeter map (0 on boundary pixels).
+        Regions of each slice's perimeter map (0 on perimeter pixels).
     truths : ndarray (N, H, W)
         Reference masks (non-zero = lesion).
     thresholds : sequence of float in [0, 1]
@@ -107,7 +107,7 @@ def calibrate(
         p(lesion) gates searched (default ``(0.0,)``); needs ``probabilities`` (K, N) or (N,) unless 0.
     probabilities : ndarray, optional
         p(lesion) per slice (the mean over the K models is gated).
-    boundary : ndarray of bool (N, H, W), optional
+    perimeter : ndarray of bool (N, H, W), optional
         Boundary pixels (default ``regions == 0``).
     objective : {"dice", "miou"}
         Mean per-slice foreground Dice (both-empty slices count 1, so a clean negative is rewarded), or
@@ -140,7 +140,7 @@ def calibrate(
     probs = np.zeros(n) if probabilities is None else np.asarray(probabilities, dtype=float).reshape(-1, n).mean(axis=0)
     if probabilities is None and any(g > 0 for g in gate_list):
         raise ParameterError("gates above 0 need probabilities (p(lesion) of each slice)")
-    walls = (regions == 0) if boundary is None else np.asarray(boundary, bool)
+    walls = (regions == 0) if perimeter is None else np.asarray(perimeter, bool)
 
     minima = [[region_minima(stack[c, i], regions[i]) for i in range(n)] for c in range(k)]
     grid = np.zeros((len(rule_list), len(gate_list)) + (len(ts),) * k)
@@ -177,7 +177,7 @@ def _best(grid, gates, thresholds, *, prior: float = 0.5):
 def _fit(cams_i, minima, i, regions, walls, tvals, rule) -> np.ndarray:
     """Fitted mask of slice ``i`` for thresholds ``tvals`` (one per CAM) and an ensemble rule."""
     if rule == "or":
-        return ensemble_fit(list(cams_i), tvals, regions, rule="or", boundary=walls)
+        return ensemble_fit(list(cams_i), tvals, regions, rule="or", perimeter=walls)
     if rule in (None, "and"):
         kept = np.ones(regions.shape, bool)
         inside = np.ones(regions.shape, bool)
@@ -189,7 +189,7 @@ def _fit(cams_i, minima, i, regions, walls, tvals, rule) -> np.ndarray:
         c = int(np.argmin(sizes) if rule == "<" else np.argmax(sizes))
         kept = minima[c][i][regions] >= tvals[c]
         inside = cams_i[c] >= tvals[c]
-    kept |= touching_boundary(kept, walls) & inside
+    kept |= touching_perimeter(kept, walls) & inside
     return kept.astype(np.uint8)
 
 

@@ -1,4 +1,4 @@
-"""Intensities to what the classifier sees, and maps back to the slice grid (DESIGN.md §1.1)."""
+"""Intensities to what the classifier sees, and maps back to the slice grid (docs/architecture.md, pipeline maths)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,15 @@
 """Perimeter map: the slice simplified into clusters (unsupervised segmentation), then Canny edges.
 
-DESIGN.md §1.3: superpixels (SLIC, Quickshift, Felzenszwalb), optionally refined by the papers' small
+docs/architecture.md, pipeline maths: superpixels (SLIC, Quickshift, Felzenszwalb), optionally refined by the papers' small
 unsupervised CNN; each cluster is filled with its mean intensity (the "simplified image"); Canny on that
-image gives the boundary pixels; the regions are the 4-connected components of the non-boundary pixels.
+image gives the perimeter pixels; the regions are the 4-connected components of the non-perimeter pixels.
 
 Closed walls. Canny alone does not close every cluster: its non-maximum suppression keeps only the
 stronger of two parallel edges one or two pixels apart, so the border of a thin cluster (a band between a
 brighter and a darker one) vanishes and regions leak across clusters of clearly different means (on a
 128² smooth image with SLIC 200, 190 clusters gave 31 regions, 9 of them straddling two grey levels). So
-the boundary is Canny's edges united with the *gap closure*: for every pair of 4-adjacent pixels whose
-simplified grey differs and that no boundary pixel separates, the brighter pixel becomes a boundary pixel.
+the perimeter is Canny's edges united with the *gap closure*: for every pair of 4-adjacent pixels whose
+simplified grey differs and that no perimeter pixel separates, the brighter pixel becomes a perimeter pixel.
 This adds a few pixels only where Canny left a gap (no doubled walls where Canny already drew one), and it
 makes a guarantee: **no region holds two grey levels of the 8-bit simplified image**, so a region never
 straddles two clusters unless their means round to the same grey (then they merge, as in the papers,
@@ -38,16 +38,16 @@ class PerimeterMap:
 
     Attributes
     ----------
-    boundary : ndarray of bool (H, W)
+    perimeter : ndarray of bool (H, W)
         Boundary (perimeter) pixels.
     regions : ndarray of int32 (H, W)
-        4-connected components of the non-boundary pixels, labelled ``1..n_regions``; 0 on the boundary.
+        4-connected components of the non-perimeter pixels, labelled ``1..n_regions``; 0 on the perimeter.
     n_regions : int
     labels : ndarray of int32 (H, W)
         The clusters (superpixels, or CNN clusters) before Canny, for display.
     """
 
-    boundary: np.ndarray
+    perimeter: np.ndarray
     regions: np.ndarray
     n_regions: int
     labels: np.ndarray
@@ -92,13 +92,13 @@ def simplify(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return (sums / counts)[labels]
 
 
-def close_walls(boundary: np.ndarray, simple: np.ndarray) -> np.ndarray:
+def close_walls(perimeter: np.ndarray, simple: np.ndarray) -> np.ndarray:
     """Boundary pixels plus the brighter pixel of every unseparated 4-adjacent pair of different grey.
 
-    After this, every 4-adjacent pair of pixels of different ``simple`` value holds a boundary pixel, so
-    every 4-connected component of the non-boundary pixels has one value of ``simple``.
+    After this, every 4-adjacent pair of pixels of different ``simple`` value holds a perimeter pixel, so
+    every 4-connected component of the non-perimeter pixels has one value of ``simple``.
     """
-    wall = np.array(boundary, dtype=bool, copy=True)
+    wall = np.array(perimeter, dtype=bool, copy=True)
     s = np.asarray(simple)
     for axis in (0, 1):  # vertical pairs, then horizontal pairs (marks only add, so pass 1 keeps pass 0 closed)
         a = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
@@ -152,7 +152,7 @@ def perimeter_map(
     Returns
     -------
     PerimeterMap
-        Its ``boundary`` is Canny's edges united with the gap closure (see the module docstring): no
+        Its ``perimeter`` is Canny's edges united with the gap closure (see the module docstring): no
         region holds two grey levels of the simplified image.
 
     Examples
@@ -173,7 +173,7 @@ def perimeter_map(
     image = _check_image(image)
     labels = np.asarray(_superpixels(image, method, int(n_segments), compactness, seed, method_options), np.int32)
     if uss_cnn:
-        from labelassist.core.uss_cnn import refine_clusters
+        from labelassist.core.propose.uss_cnn import refine_clusters
 
         labels = refine_clusters(image, labels, seed=seed)
     simple = np.clip(np.round(simplify(image, labels) * 255.0), 0, 255).astype(np.uint8)
@@ -181,6 +181,6 @@ def perimeter_map(
     if canny_sigma > 0:
         smooth = cv2.GaussianBlur(simple.astype(np.float32), (0, 0), float(canny_sigma))
         edges_of = np.clip(np.round(smooth), 0, 255).astype(np.uint8)
-    boundary = close_walls(cv2.Canny(edges_of, canny_low, canny_high, L2gradient=True) > 0, simple)
-    regions, n = ndimage.label(~boundary, structure=_FOUR)
-    return PerimeterMap(boundary=boundary, regions=regions.astype(np.int32), n_regions=int(n), labels=labels)
+    perimeter = close_walls(cv2.Canny(edges_of, canny_low, canny_high, L2gradient=True) > 0, simple)
+    regions, n = ndimage.label(~perimeter, structure=_FOUR)
+    return PerimeterMap(perimeter=perimeter, regions=regions.astype(np.int32), n_regions=int(n), labels=labels)

@@ -1,4 +1,4 @@
-"""Ensembles of CAMs (DESIGN.md §1.6) and the p(lesion) gate."""
+"""Ensembles of CAMs (docs/architecture.md, pipeline maths) and the p(lesion) gate."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from labelassist.core.boundaryfit import check_threshold, mask_inside, touching_boundary
+from labelassist.core.propose.boundaryfit import check_threshold, mask_inside, touching_perimeter
 from labelassist.errors import ParameterError
 
 __all__ = ["RULES", "combine_masks", "ensemble_fit", "gate"]
@@ -49,7 +49,7 @@ def combine_masks(masks: Sequence[np.ndarray], *, rule: str) -> np.ndarray:
 
 
 def ensemble_fit(cams: Sequence[np.ndarray], thresholds: Sequence[float], regions, *, rule: str,
-                 boundary=None) -> np.ndarray:
+                 perimeter=None) -> np.ndarray:
     """Binarise each CAM at its own threshold, combine by ``rule``, then fit: keep regions wholly inside.
 
     Parameters
@@ -59,16 +59,16 @@ def ensemble_fit(cams: Sequence[np.ndarray], thresholds: Sequence[float], region
     thresholds : sequence of float in [0, 1]
         One threshold per CAM: its binary mask is ``cam >= threshold``.
     regions : ndarray of int (H, W)
-        Regions of the perimeter map, 0 on boundary pixels.
+        Regions of the perimeter map, 0 on perimeter pixels.
     rule : {"and", "or", "<", ">"}
         How the binary masks combine (:func:`combine_masks`).
-    boundary : ndarray of bool (H, W), optional
+    perimeter : ndarray of bool (H, W), optional
         Boundary pixels (default ``regions == 0``).
 
     Returns
     -------
     ndarray of uint8 (H, W)
-        The regions wholly inside the combined mask, plus the boundary pixels that are in the combined
+        The regions wholly inside the combined mask, plus the perimeter pixels that are in the combined
         mask and 4-touch a kept region. With one CAM this is :func:`~.boundaryfit.boundary_fit`.
     """
     if len(cams) != len(thresholds):
@@ -80,8 +80,8 @@ def ensemble_fit(cams: Sequence[np.ndarray], thresholds: Sequence[float], region
             raise ParameterError(f"cams[{i}] has shape {np.shape(c)} but regions has shape {regions.shape}; they must match")
     combined = combine_masks([np.asarray(c) >= t for c, t in zip(cams, ts)], rule=rule).astype(bool)
     kept = mask_inside(combined, regions)[regions] >= 1
-    wall = (regions == 0) if boundary is None else np.asarray(boundary, bool)
-    kept |= touching_boundary(kept, wall) & combined
+    wall = (regions == 0) if perimeter is None else np.asarray(perimeter, bool)
+    kept |= touching_perimeter(kept, wall) & combined
     return kept.astype(np.uint8)
 
 
@@ -89,7 +89,7 @@ def gate(mask, probability: float, *, min_probability: float) -> np.ndarray:
     """Empty the mask of a slice whose p(lesion) is below ``min_probability``.
 
     A per-slice min-max scaled CAM always has a hot spot; only the classifier's probability can say a
-    slice shows no lesion (DESIGN.md §1.2).
+    slice shows no lesion (docs/architecture.md, pipeline maths).
     """
     g = check_threshold(min_probability, "min_probability")
     mask = np.asarray(mask)

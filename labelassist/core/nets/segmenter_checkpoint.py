@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labelassist.core.checkpoint import atomic_torch_save, read_torch_blob
-from labelassist.core.unet import build_unet
+from labelassist.core.nets.checkpoint import atomic_torch_save, read_torch_blob
+from labelassist.core.nets.unet import build_unet
 from labelassist.errors import CheckpointError
 
 __all__ = ["Segmenter", "save_segmenter", "load_segmenter", "SEG_FORMAT"]

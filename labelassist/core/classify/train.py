@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from labelassist.core.augment import random_affine_theta
-from labelassist.core.checkpoint import default_meta, load_checkpoint, save_checkpoint
-from labelassist.core.classifier import ARCHS, POOLS, build_classifier
-from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD, normalise_volume, to_model_input
+from labelassist.core.nets.augment import random_affine_theta
+from labelassist.core.nets.checkpoint import default_meta, load_checkpoint, save_checkpoint
+from labelassist.core.nets.classifier import ARCHS, POOLS, build_classifier
+from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD, normalise_volume, to_model_input
 from labelassist.errors import Cancelled, ParameterError
 
 __all__ = ["TrainResult", "train_classifier", "labels_from_mask", "roc_auc", "data_hash"]

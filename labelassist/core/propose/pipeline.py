@@ -1,4 +1,4 @@
-"""The per-slice pipeline with a cache per stage (DESIGN.md §1, §3).
+"""The per-slice pipeline with a cache per stage (docs/architecture.md, pipeline maths, data model).
 
 Stages and what each depends on::
 
@@ -13,94 +13,57 @@ region minima (one gather), a new CAM method recomputes CAMs but keeps every per
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from labelassist.core import boundaryfit, postfilter
-from labelassist.core.cam import CAM_METHODS, compute_cams
-from labelassist.core.classifier import OUTPUT_STRIDES
-from labelassist.core.perimeter import perimeter_map
-from labelassist.core.preprocess import check_channels, normalise_volume
+from labelassist.core.propose import boundaryfit, postfilter
+from labelassist.core.propose.cam import compute_cams
+from labelassist.core.propose.params import PipelineParams, invalidated_stages
+from labelassist.core.propose.perimeter import perimeter_map
+from labelassist.core.nets.inputs import check_channels, normalise_volume
 from labelassist.errors import Cancelled, ParameterError
 
-__all__ = ["PipelineParams", "SliceResult", "Pipeline"]
-
-_PERIMETER_FIELDS = ("uss", "n_segments", "uss_cnn")
-_CAM_FIELDS = ("cam_method", "cam_shifts", "cam_stride")
-
-
-@dataclass(frozen=True)
-class PipelineParams:
-    """Every knob of the pipeline, grouped by the stage it touches.
-
-    Parameters
-    ----------
-    cam_method : str
-        A key of :data:`labelassist.core.cam.CAM_METHODS`.
-    cam_shifts : int in 1..4
-        Shift averaging of the CAM (:func:`labelassist.core.cam.compute_cams`): 2 averages 4 maps of the input
-        moved by half a feature cell, following a lesion at half the cell size; 1 is the plain CAM. FullGrad
-        (no target layer) always runs once.
-    cam_stride : {8, 16, 32}
-        The CAM's output stride when finer than the classifier's own (8 for the stride-16 demo model: a 12 x 12
-        CAM at 96² instead of 6 x 6, nothing retrained; :func:`labelassist.core.classifier.finer_stride`).
-        p(lesion) comes from the classifier as trained. FullGrad always runs at the model's own stride.
-    uss, n_segments, uss_cnn
-        Perimeter map method, its main parameter and the optional unsupervised CNN refinement.
-    threshold : float
-        CAM threshold t in [0, 1] (binary CAM = CAM >= t).
-    gate : float
-        Minimum p(lesion) in [0, 1]; a slice below it gets an empty mask.
-    fit : bool
-        False gives the thresholded CAM alone (no BoundaryFit), for comparison.
-    min_size, fill_holes, largest_only
-        Post-filters applied to the fitted mask.
-    """
-
-    cam_method: str = "gradcam"
-    cam_shifts: int = 2
-    cam_stride: int = 8
-    uss: str = "slic"
-    n_segments: int = 200
-    uss_cnn: bool = False
-    threshold: float = 0.5
-    gate: float = 0.5
-    fit: bool = True
-    min_size: int = 0
-    fill_holes: bool = False
-    largest_only: bool = False
-
-    def __post_init__(self):
-        if self.cam_method not in CAM_METHODS:
-            raise ParameterError(
-                f"cam_method must be one of {', '.join(CAM_METHODS)}; got {self.cam_method!r}"
-            )
-        if isinstance(self.cam_shifts, bool) or not isinstance(self.cam_shifts, int) or not 1 <= self.cam_shifts <= 4:
-            raise ParameterError(f"cam_shifts must be an integer from 1 (plain CAM) to 4, got {self.cam_shifts!r}")
-        if isinstance(self.cam_stride, bool) or self.cam_stride not in OUTPUT_STRIDES:
-            raise ParameterError(f"cam_stride must be 8, 16 or 32 (finer than the model's own to take effect), "
-                                 f"got {self.cam_stride!r}")
-        for name in ("threshold", "gate"):
-            value = getattr(self, name)
-            if not 0.0 <= float(value) <= 1.0:
-                raise ParameterError(f"{name} must be in [0, 1], got {value}")
-        if self.n_segments < 2:
-            raise ParameterError(f"n_segments must be at least 2, got {self.n_segments}")
-        if self.min_size < 0:
-            raise ParameterError(f"min_size must be >= 0, got {self.min_size}")
+__all__ = ["PipelineParams", "SliceResult", "Pipeline", "slice_mask"]
 
 
 @dataclass
 class SliceResult:
-    """What the pipeline knows about one slice (DESIGN.md §3)."""
+    """What the pipeline knows about one slice (docs/architecture.md, data model)."""
 
     cam: np.ndarray | None = None  # float16 (H, W) in [0, 1]
     probability: float | None = None  # p(lesion)
-    regions: np.ndarray | None = None  # int32 (H, W), 0 on boundary pixels
-    boundary: np.ndarray | None = None  # bool (H, W)
+    regions: np.ndarray | None = None  # int32 (H, W), 0 on perimeter pixels
+    perimeter: np.ndarray | None = None  # bool (H, W)
     region_min: np.ndarray | None = None  # float32 (n_regions + 1,)
     mask: np.ndarray | None = None  # uint8 (H, W)
+
+
+def slice_mask(result: SliceResult, params: PipelineParams) -> np.ndarray:
+    """The fitted mask of one slice from its cached stages and ``params`` (uint8 (H, W)).
+
+    ``result`` needs its CAM and p(lesion), and with ``params.fit`` its regions and perimeter; its region
+    minima are computed and cached on it when missing, so a threshold change is one gather.
+    """
+    res, p = result, params
+    cam = res.cam.astype(np.float32)
+    if res.probability < p.gate:
+        mask = np.zeros(cam.shape, np.uint8)
+    elif not p.fit:
+        mask = (cam >= p.threshold).astype(np.uint8)
+    else:
+        if res.region_min is None:
+            res.region_min = boundaryfit.region_minima(cam, res.regions)
+        mask = boundaryfit.fit_from_minima(
+            res.region_min, res.regions, threshold=p.threshold, cam=cam, perimeter=res.perimeter
+        )
+    if p.min_size:
+        mask = postfilter.remove_small(mask, min_size=p.min_size)
+    if p.fill_holes:
+        mask = postfilter.fill_holes(mask)
+    if p.largest_only:
+        mask = postfilter.largest_component(mask)
+    return np.asarray(mask, dtype=np.uint8)
 
 
 ProgressFn = Callable[[int, int], None]
@@ -145,16 +108,29 @@ class Pipeline:
     def set_params(self, params: PipelineParams | None = None, **changes) -> PipelineParams:
         """Change parameters; drop exactly the cached stages that depend on what changed."""
         new = replace(params or self.params, **changes)
-        changed = {f.name for f in fields(new) if getattr(new, f.name) != getattr(self.params, f.name)}
+        changed = new.changed_from(self.params)
         self.params = new
-        for res in self.results:
-            if changed & set(_CAM_FIELDS):
-                res.cam = res.probability = res.region_min = None
-            if changed & set(_PERIMETER_FIELDS):
-                res.regions = res.boundary = res.region_min = None
-            if changed:
-                res.mask = None
+        self.clear(invalidated_stages(changed))
         return new
+
+    def set_model(self, model, meta: dict) -> None:
+        """Use another classifier from now on: every CAM (and what follows from it) is dropped."""
+        check_channels(1 if self.array.ndim == 3 else self.array.shape[-1], int(meta["in_channels"]))
+        self.model, self.meta = model, meta
+        self.clear({"cam"})
+
+    def clear(self, stages) -> None:
+        """Drop the cached ``stages`` (any of ``"cam"``, ``"perimeter"``, ``"fit"``) of every slice, and
+        what depends on them (the region minima on either, the mask on any)."""
+        stages = set(stages)
+        if not stages:
+            return
+        for res in self.results:
+            if "cam" in stages:
+                res.cam = res.probability = res.region_min = None
+            if "perimeter" in stages:
+                res.regions = res.perimeter = res.region_min = None
+            res.mask = None
 
     # -- stages -----------------------------------------------------------------------------------
     @property
@@ -195,33 +171,16 @@ class Pipeline:
             if progress is not None:
                 progress(min(start + len(chunk), len(todo)), len(todo))
 
-    def _perimeter(self, index: int) -> None:
+    def ensure_perimeter(self, index: int) -> None:
+        """Compute slice ``index``'s perimeter map (regions and perimeter) unless it is cached."""
         res = self.results[index]
         if res.regions is None:
             p = self.params
             pm = perimeter_map(self._slice_image(index), method=p.uss, n_segments=p.n_segments, uss_cnn=p.uss_cnn)
-            res.regions, res.boundary = pm.regions, pm.boundary
+            res.regions, res.perimeter = pm.regions, pm.perimeter
 
     def _mask(self, index: int) -> np.ndarray:
-        res, p = self.results[index], self.params
-        cam = res.cam.astype(np.float32)
-        if res.probability < p.gate:
-            mask = np.zeros(cam.shape, np.uint8)
-        elif not p.fit:
-            mask = (cam >= p.threshold).astype(np.uint8)
-        else:
-            if res.region_min is None:
-                res.region_min = boundaryfit.region_minima(cam, res.regions)
-            mask = boundaryfit.fit_from_minima(
-                res.region_min, res.regions, threshold=p.threshold, cam=cam, boundary=res.boundary
-            )
-        if p.min_size:
-            mask = postfilter.remove_small(mask, min_size=p.min_size)
-        if p.fill_holes:
-            mask = postfilter.fill_holes(mask)
-        if p.largest_only:
-            mask = postfilter.largest_component(mask)
-        return np.asarray(mask, dtype=np.uint8)
+        return slice_mask(self.results[index], self.params)
 
     # -- running ----------------------------------------------------------------------------------
     def run(
@@ -251,7 +210,7 @@ class Pipeline:
             if cancel is not None and cancel():
                 raise Cancelled()
             if self.params.fit:
-                self._perimeter(i)
+                self.ensure_perimeter(i)
             masks.append(self._mask(i))
             if progress is not None:
                 progress(len(idx) + k + 1, total)
@@ -262,9 +221,9 @@ class Pipeline:
 
     def refit(self, index: int, **changes) -> np.ndarray:
         """Re-fit one slice after a change of threshold/gate/filters: a gather, no CAM or perimeter work."""
-        heavy = set(changes) & set(_CAM_FIELDS + _PERIMETER_FIELDS)
+        heavy = sorted(n for n in changes if invalidated_stages([n]) - {"fit"})
         if heavy:
-            raise ParameterError(f"refit changes only the fit; {sorted(heavy)} need run()")
+            raise ParameterError(f"refit changes only the fit; {heavy} need run()")
         if changes:
             self.set_params(**changes)
         i = self._check_index(index)

@@ -1,4 +1,4 @@
-"""Post-filters of a fitted mask (DESIGN.md §1.5): each optional, each one small step."""
+"""Post-filters of a fitted mask (docs/architecture.md, pipeline maths): each optional, each one small step."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from labelassist.core.classifier import LESION, OUTPUT_STRIDES, finer_stride, model_output_stride, target_layer
-from labelassist.core.preprocess import resize_to, to_model_input
+from labelassist.core.nets.classifier import LESION, OUTPUT_STRIDES, finer_stride, model_output_stride, target_layer
+from labelassist.core.nets.inputs import resize_to, to_model_input
 from labelassist.errors import Cancelled, ParameterError
 
 __all__ = ["CAM_METHODS", "SLOW_METHODS", "cam_class", "compute_cams", "centre_cells", "shift_offsets"]

@@ -1,9 +1,9 @@
 """BoundaryFit: keep only the regions of the perimeter map that lie wholly inside the binary CAM.
 
 The papers flood-fill from every negative pixel of the binary CAM and remove what the flood reaches.
-Since a flood from a pixel fills exactly its region (boundary pixels are walls), a region survives iff
+Since a flood from a pixel fills exactly its region (perimeter pixels are walls), a region survives iff
 it holds no negative pixel, i.e. iff ``min(cam over the region) >= t``. With the region minima cached,
-the fitted mask for any threshold is one gather, ``region_min[regions] >= t`` (DESIGN.md §1.4).
+the fitted mask for any threshold is one gather, ``region_min[regions] >= t`` (docs/architecture.md, pipeline maths).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from labelassist.errors import ParameterError
 
-__all__ = ["region_minima", "fit_from_minima", "boundary_fit", "check_threshold", "touching_boundary", "mask_inside"]
+__all__ = ["region_minima", "fit_from_minima", "boundary_fit", "check_threshold", "touching_perimeter", "mask_inside"]
 
 
 def check_threshold(threshold, name: str = "threshold") -> float:
@@ -40,12 +40,12 @@ def region_minima(cam, regions) -> np.ndarray:
     cam : ndarray (H, W)
         Class activation map (any float).
     regions : ndarray of int (H, W)
-        Region labels ``1..n``; 0 marks boundary pixels.
+        Region labels ``1..n``; 0 marks perimeter pixels.
 
     Returns
     -------
     ndarray of float32, shape (n + 1,)
-        ``out[r]`` is the minimum of ``cam`` over region ``r``; ``out[0] = -inf`` so that boundary
+        ``out[r]`` is the minimum of ``cam`` over region ``r``; ``out[0] = -inf`` so that perimeter
         pixels are never kept by the gather, and labels with no pixel get ``+inf``.
     """
     cam = np.asarray(cam)
@@ -58,31 +58,31 @@ def region_minima(cam, regions) -> np.ndarray:
     return out
 
 
-def touching_boundary(kept: np.ndarray, boundary: np.ndarray) -> np.ndarray:
+def touching_perimeter(kept: np.ndarray, perimeter: np.ndarray) -> np.ndarray:
     """Boundary pixels 4-adjacent to a kept pixel."""
     near = np.zeros_like(kept)
     near[1:] |= kept[:-1]
     near[:-1] |= kept[1:]
     near[:, 1:] |= kept[:, :-1]
     near[:, :-1] |= kept[:, 1:]
-    return near & boundary
+    return near & perimeter
 
 
-def fit_from_minima(region_min, regions, *, threshold, cam=None, boundary=None) -> np.ndarray:
-    """The fitted mask from cached region minima: one gather, plus the boundary rule.
+def fit_from_minima(region_min, regions, *, threshold, cam=None, perimeter=None) -> np.ndarray:
+    """The fitted mask from cached region minima: one gather, plus the perimeter rule.
 
     Parameters
     ----------
     region_min : ndarray (n + 1,)
         From :func:`region_minima`.
     regions : ndarray of int (H, W)
-        Region labels, 0 on boundary pixels.
+        Region labels, 0 on perimeter pixels.
     threshold : float in [0, 1]
         Binary CAM = ``cam >= threshold``.
     cam : ndarray (H, W), optional
-        Needed for the boundary rule: boundary pixels stay only where they are in the binary CAM and
-        4-touch a kept region. Without it no boundary pixel is kept.
-    boundary : ndarray of bool (H, W), optional
+        Needed for the perimeter rule: perimeter pixels stay only where they are in the binary CAM and
+        4-touch a kept region. Without it no perimeter pixel is kept.
+    perimeter : ndarray of bool (H, W), optional
         Boundary pixels (default: ``regions == 0``).
 
     Returns
@@ -94,12 +94,12 @@ def fit_from_minima(region_min, regions, *, threshold, cam=None, boundary=None) 
     if cam is not None:
         cam = np.asarray(cam)
         _check_pair(cam, regions)
-        wall = (regions == 0) if boundary is None else np.asarray(boundary, dtype=bool)
-        kept |= touching_boundary(kept, wall) & (cam >= t)
+        wall = (regions == 0) if perimeter is None else np.asarray(perimeter, dtype=bool)
+        kept |= touching_perimeter(kept, wall) & (cam >= t)
     return kept.astype(np.uint8)
 
 
-def boundary_fit(cam, regions, *, threshold, boundary=None, mode="remove") -> np.ndarray:
+def boundary_fit(cam, regions, *, threshold, perimeter=None, mode="remove") -> np.ndarray:
     """Fit the binary CAM to the perimeter map.
 
     Parameters
@@ -107,10 +107,10 @@ def boundary_fit(cam, regions, *, threshold, boundary=None, mode="remove") -> np
     cam : ndarray (H, W)
         Class activation map in [0, 1].
     regions : ndarray of int (H, W)
-        Region labels ``1..n`` of the perimeter map, 0 on its boundary pixels.
+        Region labels ``1..n`` of the perimeter map, 0 on its perimeter pixels.
     threshold : float in [0, 1]
         Binary CAM = ``cam >= threshold``.
-    boundary : ndarray of bool (H, W), optional
+    perimeter : ndarray of bool (H, W), optional
         Boundary pixels (default ``regions == 0``).
     mode : {"remove", "boost"}
         ``"remove"`` (the papers): every region holding a negative pixel is removed, uint8 mask out.
@@ -134,7 +134,7 @@ def boundary_fit(cam, regions, *, threshold, boundary=None, mode="remove") -> np
         raise ParameterError(f"mode must be 'remove' or 'boost', got {mode!r}")
     cam = np.asarray(cam, dtype=np.float32)
     regions = np.asarray(regions)
-    fit = fit_from_minima(region_minima(cam, regions), regions, threshold=threshold, cam=cam, boundary=boundary)
+    fit = fit_from_minima(region_minima(cam, regions), regions, threshold=threshold, cam=cam, perimeter=perimeter)
     if mode == "remove":
         return fit
     return np.clip((cam * fit + cam) / 2.0, 0.0, 1.0).astype(np.float32)
@@ -145,7 +145,7 @@ def mask_inside(mask, regions) -> np.ndarray:
 
     The binary-mask form of :func:`region_minima` (the fit of an ensemble's combined mask):
     ``mask_inside(mask, regions)[regions] >= 1`` keeps the regions with no pixel outside ``mask``.
-    Index 0 (boundary pixels) is ``-inf``.
+    Index 0 (perimeter pixels) is ``-inf``.
     """
     regions = np.asarray(regions)
     n = int(regions.max()) if regions.size else 0

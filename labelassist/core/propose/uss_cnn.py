@@ -1,4 +1,4 @@
-"""The papers' small unsupervised segmentation CNN (DESIGN.md §1.3), trained per image.
+"""The papers' small unsupervised segmentation CNN (docs/architecture.md, pipeline maths), trained per image.
 
 conv3x3-BN-ReLU, then conv1x1-BN-ReLU twice, then a 1x1 classifier over ``n_channels`` clusters. Each
 step: the argmax cluster of every pixel, replaced by the majority cluster inside its superpixel, is the

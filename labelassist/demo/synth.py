@@ -1,6 +1,6 @@
 """Synthetic lesions with known masks, in real anatomy (MRI) and in simulated B-mode ultrasound.
 
-No file I/O here: :mod:`labelassist.io.demo` loads the MNI152 template and writes the files. Every
+No file I/O here: :mod:`labelassist.demo.data` loads the MNI152 template and writes the files. Every
 random choice comes from the ``rng`` passed in, so a seed gives the same data byte for byte.
 
 Lesions are not flat discs: an ellipsoid whose radius is modulated by smooth noise (lobulated or

@@ -1,4 +1,4 @@
-"""A small 2-D U-Net: the segmentation net that learns from the reviewer's slices (DESIGN.md §7).
+"""A small 2-D U-Net: the segmentation net that learns from the reviewer's slices (docs/architecture.md, learning from corrections).
 
 Small on purpose (16 base channels, 3 down-sampling levels, about 0.5 M parameters): it trains in
 well under a minute on two CPU cores at 96-128 pixels and still has the receptive field to see a

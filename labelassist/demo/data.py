@@ -1,5 +1,5 @@
 """Demo data: MRI volumes from the MNI152 T1 template nilearn ships (offline) and B-mode-like images,
-with synthetic lesions and their masks (:mod:`labelassist.core.synth`).
+with synthetic lesions and their masks (:mod:`labelassist.demo.synth`).
 
 Layout of OUT_DIR::
 
@@ -17,7 +17,7 @@ placed uniformly in the brain, so they are likelier where the brain is large) in
 ``mask`` (relative to OUT_DIR), ``setting``, ``lesions`` (count), for MRI ``positive_slices`` and
 ``slices`` (along k), and ``lesion_params``: per lesion its ``centre`` (voxel i, j, k; for US row,
 column), for MRI ``centre_mm`` (world RAS), ``radius_mm`` / ``radius_px``, ``contrast``, ``polarity``
-and the rest of :func:`labelassist.core.synth.make_mri_case` / ``make_ultrasound_case``'s parameters.
+and the rest of :func:`labelassist.demo.synth.make_mri_case` / ``make_ultrasound_case``'s parameters.
 
 Writing again into a previous output replaces it: files the old manifest listed and the new one does
 not are removed. Any other non-empty folder is refused.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelassist.core.synth import SETTINGS, make_mri_case, make_ultrasound_case
+from labelassist.demo.synth import SETTINGS, make_mri_case, make_ultrasound_case
 from labelassist.errors import ParameterError, VolumeError
 from labelassist.io.save import atomic_write
 

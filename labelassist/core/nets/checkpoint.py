@@ -8,8 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from labelassist.core.classifier import ARCHS, CLASS_NAMES, build_classifier
-from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD
+from labelassist.core.nets.classifier import ARCHS, CLASS_NAMES, build_classifier
+from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD
 from labelassist.errors import CheckpointError
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "default_meta", "checkpoint_hash", "atomic_torch_save",

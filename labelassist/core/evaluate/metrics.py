@@ -1,4 +1,4 @@
-"""Metrics (DESIGN.md §2): the papers' pooled two-class mIoU and "DSC", and foreground Dice.
+"""Metrics (docs/architecture.md, metrics): the papers' pooled two-class mIoU and "DSC", and foreground Dice.
 
 Conventions for empty masks, chosen so a radiologist reads them right:
 
@@ -66,7 +66,7 @@ def _mean(values):
 
 
 def evaluate(pred, truth) -> dict:
-    """Every metric of DESIGN.md §2, as plain JSON-able numbers.
+    """Every metric of docs/architecture.md, metrics, as plain JSON-able numbers.
 
     Parameters
     ----------

@@ -1,12 +1,12 @@
-"""Training data for the segmentation net of :mod:`labelassist.core.propagate`: inputs at a working size,
+"""Training data for the segmentation net of :mod:`labelassist.core.propagate.propagation`: inputs at a working size,
 2.5-D context and the CAM as channels, lesion-centred crops, augmentation and the loss."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from labelassist.core.augment import random_affine_theta
-from labelassist.core.preprocess import MODEL_MEAN, MODEL_STD
+from labelassist.core.nets.augment import random_affine_theta
+from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD
 
 
 def _working_size(shape, max_size, depth):

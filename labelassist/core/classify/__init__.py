@@ -1,0 +1,1 @@
+"""Training the classifier from image-level labels (each slice: lesion yes/no)."""

@@ -1,0 +1,8 @@
+"""Learning from the reviewer's corrections (propagate): the segmenter, a small U-Net, learns from the
+reviewed slices of a volume and predicts every unreviewed one with a confidence; the review queue orders
+the slices the reviewer should look at next."""
+
+from labelassist.core.propagate.propagation import PropagationResult, predict, propagate
+from labelassist.core.propagate.queue import review_queue
+
+__all__ = ["propagate", "predict", "PropagationResult", "review_queue"]
