@@ -16,9 +16,17 @@ def add_parser(sub) -> None:
 
 
 def describe(volume) -> str:
-    """A few lines a person reads: format, shape, spacing, orientation, range."""
+    """A few lines a person reads: format (its name and title in the formats table, the modality), shape,
+    spacing, orientation, range."""
     import numpy as np
 
+    from labelassist.errors import ParameterError
+    from labelassist.io.formats import get_format
+
+    try:
+        kind = ", ".join(filter(None, (get_format(volume.format).title, volume.modality)))
+    except ParameterError:  # a Volume made in memory with a format of its own
+        kind = volume.modality
     a = volume.array
     finite = a[np.isfinite(a)]
     rng = f"[{finite.min():.6g}, {finite.max():.6g}]" if finite.size else "all NaN"
@@ -26,7 +34,7 @@ def describe(volume) -> str:
     channels = f", {volume.n_channels} channels ({', '.join(volume.channel_names)})" if volume.array.ndim == 4 else ""
     lines = [
         f"{volume.source_path}",
-        f"  format       {volume.format}{' (' + volume.modality + ')' if volume.modality else ''}",
+        f"  format       {volume.format}{' (' + kind + ')' if kind else ''}",
         f"  shape        {' x '.join(map(str, volume.shape))} (z, y, x){channels}",
         f"  spacing      {spacing} mm (z, y, x)",
         f"  orientation  {volume.orientation}",

@@ -27,11 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import VolumeError
-from labelassist.io.volume import Volume, spacing_zyx
+from labelassist.io.volume import LPS_TO_RAS, Volume, spacing_zyx
 
 __all__ = ["read_dicom_file"]
 
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 # Most voxels any header may make us allocate (as float32: 8 GiB), the same cap as the other readers.
 _MAX_VOXELS = 2**31
 # An image codec can beat deflate by far on a flat image, hence a generous ratio for encapsulated data.
@@ -389,4 +388,4 @@ def _affine(ds, frames: int, path: Path) -> np.ndarray:
     lps = np.eye(4)
     lps[:3, 0], lps[:3, 1], lps[:3, 2] = row * dx, col * dy, step
     lps[:3, 3] = positions[0]
-    return _LPS_TO_RAS @ lps
+    return LPS_TO_RAS @ lps

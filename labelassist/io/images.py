@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import VolumeError
+from labelassist.io.formats import by_suffix
+from labelassist.io.sniff import TIFF_MAGIC
 from labelassist.io.volume import Volume
 
-__all__ = ["read_image", "read_image_folder", "natural_key", "IMAGE_AFFINE", "IMAGE_SUFFIXES"]
+__all__ = ["read_image", "read_image_folder", "natural_key", "IMAGE_AFFINE"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 IMAGE_AFFINE = np.diag([-1.0, -1.0, 1.0, 1.0])
 # Largest image (pixels per page) labelassist reads: 2**28, i.e. 1 GiB per channel as float32.
 MAX_PIXELS = 2**28
@@ -95,7 +96,7 @@ def read_image_folder(folder) -> Volume:
     except OSError as exc:
         raise VolumeError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from None
     files = sorted(
-        (p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()),
+        (p for p in entries if _is_image_name(p) and not p.name.startswith(".") and p.is_file()),
         key=natural_key,
     )
     if not files:
@@ -140,7 +141,12 @@ def _check_file(path: Path) -> int:
     return size
 
 
-def _check_claim(path: Path, size: int) -> None:
+def _is_image_name(path: Path) -> bool:
+    fmt = by_suffix(path)
+    return fmt is not None and fmt.name == "image"
+
+
+def _check_claim(path: Path, size: int, *, tiff: bool) -> None:
     """Refuse a header claiming an absurd image, from the header alone (Pillow opens lazily)."""
     try:
         from PIL import Image
@@ -149,7 +155,7 @@ def _check_claim(path: Path, size: int) -> None:
     try:
         with Image.open(path) as im:
             width, height = im.size
-            pages = int(getattr(im, "n_frames", 1) or 1) if path.suffix.lower() in (".tif", ".tiff") else 1
+            pages = int(getattr(im, "n_frames", 1) or 1) if tiff else 1
             bands = len(im.getbands())
     except Image.DecompressionBombError:
         raise VolumeError(f"{path}: header claims an image of more than {MAX_PIXELS:,} pixels; too large to read") from None
@@ -169,14 +175,15 @@ def _planes(path: Path) -> list[np.ndarray]:
     import cv2
 
     size = _check_file(path)
-    _check_claim(path, size)
     try:
         buf = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:
         raise VolumeError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    tiff = buf[:4].tobytes().startswith(TIFF_MAGIC)  # the content says TIFF (pages), whatever the name says
+    _check_claim(path, size, tiff=tiff)
     with _quiet_opencv():
         try:
-            if path.suffix.lower() in (".tif", ".tiff"):
+            if tiff:
                 ok, pages = cv2.imdecodemulti(buf, cv2.IMREAD_UNCHANGED)
                 if ok and pages:
                     return [np.asarray(p) for p in pages]

@@ -9,12 +9,9 @@ import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
 from labelassist.io.sniff import check_size_claim
-from labelassist.io.volume import Volume, spacing_zyx
+from labelassist.io.volume import LPS_TO_RAS, Volume, spacing_zyx
 
-__all__ = ["read_itk", "read_dicom_series", "itk_affine", "itk_geometry", "LPS_TO_RAS"]
-
-LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-_FORMATS = {"nrrd": "nrrd", "nhdr": "nrrd", "mha": "mha", "mhd": "mha"}
+__all__ = ["read_itk", "read_dicom_series", "itk_affine", "itk_geometry"]
 
 
 def itk_affine(origin, spacing, direction) -> np.ndarray:
@@ -64,8 +61,15 @@ def _data_bytes_available(path: Path) -> tuple[int, bool]:
 
 
 def read_itk(path: Path, kind: str, *, channel: int | None = None) -> Volume:
-    """Read NRRD or MetaImage with SimpleITK (the header is checked before the voxels are read)."""
+    """Read NRRD or MetaImage with SimpleITK (the header is checked before the voxels are read).
+
+    ``kind`` is the format's name in :data:`labelassist.io.formats.FORMATS`, ``"nrrd"`` (.nrrd, .nhdr)
+    or ``"mha"`` (.mha, .mhd); it becomes the Volume's ``format``.
+    """
     import SimpleITK as sitk
+
+    if kind not in ("nrrd", "mha"):
+        raise ParameterError(f"kind must be 'nrrd' or 'mha' (a format SimpleITK reads here), got {kind!r}")
 
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
@@ -88,7 +92,7 @@ def read_itk(path: Path, kind: str, *, channel: int | None = None) -> Volume:
         image = reader.Execute()
     except RuntimeError as exc:
         raise VolumeError(f"{path}: cannot read the voxel data ({_short(exc)}); truncated or corrupt?") from None
-    return _volume_from_image(image, path, _FORMATS.get(kind, kind), channel=channel)
+    return _volume_from_image(image, path, kind, channel=channel)
 
 
 def _volume_from_image(image, path: Path, fmt: str, *, channel=None, modality: str = "") -> Volume:

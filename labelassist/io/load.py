@@ -1,20 +1,18 @@
-"""``load_volume``: one entry point for every format, and one-line errors for every bad input."""
+"""``load_volume``: one entry point for every format of :data:`labelassist.io.formats.FORMATS`, and
+one-line errors for every bad input."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from labelassist.errors import LabelAssistError, VolumeError
-from labelassist.io.sniff import check_readable_file, expected_format, format_name, sniff
+from labelassist.errors import LabelAssistError, ParameterError, VolumeError
+from labelassist.io.formats import check_format
 from labelassist.io.volume import Volume
 
-__all__ = ["load_volume", "IMAGE_SUFFIXES"]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+__all__ = ["load_volume"]
 
 
 def load_volume(path, *, channel: int | None = None, labels: bool = False) -> Volume:
@@ -63,83 +61,10 @@ def load_volume(path, *, channel: int | None = None, labels: bool = False) -> Vo
 
 
 def _load(path: Path, channel: int | None) -> Volume:
-    if path.is_dir():
-        return _load_folder(path, channel)
-    check_readable_file(path)
-    actual = sniff(path)
-    promised = expected_format(path)
-    if promised is not None and actual != promised:
-        if promised == "dicom" and actual in ("unknown",):
-            actual = "dicom"  # DICOM without the 128-byte preamble: let pydicom decide
-        else:
-            raise VolumeError(
-                f"{path}: the extension says {format_name(promised)} but the content is {format_name(actual)}"
-            )
-    if actual == "nifti":
-        from labelassist.io.nifti import read_nifti
-
-        return read_nifti(path, channel=channel)
-    if actual in ("nrrd", "mha"):
-        from labelassist.io.itk import read_itk
-
-        return read_itk(path, actual, channel=channel)
-    if actual == "dicom":
-        _no_channel(path, channel)
-        from labelassist.io.dicom import read_dicom_file
-
-        return read_dicom_file(path)
-    if actual == "image":
-        _no_channel(path, channel)
-        from labelassist.io.images import read_image
-
-        return read_image(path)
-    raise VolumeError(
-        f"{path}: not an image or volume labelassist reads ({format_name(actual)}); "
-        "expected NIfTI, NRRD, MetaImage, DICOM, PNG, JPG, BMP or TIFF"
-    )
-
-
-def _no_channel(path: Path, channel):
-    if channel is not None:
-        from labelassist.errors import ParameterError
-
+    fmt = check_format(path)
+    if channel is not None and not fmt.channels:
         raise ParameterError(f"channel applies to 4-D volumes only, not to {path}")
-
-
-def _load_folder(folder: Path, channel: int | None) -> Volume:
-    if not os.access(folder, os.R_OK | os.X_OK):
-        raise VolumeError(f"{folder}: permission denied (cannot list the folder)")
-    try:
-        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    except OSError as exc:
-        raise VolumeError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from None
-    dicoms = [p for p in files if _is_dicom(p)]
-    if dicoms:
-        _no_channel(folder, channel)
-        if len(dicoms) == 1:
-            from labelassist.io.dicom import read_dicom_file
-
-            return read_dicom_file(dicoms[0])
-        from labelassist.io.itk import read_dicom_series
-
-        return read_dicom_series(folder)
-    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
-        _no_channel(folder, channel)
-        from labelassist.io.images import read_image_folder
-
-        return read_image_folder(folder)
-    raise VolumeError(f"{folder}: no DICOM files or images (PNG, JPG, BMP, TIFF) in this folder")
-
-
-def _is_dicom(path: Path) -> bool:
-    if path.suffix.lower() in (".dcm", ".dicom", ".ima"):
-        return True
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:] == b"DICM"
+    return fmt.read(path, channel=channel)
 
 
 def _warn_degenerate(volume: Volume) -> None:

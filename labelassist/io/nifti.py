@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
-from labelassist.io.sniff import check_size_claim, gunzip_head
+from labelassist.io.sniff import GZIP_MAGIC, check_size_claim, gunzip_head, read_head
 from labelassist.io.volume import Volume, spacing_zyx
 
 __all__ = ["read_nifti", "nifti_image_for"]
@@ -33,11 +33,26 @@ def _header(path: Path, compressed: bool):
         raise VolumeError(f"{path}: not a valid NIfTI header ({exc})".splitlines()[0]) from None
 
 
-def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
-    """Read a .nii/.nii.gz file as a :class:`Volume` (array[k, j, i] == nibabel data[i, j, k])."""
+def _nib_load(path: Path, hdr, compressed: bool):
+    """nibabel's image and its data; a file whose name nibabel does not know (``scan``, ``scan.dat``, a
+    gzip named ``.nii``) is read through a file object, as what its content is."""
     import nibabel as nib
 
-    compressed = path.name.lower().endswith(".gz")
+    if path.name.lower().endswith(".nii.gz" if compressed else ".nii"):
+        img = nib.load(str(path))
+        return img, np.asanyarray(img.dataobj)
+    cls = nib.Nifti2Image if isinstance(hdr, nib.Nifti2Header) else nib.Nifti1Image
+    with (gzip.open if compressed else open)(path, "rb") as fh:
+        img = cls.from_file_map({"image": nib.FileHolder(fileobj=fh)})
+        return img, np.asanyarray(img.dataobj)
+
+
+def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
+    """Read a .nii/.nii.gz file as a :class:`Volume` (array[k, j, i] == nibabel data[i, j, k]).
+
+    Whether it is gzip-compressed is read from its content, so a NIfTI file with another name reads too.
+    """
+    compressed = read_head(path, 2) == GZIP_MAGIC  # the content says, whatever the name says
     hdr = _header(path, compressed)
     shape = tuple(int(n) for n in hdr.get_data_shape())
     if len(shape) > 4:
@@ -54,8 +69,7 @@ def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
         compressed=compressed,
     )
     try:
-        img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
+        img, data = _nib_load(path, hdr, compressed)
     except (EOFError, OSError, zlib.error, gzip.BadGzipFile, ValueError) as exc:
         raise VolumeError(f"{path}: cannot read the voxel data ({exc}); the file is truncated or corrupt") from None
     except Exception as exc:  # noqa: BLE001 - a library failure must not become a traceback

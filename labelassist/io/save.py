@@ -11,19 +11,18 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import VolumeError
+from labelassist.io.formats import WRITABLE_SUFFIXES, by_suffix, split_suffix
 from labelassist.io.volume import Volume
 
-__all__ = ["save_labels", "save_map", "atomic_write", "SUPPORTED_OUTPUTS"]
-
-SUPPORTED_OUTPUTS = (".nii.gz", ".nii", ".nrrd", ".mha")
+__all__ = ["save_labels", "save_map", "atomic_write"]
 
 
 def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in SUPPORTED_OUTPUTS:
-        if name.endswith(suffix):
-            return suffix
-    raise VolumeError(f"{path}: unsupported output extension; use one of {', '.join(SUPPORTED_OUTPUTS)}")
+    """The output's suffix (lower case), one of the formats' :data:`WRITABLE_SUFFIXES`."""
+    suffix = split_suffix(path)[1].lower()
+    if suffix not in WRITABLE_SUFFIXES:
+        raise VolumeError(f"{path}: unsupported output extension; use one of {', '.join(WRITABLE_SUFFIXES)}")
+    return suffix
 
 
 def _source_files(like: Volume) -> list[Path]:
@@ -90,7 +89,7 @@ def _label_array(labels, like: Volume, path: Path) -> np.ndarray:
 
 
 def _write_volume(data: np.ndarray, path: Path, like: Volume, suffix: str) -> None:
-    if suffix in (".nii", ".nii.gz"):
+    if by_suffix(path).name == "nifti":
         import nibabel as nib
 
         from labelassist.io.nifti import nifti_image_for
@@ -162,7 +161,7 @@ def save_map(values, path, *, like: Volume) -> Path:
 def _write_pngs(data: np.ndarray, path: Path, like: Volume) -> None:
     import cv2
 
-    stem = path.name[: -len(_suffix(path))]
+    stem = split_suffix(path)[0]
     folder = path.parent / f"{stem}_masks"
     folder.mkdir(exist_ok=True)
     files = like.header.get("image_files") or [Path(f"slice_{i:04d}.png") for i in range(len(data))]

@@ -23,6 +23,7 @@ import numpy as np
 
 from labelassist.core.review import ReviewState
 from labelassist.errors import VolumeError
+from labelassist.io.formats import split_suffix
 from labelassist.io.save import atomic_write
 from labelassist.io.volume import Volume
 
@@ -72,11 +73,8 @@ def volume_identity(volume: Volume) -> dict:
 
 
 def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".dcm"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem if path.suffix else name
+    """The name without its format's suffix (``scan.nii.gz`` -> ``scan``; a folder keeps its name)."""
+    return split_suffix(path)[0]
 
 
 def default_export_path(volume: Volume) -> Path:

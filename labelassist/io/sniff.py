@@ -1,4 +1,5 @@
-"""What a file is, from its first bytes, before any reader is trusted with it."""
+"""What a file is, from its first bytes, before any reader is trusted with it: the checks and magic-byte
+tests that :mod:`labelassist.io.formats` puts in its table (which sniffs a file in its formats' order)."""
 
 from __future__ import annotations
 
@@ -9,53 +10,15 @@ from pathlib import Path
 
 from labelassist.errors import VolumeError
 
-__all__ = ["sniff", "expected_format", "check_readable_file", "MAX_VOXELS", "check_size_claim"]
+__all__ = [
+    "check_readable_file", "read_head", "gunzip_head", "check_size_claim", "MAX_VOXELS", "GZIP_MAGIC", "TIFF_MAGIC",
+    "is_nifti", "is_nrrd", "is_dicom", "is_image", "is_text", "is_metaimage",
+]
 
 # A hard cap on what any header may ask us to allocate (2**31 voxels = 8 GiB of float32).
 MAX_VOXELS = 2**31
 # Deflate cannot compress better than about 1032:1; a gzip whose header asks for more is lying.
 MAX_DEFLATE_RATIO = 1100
-
-_EXTENSIONS = {
-    ".nii": "nifti",
-    ".nii.gz": "nifti",
-    ".nrrd": "nrrd",
-    ".nhdr": "nrrd",
-    ".mha": "mha",
-    ".mhd": "mha",
-    ".dcm": "dicom",
-    ".dicom": "dicom",
-    ".ima": "dicom",
-    ".png": "image",
-    ".jpg": "image",
-    ".jpeg": "image",
-    ".bmp": "image",
-    ".tif": "image",
-    ".tiff": "image",
-}
-
-_NAMES = {
-    "nifti": "a NIfTI file",
-    "nrrd": "an NRRD file",
-    "mha": "a MetaImage file",
-    "dicom": "a DICOM file",
-    "image": "an image",
-    "gzip": "a gzip file",
-    "text": "a text file",
-    "unknown": "an unknown kind of file",
-}
-
-
-def format_name(kind: str) -> str:
-    return _NAMES.get(kind, kind)
-
-
-def expected_format(path: Path) -> str | None:
-    """The format an extension promises (``None`` for no or an unknown extension)."""
-    name = path.name.lower()
-    if name.endswith(".nii.gz"):
-        return "nifti"
-    return _EXTENSIONS.get(path.suffix.lower())
 
 
 def check_readable_file(path: Path) -> int:
@@ -72,7 +35,8 @@ def check_readable_file(path: Path) -> int:
     return size
 
 
-def _head(path: Path, n: int = 1024) -> bytes:
+def read_head(path: Path, n: int = 1024) -> bytes:
+    """The first ``n`` bytes of a file (a one-line error when it cannot be read)."""
     try:
         with open(path, "rb") as fh:
             return fh.read(n)
@@ -89,37 +53,43 @@ def gunzip_head(path: Path, n: int = 1024) -> bytes:
         raise VolumeError(f"{path}: not a valid gzip file ({exc}); is it truncated?") from None
 
 
-def sniff(path: Path) -> str:
-    """Format of a file from its magic bytes: nifti, nrrd, mha, dicom, image, gzip, text or unknown."""
-    head = _head(path)
-    if head[:2] == b"\x1f\x8b":
-        inner = gunzip_head(path)
-        return "nifti" if _is_nifti(inner) else "gzip"
-    return _kind(head)
+GZIP_MAGIC = b"\x1f\x8b"
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"BM", *TIFF_MAGIC)
 
 
-def _is_nifti(head: bytes) -> bool:
+def is_nifti(head: bytes) -> bool:
+    """NIfTI-1 (``n+1``/``ni1`` at byte 344) or NIfTI-2 (``n+2``/``ni2`` at byte 4) magic."""
     if len(head) >= 348 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
         return True
     return len(head) >= 12 and head[4:8] in (b"n+2\x00", b"ni2\x00")
 
 
-def _kind(head: bytes) -> str:
-    if _is_nifti(head):
-        return "nifti"
-    if head.startswith(b"NRRD000"):
-        return "nrrd"
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return "dicom"
-    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")):
-        return "image"
+def is_nrrd(head: bytes) -> bool:
+    """NRRD magic (``NRRD000x``), of a .nrrd file or a detached .nhdr header."""
+    return head.startswith(b"NRRD000")
+
+
+def is_dicom(head: bytes) -> bool:
+    """DICOM Part 10: ``DICM`` after the 128-byte preamble (a raw data set has no magic)."""
+    return len(head) >= 132 and head[128:132] == b"DICM"
+
+
+def is_image(head: bytes) -> bool:
+    """PNG, JPEG, BMP or TIFF magic."""
+    return head.startswith(_IMAGE_MAGIC)
+
+
+def is_text(head: bytes) -> bool:
+    """Printable ASCII up to the first blank line (or 256 bytes): a text header or a text file."""
     text = head[:512]
-    if text and all(32 <= b < 127 or b in (9, 10, 13) for b in text.split(b"\n\n")[0][:256]):
-        lower = text.lower()
-        if b"objecttype" in lower or b"ndims" in lower:
-            return "mha"
-        return "text"
-    return "unknown"
+    return bool(text) and all(32 <= b < 127 or b in (9, 10, 13) for b in text.split(b"\n\n")[0][:256])
+
+
+def is_metaimage(head: bytes) -> bool:
+    """A MetaImage text header (.mha, .mhd): text naming ``ObjectType`` or ``NDims``."""
+    lower = head[:512].lower()
+    return is_text(head) and (b"objecttype" in lower or b"ndims" in lower)
 
 
 def check_size_claim(path: Path, *, n_voxels: int, itemsize: int, available: int, compressed: bool) -> None:

@@ -8,7 +8,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Volume", "orientation_code", "spacing_zyx"]
+__all__ = ["Volume", "orientation_code", "spacing_zyx", "LPS_TO_RAS"]
+
+# DICOM and ITK give geometry in LPS+ (x to the patient's left, y to posterior); a Volume's world is RAS+
+# (NIfTI's): the one matrix that turns one into the other (it is its own inverse), for every reader.
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+LPS_TO_RAS.flags.writeable = False
 
 
 def orientation_code(affine: np.ndarray) -> str:
@@ -46,7 +51,8 @@ class Volume:
     source_path : Path
         The file or folder the volume was read from.
     format : str
-        One of ``"nifti"``, ``"dicom-series"``, ``"dicom"``, ``"nrrd"``, ``"mha"``, ``"image"``.
+        One of ``"nifti"``, ``"dicom-series"``, ``"dicom"``, ``"nrrd"``, ``"mha"``, ``"image"``: the
+        name of its format in :data:`labelassist.io.formats.FORMATS` (a folder of images is ``"image"``).
     modality : str
         DICOM modality (``"MR"``, ``"CT"``, ``"US"``, ...) or ``""`` when unknown.
     channel_names : tuple of str

@@ -8,22 +8,21 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.io import Volume, load_volume
+from labelassist.io.formats import by_suffix
 from labelassist.napari._geometry import GEOMETRY_KEY, VOLUME_KEY, layer_geometry, napari_affine
 
 __all__ = ["get_reader", "read", "image_layer_data"]
 
-SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm", ".png", ".jpg", ".jpeg", ".bmp",
-            ".tif", ".tiff")
-
 
 def get_reader(path):
-    """Return :func:`read` for one path that labelassist reads (a file of a known kind or a folder)."""
+    """Return :func:`read` for one path that labelassist reads: a folder (a DICOM series or images) or a
+    file whose suffix is one of :data:`labelassist.io.formats.READABLE_SUFFIXES`; else None."""
     if isinstance(path, list):
         if len(path) != 1:
             return None
         path = path[0]
     p = Path(path)
-    if p.is_dir() or p.name.lower().endswith(SUFFIXES):
+    if p.is_dir() or by_suffix(p) is not None:
         return read
     return None
 
