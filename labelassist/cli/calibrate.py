@@ -11,7 +11,7 @@ __all__ = ["add_parser", "parse_slices"]
 
 def add_parser(sub) -> None:
     p = sub.add_parser("calibrate", help="grid-search thresholds against reference masks", description=__doc__)
-    add_pipeline_options(p)
+    add_pipeline_options(p, stages=("cam", "perimeter"))  # threshold and gate are what it searches
     p.add_argument("--truth", required=True, metavar="MASKS", help="reference label volume on the same grid")
     p.add_argument("--slices", metavar="LIST", help="reference slices, e.g. 3,10,12-15 (default: every slice)")
     p.add_argument("--plot", metavar="PNG", help="save the grid as a heat map")

@@ -6,24 +6,36 @@ import argparse
 import sys
 from pathlib import Path
 
-from labelassist.cli._common import positive_int, resolve_model_path, unit_float
+from labelassist.cli._common import add_param_option, positive_int, resolve_model_path
+from labelassist.core.propose import params as schema
+from labelassist.errors import ParameterError
 
 __all__ = ["add_parser", "add_pipeline_options", "pipeline_params", "open_pipeline"]
 
 
-def add_pipeline_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``run`` and ``calibrate``: model, CAM method, perimeter method, device."""
+def add_pipeline_options(p: argparse.ArgumentParser, *, stages=schema.STAGES) -> None:
+    """The volume, model and device options, and one option per pipeline parameter of ``stages``.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The sub-command's parser.
+    stages : iterable of {"cam", "perimeter", "fit"}, keyword-only
+        Which parameters get an option, by the stage they invalidate (``run``: all; ``calibrate``, which
+        searches the fit's threshold and gate itself: ``("cam", "perimeter")``). The options are generated
+        from :func:`labelassist.core.propose.params.param_specs`; each stores into the parameter's name.
+    """
+    stages = tuple(stages)
+    unknown = [s for s in stages if s not in schema.STAGES]
+    if unknown:
+        raise ParameterError(f"stages must be among {', '.join(schema.STAGES)}; got {unknown}")
     p.add_argument("volume", help="a volume or image (any format 'labelassist info' reads)")
     p.add_argument("--model", metavar="CKPT", help="classifier checkpoint (default: the shipped demo model)")
     p.add_argument("--channel", type=int, help="which channel of a 4-D volume to use (default: all)")
-    p.add_argument("--cam", default="gradcam", help="CAM method (default: gradcam)")
-    p.add_argument("--cam-shifts", type=int, choices=range(1, 5), default=2, metavar="{1,2,3,4}",
-                   help="shift averaging of the CAM: n x n passes at 1/n-cell offsets (default 2; 1 = plain CAM)")
-    p.add_argument("--cam-stride", type=int, choices=(8, 16, 32), default=8,
-                   help="the CAM's output stride when finer than the classifier's (default 8; p(lesion) is the model's)")
-    p.add_argument("--uss", default="slic", help="perimeter method: slic, quickshift, felzenszwalb")
-    p.add_argument("--segments", type=positive_int("--segments"), default=200, help="superpixels per slice")
-    p.add_argument("--uss-cnn", action="store_true", help="refine superpixels with the unsupervised CNN")
+    group = p.add_argument_group("pipeline parameters", f"stages: {', '.join(stages)}")
+    for spec in schema.param_specs():
+        if spec.stage in stages:
+            add_param_option(group, spec)
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--batch-size", type=positive_int("--batch-size"), default=16)
 
@@ -32,20 +44,19 @@ def add_parser(sub) -> None:
     p = sub.add_parser("run", help="propose lesion masks for a volume", description=__doc__)
     add_pipeline_options(p)
     p.add_argument("-o", "--output", required=True, metavar="LABELS", help="label volume to write (.nii.gz)")
-    p.add_argument("--threshold", type=unit_float("--threshold"), default=0.5, help="CAM threshold (0.5)")
-    p.add_argument("--gate", type=unit_float("--gate"), default=0.5, help="minimum p(lesion) of a slice (0.5)")
-    p.add_argument("--no-fit", action="store_true", help="the thresholded CAM alone, without BoundaryFit")
-    p.add_argument("--min-size", type=int, default=0, help="drop lesion components smaller than this (pixels)")
     p.add_argument("--save-maps", metavar="DIR", help="also write the CAM, perimeter and p(lesion) to DIR")
     p.set_defaults(func=run)
 
 
 def pipeline_params(args, **extra):
-    from labelassist.core.propose.pipeline import PipelineParams
+    """The :class:`PipelineParams` of the parsed ``args``: every parameter with an option, then ``extra``.
 
-    return PipelineParams(
-        cam_method=args.cam, cam_shifts=args.cam_shifts, cam_stride=args.cam_stride, uss=args.uss, n_segments=args.segments, uss_cnn=args.uss_cnn, **extra
-    )
+    Parameters without an option in ``args`` (a sub-command that offers only some stages) keep their defaults
+    unless ``extra`` sets them.
+    """
+    values = {s.name: getattr(args, s.name) for s in schema.param_specs() if hasattr(args, s.name)}
+    values.update(extra)
+    return schema.PipelineParams(**values)
 
 
 def open_pipeline(args, params):
@@ -80,9 +91,7 @@ def run(args) -> int:
 
     from labelassist.io import save_labels
 
-    params = pipeline_params(
-        args, threshold=args.threshold, gate=args.gate, fit=not args.no_fit, min_size=args.min_size
-    )
+    params = pipeline_params(args)
     volume, pipe = open_pipeline(args, params)
     bar, update = _progress_bar(pipe.n_slices, Path(args.volume).name)
     try:

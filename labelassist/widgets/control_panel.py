@@ -6,38 +6,90 @@ it back (``set_params``, ``set_model_text``, ``set_progress``, ``set_statuses``,
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-    QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+    QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
-from superqt import QLabeledDoubleSlider
+from superqt import QCollapsible, QLabeledDoubleSlider
 
-from labelassist.core.propose.cam import CAM_METHODS
-from labelassist.core.propose.perimeter import METHODS as USS_METHODS
+from labelassist.core.propose import params as schema
+from labelassist.errors import ParameterError
 from labelassist.widgets.status_strip import StatusStrip
 
-__all__ = ["ControlPanel"]
+__all__ = ["ControlPanel", "ParamControl", "param_control"]
 
 CHECKPOINT_FILTER = "Classifier checkpoints (*.pt *.pth);;All files (*)"
 EXPORT_FILTER = "NIfTI (*.nii.gz *.nii);;NRRD (*.nrrd);;MetaImage (*.mha)"
+_INT_LIMIT = 2**31 - 1  # a QSpinBox holds a C int
 
 
-def _unit_slider(parent) -> QLabeledDoubleSlider:
-    s = QLabeledDoubleSlider(Qt.Horizontal, parent)
-    s.setRange(0.0, 1.0)
-    s.setSingleStep(0.01)
-    s.setDecimals(2)
-    return s
+@dataclass
+class ParamControl:
+    """The widget of one pipeline parameter: ``get()`` its value, ``set(value)`` show one, ``changed`` a signal
+    emitted when the user changes it (its arguments are ignored)."""
+
+    spec: schema.ParamSpec
+    widget: QWidget
+    get: Callable[[], object]
+    set: Callable[[object], None]
+    changed: object
+
+
+def param_control(spec: schema.ParamSpec, parent=None) -> ParamControl:
+    """The widget a parameter's schema entry asks for (its range, choices and step; its help as tooltip).
+
+    A bool is a QCheckBox, choices a QComboBox, a float with both bounds a QLabeledDoubleSlider, any other
+    number a spin box, a free string a QLineEdit.
+    """
+    t, (lo, hi) = spec.type, spec.range or (None, None)
+    if t is bool:
+        w = QCheckBox(spec.label, parent)
+        ctl = ParamControl(spec, w, w.isChecked, lambda v: w.setChecked(bool(v)), w.toggled)
+    elif spec.choices is not None:
+        w = QComboBox(parent)
+        w.addItems([str(c) for c in spec.choices])
+        ctl = ParamControl(spec, w, lambda: t(w.currentText()), lambda v: w.setCurrentText(str(v)),
+                           w.currentTextChanged)
+    elif t is float and lo is not None and hi is not None:
+        w = QLabeledDoubleSlider(Qt.Horizontal, parent)
+        step = spec.step or (hi - lo) / 100
+        w.setRange(lo, hi)
+        w.setSingleStep(step)
+        w.setDecimals(max(0, -math.floor(math.log10(step))) if step < 1 else 0)
+        ctl = ParamControl(spec, w, lambda: round(float(w.value()), 4), w.setValue, w.valueChanged)
+    elif t in (int, float):
+        w = QSpinBox(parent) if t is int else QDoubleSpinBox(parent)
+        w.setRange(-_INT_LIMIT if lo is None else lo, _INT_LIMIT if hi is None else hi)
+        if spec.step:
+            w.setSingleStep(spec.step)
+        w.setKeyboardTracking(False)
+        ctl = ParamControl(spec, w, lambda: t(w.value()), w.setValue, w.valueChanged)
+    else:
+        w = QLineEdit(parent)
+        ctl = ParamControl(spec, w, w.text, lambda v: w.setText(str(v)), w.editingFinished)
+    w.setToolTip(spec.help)
+    ctl.set(spec.default)
+    return ctl
 
 
 class ControlPanel(QWidget):
     """Model, CAM and perimeter settings, run/cancel with progress, review buttons, status strip, export.
 
+    The "Pseudo-label" box holds one control per pipeline parameter, generated from the parameter schema
+    (:func:`labelassist.core.propose.params.param_specs`): its label, range or choices, step and tooltip; the
+    ``advanced`` ones sit in the collapsed "More" section. :attr:`param_widgets` maps each parameter to its
+    widget, which is also the panel's attribute of the same name (``panel.threshold``).
+
     Signals
     -------
     params_edited(dict)
-        ``{parameter: value}`` for a control the user changed (names of ``PipelineParams``).
+        ``{parameter: value}`` for a control the user changed (names of ``PipelineParams``; the value checked
+        by the schema: a value it rejects shows its one-line message instead).
     load_model_requested(str)
         A checkpoint path, or ``""`` for the shipped demo model.
     run_slice_requested, run_volume_requested, cancel_requested, accept_requested, reject_requested,
@@ -94,39 +146,42 @@ class ControlPanel(QWidget):
         return box
 
     def _params_box(self) -> QGroupBox:
+        """One control per schema field (:func:`labelassist.core.propose.params.param_specs`); the ``advanced``
+        ones in a collapsed "More" section. Each widget is also an attribute named after its parameter."""
         box = QGroupBox("Pseudo-label", self)
-        self.cam_method = QComboBox(box)
-        self.cam_method.addItems(list(CAM_METHODS))
-        self.cam_shifts = QSpinBox(box)
-        self.cam_shifts.setRange(1, 4)
-        self.cam_shifts.setKeyboardTracking(False)
-        self.cam_shifts.setToolTip("Shift averaging: n x n CAM passes of the input moved by 1/n of a feature cell "
-                                   "(1 = the plain CAM; 2 follows a lesion at half the cell size)")
-        self.cam_stride = QComboBox(box)
-        self.cam_stride.addItems(["8", "16", "32"])
-        self.cam_stride.setToolTip("Input pixels per CAM cell: finer than the classifier's own takes the CAM with its "
-                                   "last strides removed (8 for the stride-16 demo model: 4x the cells, nothing "
-                                   "retrained); p(lesion) stays the classifier's")
-        self.threshold = _unit_slider(box)
-        self.gate = _unit_slider(box)
-        self.uss = QComboBox(box)
-        self.uss.addItems(list(USS_METHODS))
-        self.n_segments = QSpinBox(box)
-        self.n_segments.setRange(2, 10000)
-        self.n_segments.setSingleStep(25)
-        self.n_segments.setKeyboardTracking(False)
-        self.fit = QCheckBox("BoundaryFit", box)
-        self.fit.setToolTip("Fit the CAM mask to the perimeter regions (off: the thresholded CAM alone)")
-        form = QFormLayout(box)
-        form.addRow("CAM method", self.cam_method)
-        form.addRow("CAM shifts", self.cam_shifts)
-        form.addRow("CAM stride", self.cam_stride)
-        form.addRow("CAM threshold", self.threshold)
-        form.addRow("p(lesion) gate", self.gate)
-        form.addRow("Perimeter", self.uss)
-        form.addRow("Superpixels", self.n_segments)
-        form.addRow(self.fit)
+        self.more = QCollapsible("More", box)  # collapsed until the user opens it
+        self.more.layout().setContentsMargins(0, 0, 0, 0)  # one header line high when collapsed
+        more = QWidget(self.more)
+        forms = {False: QFormLayout(box), True: QFormLayout(more)}
+        self._controls: dict[str, ParamControl] = {}
+        for spec in schema.param_specs():
+            ctl = param_control(spec, more if spec.advanced else box)
+            self._controls[spec.name] = ctl
+            if not hasattr(self, spec.name):
+                setattr(self, spec.name, ctl.widget)
+            form = forms[spec.advanced]
+            if spec.type is bool:
+                form.addRow(ctl.widget)
+            else:
+                form.addRow(spec.label, ctl.widget)
+            ctl.changed.connect(lambda *_, c=ctl: self._edited(c))
+        self.more.addWidget(more)
+        self.more.setVisible(forms[True].rowCount() > 0)
+        forms[False].addRow(self.more)
         return box
+
+    @property
+    def param_widgets(self) -> dict:
+        """``{parameter: widget}`` for every pipeline parameter."""
+        return {name: ctl.widget for name, ctl in self._controls.items()}
+
+    def _edited(self, ctl: ParamControl) -> None:
+        try:
+            value = ctl.spec.check(ctl.get())
+        except (ParameterError, ValueError) as exc:
+            self.show_message(str(exc), error=True)
+            return
+        self.params_edited.emit({ctl.spec.name: value})
 
     def _run_box(self) -> QGroupBox:
         box = QGroupBox("Run", self)
@@ -168,14 +223,6 @@ class ControlPanel(QWidget):
         return box
 
     def _wire(self) -> None:
-        self.cam_method.currentTextChanged.connect(lambda v: self.params_edited.emit({"cam_method": v}))
-        self.cam_shifts.valueChanged.connect(lambda v: self.params_edited.emit({"cam_shifts": int(v)}))
-        self.cam_stride.currentTextChanged.connect(lambda v: self.params_edited.emit({"cam_stride": int(v)}))
-        self.threshold.valueChanged.connect(lambda v: self.params_edited.emit({"threshold": round(float(v), 4)}))
-        self.gate.valueChanged.connect(lambda v: self.params_edited.emit({"gate": round(float(v), 4)}))
-        self.uss.currentTextChanged.connect(lambda v: self.params_edited.emit({"uss": v}))
-        self.n_segments.valueChanged.connect(lambda v: self.params_edited.emit({"n_segments": int(v)}))
-        self.fit.toggled.connect(lambda v: self.params_edited.emit({"fit": bool(v)}))
         self.load_model_button.clicked.connect(self._choose_model)
         self.demo_model_button.clicked.connect(lambda: self.load_model_requested.emit(""))
         self.run_slice_button.clicked.connect(self.run_slice_requested)
@@ -202,32 +249,28 @@ class ControlPanel(QWidget):
 
     # -- driven by the controller -----------------------------------------------------------------
     def set_params(self, params: dict) -> None:
-        """Show parameter values without emitting ``params_edited``."""
-        setters = {
-            "cam_method": self.cam_method.setCurrentText, "cam_shifts": self.cam_shifts.setValue,
-            "cam_stride": lambda v: self.cam_stride.setCurrentText(str(int(v))),
-            "threshold": self.threshold.setValue,
-            "gate": self.gate.setValue, "uss": self.uss.setCurrentText, "n_segments": self.n_segments.setValue,
-            "fit": self.fit.setChecked,
-        }
+        """Show parameter values without emitting ``params_edited``; names that are not parameters are ignored.
+
+        A value the schema rejects is not shown; the schema's one-line message is (as an error).
+        """
         for name, value in params.items():
-            if name in setters:
-                widget = getattr(self, name)
-                blocked = widget.blockSignals(True)
-                try:
-                    setters[name](value)
-                finally:
-                    widget.blockSignals(blocked)
+            ctl = self._controls.get(name)
+            if ctl is None:
+                continue
+            try:
+                value = ctl.spec.check(value)
+            except ParameterError as exc:
+                self.show_message(str(exc), error=True)
+                continue
+            blocked = ctl.widget.blockSignals(True)
+            try:
+                ctl.set(value)
+            finally:
+                ctl.widget.blockSignals(blocked)
 
     def params(self) -> dict:
-        """The values the controls show."""
-        return {
-            "cam_method": self.cam_method.currentText(), "cam_shifts": int(self.cam_shifts.value()),
-            "cam_stride": int(self.cam_stride.currentText()),
-            "threshold": round(float(self.threshold.value()), 4),
-            "gate": round(float(self.gate.value()), 4), "uss": self.uss.currentText(),
-            "n_segments": int(self.n_segments.value()), "fit": self.fit.isChecked(),
-        }
+        """The values the controls show, ``{parameter: value}`` for every pipeline parameter."""
+        return {name: ctl.get() for name, ctl in self._controls.items()}
 
     def set_model_text(self, text: str) -> None:
         self.model_label.setText(text)

@@ -88,8 +88,10 @@ def test_calibrate_prints_best_parameters(files, capsys):
     [
         (["--threshold", "1.5"], r"--threshold must be in \[0, 1\], got 1.5"),
         (["--gate", "x"], "--gate must be a number"),
-        (["--cam", "nope"], "cam_method must be one of"),
-        (["--uss", "watershed"], "method must be one of slic"),
+        (["--cam", "nope"], r"--cam must be one of gradcam, gradcam\+\+, .*; got 'nope'"),
+        (["--uss", "watershed"], "--uss must be one of slic, quickshift, felzenszwalb; got 'watershed'"),
+        (["--segments", "1"], "--segments must be at least 2, got 1"),
+        (["--cam-stride", "12"], "--cam-stride must be 8, 16 or 32; got 12"),
         (["--device", "tpu"], "device 'tpu' is not available"),
         (["--channel", "1"], "channel was given but"),
     ],
@@ -112,3 +114,17 @@ def test_model_channel_mismatch(files, tmp_path):
     two = tmp_path / "two.pt"
     save_checkpoint(build_classifier("resnet18", in_channels=2), two, meta=default_meta("resnet18", in_channels=2, input_size=64))
     assert main(["run", str(files / "scan.nii.gz"), "--model", str(two), "-o", str(tmp_path / "y.nii.gz")]) == 2
+
+
+def test_post_filter_flags_from_the_schema_reach_the_pipeline(files):
+    from scipy import ndimage
+
+    out = files / "filtered.nii.gz"
+    common = [str(files / "scan.nii.gz"), "--model", str(files / "model.pt"), "--gate", "0", "--threshold", "0.2"]
+    assert main(["run", *common, "-o", str(out), "--largest-only", "--fill-holes", "--min-size", "5"]) == 0
+    labels = load_volume(out).array  # (z, y, x)
+    for k in range(labels.shape[0]):
+        components, n = ndimage.label(labels[k])
+        assert n <= 1  # --largest-only
+        assert (ndimage.binary_fill_holes(labels[k]) == labels[k].astype(bool)).all()  # --fill-holes
+        assert n == 0 or labels[k].sum() >= 5  # --min-size

@@ -123,6 +123,41 @@ def test_bad_parameters_are_one_line_errors(changes, match):
         PipelineParams(**changes)
 
 
+def _other_value(spec):
+    if spec.choices is not None:
+        return next(c for c in spec.choices if c != spec.default)
+    if spec.type is bool:
+        return not spec.default
+    return spec.default + (0.25 if spec.type is float else 1)
+
+
+def test_each_parameter_drops_exactly_the_stage_its_schema_names(volume, model):
+    from labelassist.core.propose.params import param_specs
+
+    pipe = _pipe(volume, model)
+    cached = ("cam", "probability", "regions", "perimeter", "region_min", "mask")
+    dropped_by = {"cam": {"cam", "probability", "region_min", "mask"},
+                  "perimeter": {"regions", "perimeter", "region_min", "mask"}, "fit": {"mask"}}
+    for spec in param_specs():
+        for res in pipe.results:  # every stage cached (stand-ins: only their presence matters here)
+            for name in cached:
+                setattr(res, name, np.zeros(1))
+        pipe.set_params(**{spec.name: _other_value(spec)})
+        gone = {name for name in cached if getattr(pipe.results[0], name) is None}
+        assert gone == dropped_by[spec.stage], spec.name
+        assert getattr(pipe.params, spec.name) == _other_value(spec)
+        pipe.set_params(**{spec.name: spec.default})
+
+
+def test_set_params_refuses_unknown_names_and_bad_values_and_keeps_the_old(volume, model):
+    pipe = _pipe(volume, model, threshold=0.3)
+    with pytest.raises(ParameterError, match=r"unknown pipeline parameter 'treshold'; known: cam_method"):
+        pipe.set_params(treshold=0.4)
+    with pytest.raises(ParameterError, match=r"^n_segments must be at least 2, got 1$"):
+        pipe.set_params(n_segments=1)
+    assert pipe.params == PipelineParams(gate=0.0, threshold=0.3)
+
+
 def test_bad_slice_index(volume, model):
     with pytest.raises(ParameterError, match="slice index must be in"):
         _pipe(volume, model).refit(99)

@@ -11,26 +11,11 @@ import torch.nn as nn
 
 from labelassist.core.nets.classifier import LESION, OUTPUT_STRIDES, finer_stride, model_output_stride, target_layer
 from labelassist.core.nets.inputs import resize_to, to_model_input
+from labelassist.core.propose.params import CAM_METHODS
 from labelassist.errors import Cancelled, ParameterError
 
 __all__ = ["CAM_METHODS", "SLOW_METHODS", "cam_class", "compute_cams", "centre_cells", "shift_offsets"]
 
-# Every grad-cam method that works on a ResNet classifier, by the name a user types.
-CAM_METHODS = {
-    "gradcam": "GradCAM",
-    "gradcam++": "GradCAMPlusPlus",
-    "hirescam": "HiResCAM",
-    "xgradcam": "XGradCAM",
-    "layercam": "LayerCAM",
-    "eigencam": "EigenCAM",
-    "eigengradcam": "EigenGradCAM",
-    "gradcamelementwise": "GradCAMElementWise",
-    "fullgrad": "FullGrad",
-    "scorecam": "ScoreCAM",
-    "ablationcam": "AblationCAM",
-    "shapleycam": "ShapleyCAM",
-    "kpcacam": "KPCA_CAM",
-}
 # One forward pass per activation channel (512 for a ResNet18): minutes a volume on a CPU.
 SLOW_METHODS = ("scorecam", "ablationcam")
 
@@ -146,7 +131,7 @@ def compute_cams(
     model : torch.nn.Module
         A 2-class ResNet (class 1 = lesion).
     slices : ndarray (N, H, W) or (N, H, W, C)
-        Slices in [0, 1] (see :func:`~labelassist.core.preprocess.normalise_volume`).
+        Slices in [0, 1] (see :func:`~labelassist.core.nets.inputs.normalise_volume`).
     method : str
         A key of :data:`CAM_METHODS` (default Grad-CAM).
     input_size, in_channels : int
@@ -163,7 +148,7 @@ def compute_cams(
         (not FullGrad).
     cam_stride : {8, 16, 32}, optional
         Take the CAM at this output stride when it is finer than the model's own (see
-        :func:`~labelassist.core.classifier.finer_stride`): the CAM passes run with the last strides
+        :func:`~labelassist.core.nets.classifier.finer_stride`): the CAM passes run with the last strides
         removed, p(lesion) still comes from the model as trained. None (default) is the model's own. Needs
         a target layer (not FullGrad).
     progress : callable(done, total), optional

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from labelassist.core.propose.params import USS_METHOD_NAMES
 from labelassist.errors import ParameterError
 
 __all__ = ["PerimeterMap", "perimeter_map", "METHODS", "simplify", "close_walls"]
 
-METHODS = ("slic", "quickshift", "felzenszwalb")
+METHODS = USS_METHOD_NAMES
 _FOUR = ndimage.generate_binary_structure(2, 1)
 
 

@@ -106,7 +106,11 @@ class Pipeline:
 
     # -- parameters -------------------------------------------------------------------------------
     def set_params(self, params: PipelineParams | None = None, **changes) -> PipelineParams:
-        """Change parameters; drop exactly the cached stages that depend on what changed."""
+        """Change parameters; drop exactly the cached stages that depend on what changed.
+
+        An unknown name or a bad value raises a one-line ParameterError and changes nothing.
+        """
+        invalidated_stages(changes)  # an unknown name: the schema's error, not replace()'s TypeError
         new = replace(params or self.params, **changes)
         changed = new.changed_from(self.params)
         self.params = new
