@@ -89,7 +89,8 @@ class SliceCanvas(QWidget):
 
     def refresh(self, name: str = "boundaryfit", box=None) -> None:
         """The layer's array changed in place: redraw it (only ``box`` = (y0, y1, x0, x1) when given)."""
-        if self._images.get(name) is None or getattr(self._images[name], "_keep", None) is not self._data[name]:
+        image = self._images.get(name)
+        if image is None or getattr(image, "array", None) is not self._data[name]:
             self._render(name)  # a copied buffer does not see the change: convert again
         if box is None:
             self.update()
@@ -143,6 +144,10 @@ class SliceCanvas(QWidget):
         r = self.transform().mapRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         pad = self.scale * (self.brush_radius + 2) * max(self.aspect)
         return r.adjusted(-pad, -pad, pad, pad).toAlignedRect()
+
+    def refit_next_slice(self) -> None:
+        """Fit the next slice shown to the window (a new volume, another axis), whatever its size."""
+        self._fitted = False
 
     def fit(self) -> None:
         """Whole slice in view, centred."""

@@ -10,6 +10,7 @@ import numpy as np
 from qtpy.QtGui import QColor, QImage
 
 __all__ = [
+    "ArrayImage",
     "LAYERS",
     "LABEL_RGB",
     "PERIMETER_RGB",
@@ -55,10 +56,16 @@ def _contiguous_u8(data: np.ndarray) -> np.ndarray:
     return data
 
 
+class ArrayImage(QImage):
+    """A QImage over a numpy array's buffer, which it keeps alive as ``array`` (edits of the array show)."""
+
+    def __init__(self, array: np.ndarray, width: int, fmt):
+        super().__init__(array.data, width, array.shape[0], array.strides[0], fmt)
+        self.array = array
+
+
 def _qimage(data: np.ndarray, width: int, fmt) -> QImage:
-    img = QImage(data.data, width, data.shape[0], data.strides[0], fmt)
-    img._keep = data  # the QImage shares the buffer: keep it alive as long as the image
-    return img
+    return ArrayImage(data, width, fmt)
 
 
 def grey_image(plane: np.ndarray, *, window: float, level: float) -> QImage:

@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED
 
-__all__ = ["slice_labels", "train_job", "open_dialog", "TrainDialog", "JOB"]
+__all__ = ["slice_labels", "train_job", "start", "open_dialog", "TrainDialog", "JOB"]
 
 JOB = "train"
 
@@ -63,8 +63,9 @@ def _other_volumes(paths, exclude) -> tuple[list, list]:
     return volumes, labels
 
 
-def train_job(worker, progress, cancel, *, volumes, labels, others=(), exclude=None, output, **options):
-    """Engine-thread job: train, write the checkpoint, return ``{"path", "cancelled", "record"}``."""
+def train_job(ctx, progress, cancel, *, volumes, labels, others=(), exclude=None, output, **options):
+    """Engine-thread job (``ctx``: the engine's :class:`~labelassist.engine.jobs.JobContext`): train, write the
+    checkpoint, return ``{"path", "cancelled", "record", "n_volumes"}``."""
     from labelassist.core.classify.train import train_classifier
 
     volumes, labels = list(volumes), list(labels)
@@ -76,7 +77,7 @@ def train_job(worker, progress, cancel, *, volumes, labels, others=(), exclude=N
         if "batch" in info:
             progress((info["epoch"] - 1) * info["batches"] + info["batch"], info["epochs"] * info["batches"])
 
-    result = train_classifier(volumes, labels, device=worker._ensure_device(), checkpoint=output,
+    result = train_classifier(volumes, labels, device=ctx.device, checkpoint=output,
                               progress=on_batch, cancel=cancel, val_fraction=0.2 if len(volumes) > 1 else 0.0,
                               **options)
     return {"path": str(output), "cancelled": result.cancelled, "record": result.meta.get("training", {}),
@@ -141,8 +142,9 @@ class TrainDialog(QDialog):
                 "others": [str(p) for p in self.others] if self.include.isChecked() else []}
 
 
-def start(window, *, output, others=(), **options) -> int | None:
-    """Post the training job for ``window``'s review; returns the engine job id (None: nothing to train on)."""
+def start(window, *, output, others=(), **options):
+    """Post the training job for ``window``'s review and follow it: the trained model is loaded when it
+    returns. Returns the :class:`~labelassist.engine.jobs.Job` (None: nothing to train on, said)."""
     c = window.controller
     idx, y = slice_labels(c.state)
     if not len(idx) and not others:
@@ -152,23 +154,16 @@ def start(window, *, output, others=(), **options) -> int | None:
     labels = [y] if len(idx) else []
     window.message(f"Training a classifier on {len(idx)} reviewed slices" + (" and other volumes" if others else "")
                    + " (Esc cancels)")
-    window.training = True
-    return c.engine.call(JOB, train_job, volumes=volumes, labels=labels, others=list(others),
-                         exclude=window.path, output=Path(output), **options)
+    job = c.engine.call(JOB, train_job, volumes=volumes, labels=labels, others=list(others),
+                        exclude=window.path, output=Path(output), **options)
+    job.returned.connect(lambda info: on_trained(window, info))
+    job.cancelled.connect(lambda: window.message("Training cancelled before the first epoch ended: no model"))
+    window.training_job = job
+    return job
 
 
-def on_finished(window, job: str, result) -> None:
-    """Load the trained model when the training job ends (connected to ``engine.finished``)."""
-    if job != "call" or not getattr(window, "training", False):
-        return
-    if result is None:
-        window.training = False
-        window.message("Training cancelled before the first epoch ended: no model")
-        return
-    if not isinstance(result, tuple) or result[0] != JOB:
-        return
-    window.training = False
-    info = result[1]
+def on_trained(window, info: dict) -> None:
+    """Say how the training went and load the trained model."""
     rec = info["record"]
     auc = rec.get("val_auc")
     window.message(f"Trained {Path(info['path']).name}{' (cancelled: best so far)' if info['cancelled'] else ''}: "

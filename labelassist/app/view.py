@@ -72,7 +72,7 @@ class VolumeView(QWidget):
         self.canvas.slice_step.connect(self.step)
         self.canvas.stroke_pressed.connect(self._press)
         self.canvas.stroke_moved.connect(self.editor.move)
-        self.canvas.stroke_released.connect(self._release)
+        self.canvas.stroke_released.connect(self.end_stroke)
 
     # -- data ------------------------------------------------------------------------------------
     def set_volume(self, volume, labels: np.ndarray, *, cam: np.ndarray | None = None,
@@ -89,7 +89,7 @@ class VolumeView(QWidget):
         self.cam, self.perimeter = cam, perimeter
         self._info = info or (lambda i: "")
         self.statuses = ["unreviewed"] * volume.shape[0]
-        self.canvas._fitted = False
+        self.canvas.refit_next_slice()
         self.axis = "z"
         window, level = render.default_window(volume.array)
         self.canvas.set_window(window, level)
@@ -123,7 +123,7 @@ class VolumeView(QWidget):
             return
         self.editor.release()
         self.axis = axis
-        self.canvas._fitted = False
+        self.canvas.refit_next_slice()
         self._set_range(self.volume.shape[AXIS_INDEX[axis]] // 2 if start is None else start)
 
     def set_statuses(self, statuses) -> None:
@@ -139,7 +139,7 @@ class VolumeView(QWidget):
         index = int(np.clip(index, 0, self.n_slices - 1))
         changed = index != self.current
         if changed and self.editor.in_stroke:
-            self._release()
+            self.end_stroke()
         self.current = index
         if self.slider.value() != index:
             self.slider.blockSignals(True)
@@ -210,7 +210,8 @@ class VolumeView(QWidget):
         self.stroke_started.emit(z)
         self.editor.press(z, y, x)
 
-    def _release(self) -> None:
+    def end_stroke(self) -> None:
+        """Finish the stroke in progress (if any): its slice is reported on ``edited``."""
         edit = self.editor.release()
         if edit is not None:
             self.edited.emit(edit.key)

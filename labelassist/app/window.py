@@ -12,7 +12,7 @@ from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtGui import QAction, QKeySequence, QShortcut
 from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea
 
-from labelassist.app import menus, training
+from labelassist.app import menus
 from labelassist.app.adapter import AppReviewView
 from labelassist.app.layerpanel import LayerPanel
 from labelassist.app.settings import AppSettings
@@ -55,7 +55,7 @@ class MainWindow(QMainWindow):
         self._start: int | None = None
         self._message_box: QMessageBox | None = None
         self._review_actions: dict[str, QAction] = {}
-        self.training = False  # a training job of File > Train is running
+        self.training_job = None  # the job of File > Train (training.start), once started
 
         self.view = VolumeView(self)
         self.setCentralWidget(self.view)
@@ -123,8 +123,7 @@ class MainWindow(QMainWindow):
         e.busy_changed.connect(self._on_busy)
         self._on_busy(e.busy)  # the model load started before this connection
         e.slice_ready.connect(lambda i: self.update_statuses())
-        e.failed.connect(self._on_failed)
-        e.finished.connect(lambda job, result: training.on_finished(self, job, result))
+        e.failed.connect(self._on_failed)  # any job's error, whoever posted it: a message box
         for key, step in (("Up", 1), ("Right", 1), ("Down", -1), ("Left", -1)):
             sc = QShortcut(QKeySequence(key), v, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(lambda s=step: v.step(s))
@@ -146,7 +145,7 @@ class MainWindow(QMainWindow):
 
     def _review(self, callback) -> None:
         if self.view.editor.in_stroke:
-            self.view._release()
+            self.view.end_stroke()
         if self.view.axis != "z":
             self.message("Review happens along z: switch Axis to z (review and edit)", error=True)
             return
@@ -331,9 +330,12 @@ class MainWindow(QMainWindow):
         self.message(text, error=error)
 
     def _on_failed(self, job: str, text: str) -> None:
-        if job == "call":
-            self.training = False
         self.show_error(f"{job}: {text}")
+
+    @property
+    def training(self) -> bool:
+        """True while the File > Train job runs."""
+        return self.training_job is not None and not self.training_job.done
 
     def show_error(self, text: str) -> None:
         """A one-line error: in the status bar and in a non-blocking message box (the window stays usable)."""

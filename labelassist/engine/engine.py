@@ -1,9 +1,10 @@
 """``Engine``: the GUI-side handle of the engine thread (docs/architecture.md, engine and jobs).
 
-Lives in the GUI thread; every method returns at once. Jobs go to a :class:`~labelassist.engine.worker.Worker`
-in a QThread by queued signal; results come back by signal. Reading results (:meth:`Engine.result`) and
-re-fitting one slice from cached region minima (:meth:`Engine.refit`, numpy only, well under a frame) are
-the only work done on the GUI thread.
+Lives in the GUI thread; every method returns at once. Work goes to a :class:`~labelassist.engine.worker.Worker`
+in a QThread by queued signal, and every method that posts work returns the work's
+:class:`~labelassist.engine.jobs.Job`, whose own signals bring its progress and outcome back. Reading results
+(:meth:`Engine.result`) and re-fitting one slice from cached region minima (:meth:`Engine.refit`, numpy only,
+well under a frame) are the only work done on the GUI thread.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import torchvision  # noqa: F401 - imported here, in the GUI thread: importing i
 from qtpy.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
 from labelassist.core.propose.pipeline import PipelineParams, SliceResult, slice_mask
+from labelassist.engine.jobs import Job
 from labelassist.engine.worker import SharedState, Worker
 from labelassist.errors import ParameterError
 
-__all__ = ["Engine", "SliceView", "FIT_FIELDS"]
+__all__ = ["Engine", "SliceView", "Job"]
 
 _LIVE: weakref.WeakSet = weakref.WeakSet()  # engines whose thread runs
+_HOOKED: weakref.WeakSet = weakref.WeakSet()  # applications whose aboutToQuit stops the engines
 
 
 def _shutdown_all() -> None:
@@ -35,8 +38,12 @@ def _shutdown_all() -> None:
 
 atexit.register(_shutdown_all)
 
-# Parameters that change only the fit: a re-fit from cached region minima, no CAM or perimeter work.
-FIT_FIELDS = ("threshold", "gate", "fit", "min_size", "fill_holes", "largest_only")  # replaced by params.invalidated_stages
+
+def _hook_quit() -> None:
+    app = QCoreApplication.instance()
+    if app is not None and app not in _HOOKED:
+        app.aboutToQuit.connect(_shutdown_all)
+        _HOOKED.add(app)
 
 
 @dataclass(frozen=True)
@@ -53,20 +60,25 @@ class SliceView:
 class Engine(QObject):
     """One engine thread owning the model and device, for one open volume at a time.
 
+    Jobs run one at a time, in the order they were posted. Each posting method returns the job's
+    :class:`~labelassist.engine.jobs.Job`: connect to *its* signals to use a result. The engine's own
+    signals are engine-wide (the model, the slices, busy and progress for a status bar).
+
     Signals
     -------
     model_changed(dict, str)
         ``{"path", "hash", "demo", "arch", "input_size", "meta"}`` of the loaded classifier, device name.
-    progress(str, int, int)
-        Job name, units done, units in all.
     slice_ready(int)
         A slice's CAM, perimeter and region minima are available (:meth:`result`, :meth:`refit`).
-    finished(str, object)
-        Job name and its result; None when the job was cancelled.
-    failed(str, str)
-        Job name and a one-line message. The engine stays usable.
     busy_changed(bool)
         True while jobs are queued or running.
+    job_posted(object)
+        A job was posted (its :class:`~labelassist.engine.jobs.Job`): a status bar or log may follow it.
+    progress(str, int, int)
+        Any job's name, units done, units in all (for a status bar).
+    finished(str, object), failed(str, str)
+        Any job's name and its result (None when cancelled) or its one-line error, after the job's own
+        signals: for status bars and logs. Act on a result through the job's own signals, never by name.
     """
 
     model_changed = Signal(dict, str)
@@ -75,6 +87,7 @@ class Engine(QObject):
     finished = Signal(str, object)
     failed = Signal(str, str)
     busy_changed = Signal(bool)
+    job_posted = Signal(object)
     _submit = Signal(str, int, object)
 
     def __init__(self, parent=None, *, device="auto", batch_size: int = 16):
@@ -86,45 +99,53 @@ class Engine(QObject):
         self._shared = SharedState()
         self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
-        self._pending = 0
-        self._last_long = 0
+        self._jobs: dict[int, Job] = {}  # posted and not finished, by id
+        self._long: set[int] = set()  # ids of the jobs that cancel() stops
+        self._slice_job: Job | None = None
         self._thread = QThread()
         self._thread.setObjectName("labelassist-engine")
         self._worker = Worker(self._shared, device=device)
         self._worker.moveToThread(self._thread)
         self._submit.connect(self._worker.run_job, Qt.QueuedConnection)
-        self._worker.model_changed.connect(self._on_model, Qt.QueuedConnection)
-        self._worker.progress.connect(self.progress, Qt.QueuedConnection)
-        self._worker.slice_ready.connect(self.slice_ready, Qt.QueuedConnection)
-        self._worker.finished.connect(self._on_finished, Qt.QueuedConnection)
-        self._worker.failed.connect(self._on_failed, Qt.QueuedConnection)
+        w = self._worker
+        w.model_changed.connect(self._on_model, Qt.QueuedConnection)
+        w.slice_ready.connect(self.slice_ready, Qt.QueuedConnection)
+        w.started.connect(self._on_started, Qt.QueuedConnection)
+        w.progress.connect(self._on_progress, Qt.QueuedConnection)
+        w.returned.connect(self._on_returned, Qt.QueuedConnection)
+        w.failed.connect(self._on_failed, Qt.QueuedConnection)
+        w.cancelled.connect(self._on_cancelled, Qt.QueuedConnection)
         self._thread.start()
         self._alive = True
         _LIVE.add(self)
-        app = QCoreApplication.instance()
-        if app is not None and not getattr(app, "_labelassist_quit_hook", False):
-            app.aboutToQuit.connect(_shutdown_all)
-            app._labelassist_quit_hook = True
+        _hook_quit()
 
     # -- jobs -------------------------------------------------------------------------------------
-    def _post(self, name: str, payload=None, *, long: bool = False) -> int:
+    def _post(self, kind: str, payload=None, *, long: bool = False, name: str | None = None) -> Job:
         if not self._alive:
             raise ParameterError("the engine was shut down; open the volume again")
         job_id = next(self._ids)
+        shared = self._shared
+        job = Job(name or kind, job_id, on_cancel=lambda: shared.cancel(job_id))
+        self._jobs[job_id] = job
         if long:
-            self._last_long = job_id
-        self._pending += 1
-        if self._pending == 1:
+            self._long.add(job_id)
+        if len(self._jobs) == 1:
             self.busy_changed.emit(True)
-        self._submit.emit(name, job_id, payload)
-        return job_id
+        self._submit.emit(kind, job_id, payload)
+        self.job_posted.emit(job)
+        return job
 
-    def load_model(self, path=None) -> None:
-        """Load a classifier checkpoint in the engine thread (None: the shipped demo model)."""
-        self._post("model", None if path is None else str(path))
+    def load_model(self, path=None) -> Job:
+        """Load a classifier checkpoint in the engine thread (None: the shipped demo model).
 
-    def open_volume(self, volume_or_array) -> None:
-        """Work on this volume (a :class:`~labelassist.io.Volume` or a (z, y, x[, c]) array) from now on."""
+        The job returns the model's info (as ``model_changed`` gives it)."""
+        return self._post("model", None if path is None else str(path))
+
+    def open_volume(self, volume_or_array) -> Job:
+        """Work on this volume (a :class:`~labelassist.io.Volume` or a (z, y, x[, c]) array) from now on.
+
+        The jobs of the previous volume are cancelled. The job returns ``{"token", "n_slices"}``."""
         array = getattr(volume_or_array, "array", volume_or_array)
         array = np.asarray(array)
         if array.ndim not in (3, 4):
@@ -132,7 +153,7 @@ class Engine(QObject):
         self.cancel()  # jobs of the previous volume are moot
         self._shared.token = next(self._tokens)
         self.shape = tuple(int(n) for n in array.shape[:3])
-        self._post("volume_open", (self._shared.token, array, self.batch_size))
+        return self._post("volume_open", (self._shared.token, array, self.batch_size))
 
     def set_params(self, params: PipelineParams | None = None, **changes) -> PipelineParams:
         """Change parameters (checked here: a bad value raises ``ParameterError`` at once)."""
@@ -142,32 +163,42 @@ class Engine(QObject):
             self._post("params", new)
         return new
 
-    def compute_slice(self, index: int) -> None:
-        """Compute one slice (interactive: requests coalesce, the newest wins)."""
-        if self._shared.request_slice(index):
-            self._post("slice")
+    def compute_slice(self, index: int) -> Job:
+        """Compute one slice (interactive: requests coalesce, the newest wins).
 
-    def compute_volume(self, indices=None) -> int:
-        """Compute every slice (or ``indices``) in CAM batches; cancellable between batches."""
+        While a slice job waits in the queue, a new request changes the slice it computes and returns that
+        same job. The job returns the index it computed (None when a cancel dropped the request)."""
+        if self._shared.request_slice(index) or self._slice_job is None:
+            self._slice_job = self._post("slice")
+        return self._slice_job
+
+    def compute_volume(self, indices=None) -> Job:
+        """Compute every slice (or ``indices``) in CAM batches; cancellable between batches.
+
+        The job returns ``{"indices": [...]}``; ``slice_ready`` comes for each slice as it is done."""
         return self._post("volume", None if indices is None else [int(i) for i in indices], long=True)
 
-    def calibrate(self, reference: dict) -> int:
-        """Grid search of threshold and gate against ``{slice index: reference mask}``."""
+    def calibrate(self, reference: dict) -> Job:
+        """Grid search of threshold and gate against ``{slice index: reference mask}``.
+
+        The job returns ``{"threshold", "gate", "score", "n_slices"}``."""
         ref = {int(i): np.asarray(m).copy() for i, m in reference.items()}
         return self._post("calibrate", ref, long=True)
 
-    def call(self, name: str, fn, **kwargs) -> int:
-        """Run ``fn(worker, progress, cancel, **kwargs)`` in the engine thread (train, propagate, ...);
-        its return value arrives on ``finished("call", (name, value))``."""
+    def call(self, name: str, fn, **kwargs) -> Job:
+        """Run ``fn(ctx, progress, cancel, **kwargs)`` in the engine thread (train, propagate, ...).
 
-        def job(worker, progress, cancel, **kw):
-            return name, fn(worker, progress, cancel, **kw)
-
-        return self._post("call", (name, job, kwargs), long=True)
+        ``ctx`` is the engine thread's :class:`~labelassist.engine.jobs.JobContext` (``pipeline``, ``device``,
+        ``model``, ``meta``, ``segmenter``), ``progress(done, total)`` reports, ``cancel()`` says whether to
+        stop (raise :class:`~labelassist.errors.Cancelled`, or return early). The job, named ``name``,
+        returns ``fn``'s value."""
+        return self._post("call", (fn, kwargs), long=True, name=name)
 
     def cancel(self) -> None:
-        """Cancel the running and queued long jobs (they finish with None)."""
-        self._shared.cancel_upto(self._last_long)
+        """Cancel the running and queued long jobs (volume runs, calibrations, calls): they emit
+        ``cancelled`` instead of a result."""
+        for job_id in sorted(self._long):
+            self._jobs[job_id].cancel()
 
     @property
     def alive(self) -> bool:
@@ -176,13 +207,13 @@ class Engine(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._pending > 0
+        return bool(self._jobs)
 
     # -- reading results (GUI thread) -------------------------------------------------------------
     def result(self, index: int) -> SliceView | None:
         """A snapshot of slice ``index`` of the open volume, or None before anything is computed."""
-        pipe = self._worker.pipe
-        if pipe is None or self._worker.token != self._shared.token or not 0 <= index < pipe.n_slices:
+        pipe = self._worker.context.peek_pipeline()
+        if pipe is None or not 0 <= index < pipe.n_slices:
             return None
         r = pipe.results[index]
         view = SliceView(r.cam, r.probability, r.perimeter, r.regions, r.region_min)
@@ -202,33 +233,60 @@ class Engine(QObject):
         return slice_mask(snap, p)
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
-        """Cancel everything, stop the thread and free the model."""
+        """Cancel everything, stop the thread and free the model; jobs not done by then are cancelled."""
         if not self._alive:
             return
-        self.cancel()
-        self._shared.cancel_upto(next(self._ids))
+        for job in list(self._jobs.values()):
+            job.cancel()
         self._submit.emit("shutdown", 0, None)
         self._alive = False
         _LIVE.discard(self)
         self._thread.quit()
         self._thread.wait(timeout_ms)
+        left, self._jobs = list(self._jobs.values()), {}
+        self._long.clear()
+        for job in left:
+            job.set_cancelled()
 
     # -- signals from the worker ------------------------------------------------------------------
-    def _done(self):
-        self._pending = max(0, self._pending - 1)
-        if self._pending == 0:
-            self.busy_changed.emit(False)
-
     def _on_model(self, info: dict, device: str):
         self.model_info, self.device_name = dict(info), device
         self.model_changed.emit(info, device)
 
-    def _on_finished(self, name: str, result):
-        if name == "shutdown":
-            return
-        self._done()
-        self.finished.emit(name, result)
+    def _on_started(self, job_id: int):
+        job = self._jobs.get(job_id)
+        if job is not None:
+            job.set_running()
 
-    def _on_failed(self, name: str, message: str):
-        self._done()
-        self.failed.emit(name, message)
+    def _on_progress(self, job_id: int, done: int, total: int):
+        job = self._jobs.get(job_id)
+        if job is not None:
+            job.set_progress(done, total)
+            self.progress.emit(job.name, done, total)
+
+    def _end(self, job_id: int) -> Job | None:
+        job = self._jobs.pop(job_id, None)
+        if job is not None:
+            self._long.discard(job_id)
+            self._shared.forget(job_id)
+            if not self._jobs:
+                self.busy_changed.emit(False)
+        return job
+
+    def _on_returned(self, job_id: int, result):
+        job = self._end(job_id)
+        if job is not None:
+            job.set_result(result)
+            self.finished.emit(job.name, result)
+
+    def _on_cancelled(self, job_id: int):
+        job = self._end(job_id)
+        if job is not None:
+            job.set_cancelled()
+            self.finished.emit(job.name, None)
+
+    def _on_failed(self, job_id: int, message: str):
+        job = self._end(job_id)
+        if job is not None:
+            job.set_error(message)
+            self.failed.emit(job.name, message)

@@ -14,9 +14,8 @@ __all__ = ["LabelAssistWidget"]
 
 
 def _shutdown(controller, view) -> None:
-    if getattr(controller, "_closed", False):
+    if controller.closed:
         return
-    controller._closed = True
     view.uninstall()
     controller.close()
 

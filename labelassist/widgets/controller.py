@@ -7,6 +7,8 @@ user's slice changes (:meth:`ReviewController.go_to`) and paint strokes (:meth:`
 Rules it keeps: a proposal never overwrites an accepted, corrected or rejected slice; a threshold or gate
 change re-fits the slice on screen at once (coalesced, numpy only) and the others when they are shown or
 exported; every review action autosaves the session beside the export (in a background thread, atomically).
+Every engine job it posts is followed through the job's own signals (:meth:`ReviewController.follow`), so a
+job of someone else on the same engine (File > Train, a script) never reaches the review.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from pathlib import Path
 import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
+from labelassist.core.propose.params import invalidated_stages
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, ReviewState
 from labelassist.engine import Engine
-from labelassist.engine.engine import FIT_FIELDS
 from labelassist.errors import LabelAssistError
 from labelassist.io.session import default_export_path
-from labelassist.widgets.learning import LearningMixin
-from labelassist.widgets.session_actions import SessionMixin
+from labelassist.widgets.learning import Learner
+from labelassist.widgets.session_actions import SessionKeeper
 from labelassist.widgets.view import ReviewView, Shortcut
 
 __all__ = ["ReviewController", "SHORTCUT_KEYS"]
@@ -31,7 +33,7 @@ __all__ = ["ReviewController", "SHORTCUT_KEYS"]
 SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N"}
 
 
-class ReviewController(LearningMixin, SessionMixin, QObject):
+class ReviewController(QObject):
     """Review one volume at a time with one engine.
 
     Parameters
@@ -53,6 +55,14 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
     -------
     statuses_changed(), current_changed(int), message(str, bool is_error), volume_opened(object),
     exported(str path), calibrated(dict)
+
+    Attributes
+    ----------
+    learner : Learner
+        The net learned from the reviewed slices (:meth:`learn`): ``learner.net_slices`` (the slices it
+        proposed), ``learner.queue`` (unreviewed slices, the least certain first).
+    sessions : SessionKeeper
+        Saves, restores and exports the review.
     """
 
     statuses_changed = Signal()
@@ -61,7 +71,6 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
     volume_opened = Signal(object)
     exported = Signal(str)
     calibrated = Signal(dict)
-    _background_error = Signal(str)
 
     def __init__(self, view: ReviewView | None = None, *, panel=None, engine: Engine | None = None,
                  model=None, device="auto", auto_compute: bool = True, parent=None):
@@ -77,22 +86,22 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         self.export_path: Path | None = None
         self.current = 0
         self._stale: set[int] = set()
-        self._init_sessions()
-        self._init_learning()
+        self._closed = False
+        self._slice_job = None
+        self.learner = Learner(self)
+        self.sessions = SessionKeeper(self, parent=self)
+        self.sessions.save_failed.connect(self._on_save_failed)  # a bound slot: queued to this thread
         self._refit_timer = QTimer(self)
         self._refit_timer.setSingleShot(True)
         self._refit_timer.setInterval(0)
         self._refit_timer.timeout.connect(self._refit_current)
-        self._background_error.connect(lambda text: self._say(text, error=True))
         e = self.engine
         e.slice_ready.connect(self._on_slice_ready)
-        e.finished.connect(self._on_finished)
-        e.failed.connect(lambda job, text: self._say(f"{job}: {text}", error=True))
         e.model_changed.connect(self._on_model)
         if panel is not None:
             self.attach_panel(panel)
         self.view.install_shortcuts(self.shortcuts())
-        self.engine.load_model(model)
+        self.load_model(model)
 
     # -- wiring -----------------------------------------------------------------------------------
     def shortcuts(self) -> list[Shortcut]:
@@ -124,8 +133,27 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         panel.set_shortcut_hints({k: v for k, v in SHORTCUT_KEYS.items()})
         panel.set_params(asdict(self.engine.params))
 
-    def _say(self, text: str, *, error: bool = False) -> None:
+    def say(self, text: str, *, error: bool = False) -> None:
+        """Tell the reviewer (``message`` signal: the panel, the status bar)."""
         self.message.emit(text, error)
+
+    def _on_save_failed(self, text: str) -> None:
+        self.say(text, error=True)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran: the jobs still in flight are ignored."""
+        return self._closed
+
+    def follow(self, job, *, returned=None, cancelled=None):
+        """Follow a job this review posted: its error is said as ``"name: message"``; ``returned(result)`` and
+        ``cancelled()`` run on its outcome unless the controller is closed by then. Returns ``job``."""
+        job.failed.connect(lambda text: None if self._closed else self.say(f"{job.name}: {text}", error=True))
+        if returned is not None:
+            job.returned.connect(lambda result: None if self._closed else returned(result))
+        if cancelled is not None:
+            job.cancelled.connect(lambda: None if self._closed else cancelled())
+        return job
 
     # -- volume and model -------------------------------------------------------------------------
     def open_volume(self, volume, *, export_path=None, restore: bool = True) -> None:
@@ -138,24 +166,24 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         self.perimeter = np.zeros(shape, np.uint8)
         self.export_path = Path(export_path) if export_path else default_export_path(volume)
         self._stale = set()
-        self._init_learning()
-        state = self._restore(volume) if restore else None
+        self.learner.reset()
+        state = self.sessions.restore(volume) if restore else None
         if state is None:
             state = ReviewState.new(shape, params=asdict(self.engine.params),
                                     model_hash=self.engine.model_info.get("hash", ""))
         self.state = state
-        self.engine.open_volume(volume)
+        self.follow(self.engine.open_volume(volume))
         self.view.show_volume(volume, cam=self.cam, perimeter=self.perimeter, labels=state.labels)
         self.current = min(max(int(self.view.current_index()), 0), shape[0] - 1)
         if self.panel is not None:
             self.panel.export_hint = str(self.export_path)
-        self._update_strip()
+        self.refresh_strip()
         self.volume_opened.emit(volume)
         self.go_to(self.current)
 
-    def load_model(self, path=None) -> None:
-        """Load a classifier checkpoint in the engine (None: the demo model)."""
-        self.engine.load_model(path)
+    def load_model(self, path=None):
+        """Load a classifier checkpoint in the engine (None: the demo model); returns the job."""
+        return self.follow(self.engine.load_model(path))
 
     def _on_model(self, info: dict, device: str) -> None:
         name = "demo model" if info.get("demo") else Path(info.get("path", "?")).name
@@ -167,11 +195,11 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         old = self.state.model_hash
         self.state.model_hash = info.get("hash", "")
         if old and old != self.state.model_hash and self.state.reviewed_indices():
-            self._say("The model differs from the one of this session: reviewed slices are kept, "
+            self.say("The model differs from the one of this session: reviewed slices are kept, "
                       "unreviewed proposals will be recomputed")
         self._stale = {i for i in self.state.unreviewed_indices() if self.state.has_proposal(i)}
         if self.auto_compute and self.engine.alive:  # a model signal can arrive after the window closed
-            self.engine.compute_slice(self.current)
+            self._compute_slice(self.current)
 
     # -- parameters -------------------------------------------------------------------------------
     def set_params(self, **changes) -> None:
@@ -179,7 +207,7 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         try:
             params = self.engine.set_params(**changes)
         except (LabelAssistError, TypeError) as exc:
-            self._say(str(exc), error=True)
+            self.say(str(exc), error=True)
             if self.panel is not None:
                 self.panel.set_params(asdict(self.engine.params))
             return
@@ -187,15 +215,15 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
             return
         self.state.params = asdict(params)
         self._stale = {i for i in self.state.unreviewed_indices() if self.state.has_proposal(i)}
-        if set(changes) <= set(FIT_FIELDS):
+        if invalidated_stages(changes) <= {"fit"}:
             self._refit_timer.start()  # coalesced: a burst of slider moves costs one re-fit
         else:
             self.engine.cancel()  # a run with the old CAM or perimeter is moot
-            self.engine.compute_slice(self.current)
+            self._compute_slice(self.current)
 
     def _propose(self, index: int) -> bool:
         """Re-fit slice ``index`` into the labels unless it is reviewed; True when the labels changed."""
-        if index in self.net_slices:  # the net's proposal stands until the reviewer decides
+        if index in self.learner.net_slices:  # the net's proposal stands until the reviewer decides
             return False
         mask = self.engine.refit(index)
         if mask is None:
@@ -208,11 +236,14 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         if self.state is not None and self._propose(self.current):
             self.view.refresh_labels(self.current)
 
-    def refit_stale(self) -> int:
-        """Re-fit every unreviewed slice whose proposal predates a fit change; returns how many."""
-        stale, n = sorted(self._stale), 0
-        for i in stale:
-            n += bool(self._propose(i))
+    def refit_stale(self, *, every: bool = False) -> int:
+        """Re-fit every unreviewed slice whose proposal predates a fit change (``every``: every unreviewed
+        slice with a result, but the net's); returns how many changed."""
+        if self.state is None:
+            return 0
+        n = sum(bool(self._propose(i)) for i in (self.state.unreviewed_indices() if every else sorted(self._stale)))
+        if every:
+            self._stale.clear()
         return n
 
     # -- navigation and computing -----------------------------------------------------------------
@@ -225,9 +256,9 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         if i in self._stale and self._propose(i):
             self.view.refresh_labels(i)
         if self.auto_compute and self.engine.alive and self.engine.result(i) is None:
-            self.engine.compute_slice(i)
+            self._compute_slice(i)
         if self.panel is not None:
-            self._update_strip()
+            self.refresh_strip()
         if changed:
             self.current_changed.emit(i)
 
@@ -236,18 +267,35 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         self.view.set_current_index(int(index))
         self.go_to(index)
 
-    def run_slice(self, index: int | None = None) -> None:
-        if self.state is not None:
-            self.engine.compute_slice(self.current if index is None else index)
+    def _compute_slice(self, index: int):
+        job = self.engine.compute_slice(index)
+        if job is not self._slice_job:  # a request that coalesced into the waiting job is followed already
+            self._slice_job = self.follow(job)
+        return job
 
-    def run_volume(self, indices=None) -> None:
+    def run_slice(self, index: int | None = None):
+        """Compute slice ``index`` (default: the current one); returns the job (None: no volume)."""
         if self.state is None:
-            self._say("Open a volume first", error=True)
-            return
-        self.engine.compute_volume(indices)
+            return None
+        return self._compute_slice(self.current if index is None else index)
+
+    def run_volume(self, indices=None):
+        """Compute every slice (or ``indices``); returns the job (None: no volume, said)."""
+        if self.state is None:
+            self.say("Open a volume first", error=True)
+            return None
+        return self.follow(self.engine.compute_volume(indices),
+                           returned=lambda r: self._volume_done(f"Computed {len(r['indices'])} slices"),
+                           cancelled=lambda: self._volume_done("Run cancelled"))
 
     def cancel(self) -> None:
+        """Cancel the engine's long jobs (volume runs, calibration, learning)."""
         self.engine.cancel()
+
+    def learn(self, *, steps: int | None = None):
+        """Train the net on the reviewed slices (in the engine thread) and re-predict the unreviewed ones;
+        returns the job (None when there is nothing to learn from, said)."""
+        return self.learner.learn(steps=steps)
 
     def _on_slice_ready(self, index: int) -> None:
         if self.state is None:
@@ -262,25 +310,16 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
         self._propose(index)
         if index == self.current:
             self.view.refresh(index)
-        self._update_strip()
+        self.refresh_strip()
 
-    def _on_finished(self, job: str, result) -> None:
-        if job == "volume":
-            self.view.refresh(None)
-            self._say("Run cancelled" if result is None else f"Computed {len(result['indices'])} slices")
-        elif job == "calibrate" and result is not None:
-            self._apply_calibration(result)
-        elif job == "call" and result is not None and result[0] == "propagate":
-            self._apply_learning(result[1])
-        elif job == "call" and result is None:
-            self._say("Learning cancelled")
-        elif job == "calibrate":
-            self._say("Calibration cancelled")
+    def _volume_done(self, text: str) -> None:
+        self.view.refresh(None)
+        self.say(text)
 
     # -- review -----------------------------------------------------------------------------------
     def _index(self, index) -> int | None:
         if self.state is None:
-            self._say("Open a volume first", error=True)
+            self.say("Open a volume first", error=True)
             return None
         return self.current if index is None else int(index)
 
@@ -316,47 +355,62 @@ class ReviewController(LearningMixin, SessionMixin, QObject):
     def next_unreviewed(self) -> None:
         if self.state is None:
             return
-        j = self._next_from_queue()
+        j = self.learner.next_from_queue()
         j = self.state.next_unreviewed(self.current) if j is None else j
         if j is None:
-            self._say("Every slice is reviewed: export when ready")
+            self.say("Every slice is reviewed: export when ready")
             return
         self.show_slice(j)
 
     def _reviewed(self, text: str) -> None:
-        self._update_strip()
+        self.refresh_strip()
         self.statuses_changed.emit()
-        self._say(text)
+        self.say(text)
         self.save_session()
 
-    def _update_strip(self) -> None:
+    def mark_fresh(self, index: int) -> None:
+        """Slice ``index``'s proposal is up to date: no re-fit is due when it is shown or exported."""
+        self._stale.discard(int(index))
+
+    def refresh_strip(self) -> None:
+        """Show the statuses on the panel's slice strip."""
         if self.panel is None or self.state is None:
             return
         st = self.state
         self.panel.set_statuses(st.statuses, [st.has_proposal(i) for i in range(st.n_slices)], self.current)
 
     # -- calibration ------------------------------------------------------------------------------
-    def calibrate(self) -> None:
-        """Grid search of threshold and gate on the reviewed slices (a rejected slice counts as empty)."""
-        if self.state is None:
-            return
-        ref = {i: self.state.labels[i].copy() for i in self.state.reviewed_indices()}
-        if not ref:
-            self._say("Calibration needs reviewed slices: accept, correct or reject a few first", error=True)
-            return
-        self.engine.calibrate(ref)
-        self._say(f"Calibrating on {len(ref)} reviewed slices...")
+    def calibrate(self):
+        """Grid search of threshold and gate on the reviewed slices (a rejected slice counts as empty), then
+        re-fit the unreviewed ones; returns the job (None when there is nothing to calibrate on)."""
+        job = self.learner.calibrate()
+        if job is not None:  # after the learner applied the result
+            job.returned.connect(lambda result: None if self._closed else self.calibrated.emit(dict(result)))
+        return job
 
-    def _apply_calibration(self, result: dict) -> None:
-        self.engine.set_params(threshold=result["threshold"], gate=result["gate"])
-        self.state.params = asdict(self.engine.params)
-        if self.panel is not None:
-            self.panel.set_params(asdict(self.engine.params))
-        refitted = sum(self._propose(i) for i in self.state.unreviewed_indices())
-        self._stale.clear()
-        self.view.refresh(None)
-        self._update_strip()
-        self._say(f"Calibrated on {result['n_slices']} reviewed slices: threshold {result['threshold']:.2f}, "
-                  f"gate {result['gate']:.2f} (Dice {result['score']:.3f}); re-fitted {refitted} slices")
-        self.calibrated.emit(dict(result))
-        self.save_session()
+    # -- export and session -----------------------------------------------------------------------
+    def export(self, path=None) -> Path | None:
+        """Write the label volume (source geometry, atomically) and the session beside it."""
+        out = self.sessions.export(path)
+        if out is not None:
+            self.exported.emit(str(out))
+        return out
+
+    def save_session(self, *, wait: bool = False) -> None:
+        """Save the session beside the export path (in the background unless ``wait``)."""
+        self.sessions.save(wait=wait)
+
+    def flush(self) -> None:
+        """Wait for a session save in flight."""
+        self.sessions.flush()
+
+    def close(self) -> None:
+        """Save the session (when anything was reviewed), stop the engine we made; a second call does nothing."""
+        if self._closed:
+            return
+        if self.state is not None and self.state.reviewed_indices():
+            self.save_session(wait=True)
+        self._closed = True
+        self.sessions.close()
+        if self._own_engine:
+            self.engine.shutdown()

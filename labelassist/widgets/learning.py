@@ -1,67 +1,125 @@
-"""'Learn from reviewed slices' (docs/architecture.md, learning from corrections) for the :class:`~labelassist.widgets.controller.ReviewController`:
-a small U-Net trained in the engine thread on the reviewed slices predicts every unreviewed one, and the
-review queue then offers the slice it is least sure of. Reviewed slices are never touched."""
+"""What a review learns from its reviewed slices, for the :class:`~labelassist.widgets.controller.ReviewController`,
+which owns one :class:`Learner`: the threshold and gate (calibration), and 'Learn from reviewed slices'
+(docs/architecture.md, learning from corrections): a small U-Net trained in the engine thread on the reviewed
+slices predicts every unreviewed one, and the review queue then offers the slice it is least sure of.
+Reviewed slices are never touched."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import asdict
+
 from labelassist.core.review import REJECTED
 
-__all__ = ["LearningMixin", "run_propagation"]
+__all__ = ["Learner", "run_propagation"]
 
 
-def run_propagation(worker, progress, cancel, *, labels, reviewed, rejected, cam, weak, steps=None):
-    """Engine-thread job: train/fine-tune the worker's segmenter on the reviewed slices, predict the rest."""
+def run_propagation(ctx, progress, cancel, *, labels, reviewed, rejected, cam, weak, steps=None):
+    """Engine-thread job: train/fine-tune the engine's segmenter (``ctx.segmenter``) on the reviewed slices,
+    predict the rest; returns ``{"masks", "confidence", "queue", "meta"}``."""
     from labelassist.core.propagate.propagation import propagate
     from labelassist.core.propagate.queue import review_queue
 
-    pipe = worker._need_pipe()
+    pipe = ctx.pipeline
     result = propagate(pipe.array, labels, reviewed, rejected=rejected, cam=cam, weak=weak,
-                       model=getattr(worker, "segmenter", None), device=worker._ensure_device(),
-                       steps=steps, progress=progress, cancel=cancel)
-    worker.segmenter = result.model
+                       model=ctx.segmenter, device=ctx.device, steps=steps, progress=progress, cancel=cancel)
+    ctx.segmenter = result.model
     queue = review_queue(result.confidence, reviewed=reviewed, net_masks=result.masks,
                          fit_masks=weak if weak is not None else None)
     return {"masks": result.masks, "confidence": result.confidence, "queue": queue, "meta": result.meta}
 
 
-class LearningMixin:
-    """Mixed into the controller (which provides ``state``, ``engine``, ``cam``, ``view``, ``_say``)."""
+class Learner:
+    """Posts the calibration and learning jobs of a review and applies their results; keeps the net's
+    proposals (``net_slices``) and the review queue (``queue``).
 
-    def _init_learning(self) -> None:
+    Parameters
+    ----------
+    controller : ReviewController
+        Used through its public API only (``state``, ``engine``, ``panel``, ``cam``, ``view``, ``say``,
+        ``follow``, ``mark_fresh``, ``refit_stale``, ``refresh_strip``, ``save_session``).
+    """
+
+    def __init__(self, controller):
+        self.controller = controller
         self.net_slices: set[int] = set()  # unreviewed slices whose proposal comes from the net
         self.queue: list[int] = []  # unreviewed slices, the least certain first
 
-    def learn(self, *, steps: int | None = None) -> None:
-        """Train the net on the reviewed slices (in the engine thread) and re-predict the unreviewed ones."""
-        if self.state is None:
-            self._say("Open a volume first", error=True)
+    def reset(self) -> None:
+        """A new volume: no net proposal, no queue."""
+        self.net_slices = set()
+        self.queue = []
+
+    # -- calibration ------------------------------------------------------------------------------
+    def calibrate(self):
+        """Post the calibration on the reviewed slices (returns its job; None when there are none: said)."""
+        c = self.controller
+        if c.state is None:
+            return None
+        ref = {i: c.state.labels[i].copy() for i in c.state.reviewed_indices()}
+        if not ref:
+            c.say("Calibration needs reviewed slices: accept, correct or reject a few first", error=True)
+            return None
+        job = c.follow(c.engine.calibrate(ref), returned=self.apply_calibration,
+                       cancelled=lambda: c.say("Calibration cancelled"))
+        c.say(f"Calibrating on {len(ref)} reviewed slices...")
+        return job
+
+    def apply_calibration(self, result: dict) -> None:
+        """Use the calibrated threshold and gate, and re-fit the unreviewed slices with them."""
+        c = self.controller
+        if c.state is None:
             return
-        st = self.state
+        c.engine.set_params(threshold=result["threshold"], gate=result["gate"])
+        c.state.params = asdict(c.engine.params)
+        if c.panel is not None:
+            c.panel.set_params(asdict(c.engine.params))
+        refitted = c.refit_stale(every=True)
+        c.view.refresh(None)
+        c.refresh_strip()
+        c.say(f"Calibrated on {result['n_slices']} reviewed slices: threshold {result['threshold']:.2f}, "
+              f"gate {result['gate']:.2f} (Dice {result['score']:.3f}); re-fitted {refitted} slices")
+        c.save_session()
+
+    # -- the net ----------------------------------------------------------------------------------
+    def learn(self, *, steps: int | None = None):
+        """Post the learning job (returns its :class:`~labelassist.engine.jobs.Job`, or None when there is
+        nothing to learn from: said)."""
+        c = self.controller
+        st = c.state
+        if st is None:
+            c.say("Open a volume first", error=True)
+            return None
         reviewed = st.reviewed_indices()
         if len(st.reviewed_indices(("accepted", "corrected"))) < 1:
-            self._say("Learning needs accepted or corrected slices: review a few first", error=True)
-            return
-        computed = all(self.engine.result(i) is not None for i in range(st.n_slices))
+            c.say("Learning needs accepted or corrected slices: review a few first", error=True)
+            return None
+        computed = all(c.engine.result(i) is not None for i in range(st.n_slices))
         weak = st.labels.copy() if any(st.has_proposal(i) for i in st.unreviewed_indices()) else None
-        self.engine.call("propagate", run_propagation, labels=st.labels.copy(), reviewed=reviewed,
-                         rejected=st.reviewed_indices((REJECTED,)), cam=self.cam.copy() if computed else None,
-                         weak=weak, steps=steps)
-        self._say(f"Learning from {len(reviewed)} reviewed slices...")
+        job = c.engine.call("propagate", run_propagation, labels=st.labels.copy(), reviewed=reviewed,
+                            rejected=st.reviewed_indices((REJECTED,)), cam=c.cam.copy() if computed else None,
+                            weak=weak, steps=steps)
+        c.follow(job, returned=self.apply, cancelled=lambda: c.say("Learning cancelled"))
+        c.say(f"Learning from {len(reviewed)} reviewed slices...")
+        return job
 
-    def _apply_learning(self, result: dict) -> None:
-        st = self.state
+    def apply(self, result: dict) -> None:
+        """Put the net's masks on the unreviewed slices and queue them by confidence."""
+        c = self.controller
+        st = c.state
+        if st is None:
+            return
         changed = 0
         for i in st.unreviewed_indices():
             if st.set_proposal(i, result["masks"][i], params={"source": "unet", **result["meta"]},
                                model_hash=st.model_hash):
                 self.net_slices.add(i)
-                self._stale.discard(i)
+                c.mark_fresh(i)
                 changed += 1
         self.queue = [i for i in result["queue"] if not st.is_reviewed(i)]
-        self.view.refresh(None)
-        self._update_strip()
+        c.view.refresh(None)
+        c.refresh_strip()
         conf = np.asarray(result["confidence"])
         meta = result["meta"]
         dropped = int(meta.get("dropped_components") or 0)
@@ -69,14 +127,16 @@ class LearningMixin:
                  "lesion on one slice and it is carried)") if dropped else ""
         head = (f"Learned from {len(st.reviewed_indices())} reviewed slices" if meta.get("steps") else
                 "No reviewed slice shows a lesion yet, so the net only predicted (it learns once one does)")
-        self._say(f"{head}: re-predicted {changed} slices "
-                  f"(mean confidence {conf[st.unreviewed_indices()].mean() if changed else 1.0:.2f}); "
-                  f"Next goes to the least certain{apart}")
-        self.save_session()
+        c.say(f"{head}: re-predicted {changed} slices "
+              f"(mean confidence {conf[st.unreviewed_indices()].mean() if changed else 1.0:.2f}); "
+              f"Next goes to the least certain{apart}")
+        c.save_session()
 
-    def _next_from_queue(self) -> int | None:
+    def next_from_queue(self) -> int | None:
+        """The least certain slice still unreviewed (taken off the queue), or None."""
+        st = self.controller.state
         while self.queue:
             i = self.queue.pop(0)
-            if not self.state.is_reviewed(i):
+            if not st.is_reviewed(i):
                 return i
         return None

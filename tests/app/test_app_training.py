@@ -1,6 +1,7 @@
 """File > Train: a classifier from the reviewer's yes/no slices, in the engine thread, then loaded."""
 
-import numpy as np
+import threading
+
 import pytest
 
 from labelassist.app import training
@@ -45,3 +46,26 @@ def test_train_without_reviewed_slices_says_so(make_window, volume_path, qtbot):
     w.open_volume(volume_path)
     assert training.start(w, output="x.pt") is None
     assert "reviewed slices" in w.last_error
+
+
+def test_cancelled_training_is_said_as_training_not_learning(make_window, volume_path, qtbot, tmp_path):
+    w = make_window()
+    w.open_volume(volume_path, start=0)
+    c = w.controller
+    qtbot.waitUntil(lambda: bool(c.engine.model_info), timeout=120_000)
+    for i in (1, 2):
+        c.state.set_status(i, "rejected")
+    release = threading.Event()  # the engine thread is busy: the training job waits in the queue
+    hold = c.engine.call("hold", lambda ctx, progress, cancel: release.wait(60))
+    qtbot.waitUntil(lambda: hold.state == "running", timeout=120_000)
+    said = []
+    c.message.connect(lambda text, error: said.append(text))
+    out = tmp_path / "mine.pt"
+    job = training.start(w, output=out, arch="resnet18", input_size=32, epochs=1)
+    assert job.name == training.JOB and w.training and w.cancel_action.isEnabled()
+    w.cancel_action.trigger()  # Esc
+    release.set()
+    qtbot.waitUntil(lambda: job.done, timeout=120_000)
+    assert job.state == "cancelled" and not w.training and not out.exists()
+    assert w.statusBar().currentMessage() == "Training cancelled before the first epoch ended: no model"
+    assert not any("earning" in text for text in said)  # the review's learning was never involved

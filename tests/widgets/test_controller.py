@@ -43,9 +43,13 @@ def ctl(qtbot, tiny_model, volume):
     c.close()
 
 
+def wait(qtbot, job):
+    qtbot.waitUntil(lambda: job.done, timeout=WAIT)
+    return job
+
+
 def run_volume(qtbot, c):
-    with qtbot.waitSignal(c.engine.finished, timeout=WAIT, check_params_cb=lambda n, r: n == "volume"):
-        c.run_volume()
+    return wait(qtbot, c.run_volume())
 
 
 def test_volume_run_fills_the_arrays_and_the_strip(qtbot, ctl):
@@ -59,10 +63,10 @@ def test_volume_run_fills_the_arrays_and_the_strip(qtbot, ctl):
     assert [s.key for s in ctl.view.shortcuts] == ["A", "R", "N"]
 
 
-def test_threshold_refits_current_slice_only(qtbot, ctl, monkeypatch):
+def test_threshold_refits_current_slice_only(qtbot, ctl):
     run_volume(qtbot, ctl)
     posted = []
-    monkeypatch.setattr(ctl.engine, "_submit", type("S", (), {"emit": lambda self, *a: posted.append(a[0])})())
+    ctl.engine.job_posted.connect(lambda job: posted.append(job.name))
     before = ctl.state.labels.copy()
     ctl.panel.threshold.setValue(0.9)  # the user drags the slider
     qtbot.waitUntil(lambda: not np.array_equal(ctl.state.labels[0], before[0]), timeout=5000)
@@ -162,17 +166,75 @@ def test_learn_from_reviewed_repredicts_unreviewed_and_queues(qtbot, ctl):
     ctl.accept(2)
     ctl.reject(4)
     kept = ctl.state.labels[[1, 2, 4]].copy()
-    with qtbot.waitSignal(ctl.engine.finished, timeout=WAIT, check_params_cb=lambda n, r: n == "call") as b:
-        ctl.learn(steps=3)
-    assert b.args[1][0] == "propagate"
+    job = wait(qtbot, ctl.learn(steps=3))
+    assert job.name == "propagate" and job.state == "returned"
     np.testing.assert_array_equal(ctl.state.labels[[1, 2, 4]], kept)  # reviewed slices untouched
-    net = sorted(ctl.net_slices)
+    net = sorted(ctl.learner.net_slices)
     assert net == [0, 3, 5] and all(ctl.state.slice_info[i]["params"]["source"] == "unet" for i in net)
-    assert sorted(ctl.queue) == [0, 3, 5] and "Learned from 3 reviewed slices" in ctl.panel.message.text()
-    first = ctl.queue[0]
+    queue = ctl.learner.queue
+    assert sorted(queue) == [0, 3, 5] and "Learned from 3 reviewed slices" in ctl.panel.message.text()
+    first = queue[0]
     ctl.next_unreviewed()
     assert ctl.current == first
     before = ctl.state.labels[first].copy()
     ctl.set_params(threshold=0.99)
     ctl.go_to(first)
     np.testing.assert_array_equal(ctl.state.labels[first], before)  # a re-fit does not replace the net's proposal
+
+
+def hold_engine(qtbot, engine):
+    """Keep the engine thread busy until the returned event is set (what is posted meanwhile waits)."""
+    import threading
+
+    release = threading.Event()
+    job = engine.call("hold", lambda ctx, progress, cancel: release.wait(WAIT / 1000))
+    qtbot.waitUntil(lambda: job.state == "running", timeout=WAIT)
+    return release
+
+
+def test_a_cancelled_training_on_the_same_engine_is_not_the_reviews_business(qtbot, ctl):
+    from labelassist.app.training import train_job
+
+    run_volume(qtbot, ctl)
+    ctl.accept(1)
+    said = []
+    ctl.message.connect(lambda text, error: said.append(text))
+    release = hold_engine(qtbot, ctl.engine)
+    training = ctl.engine.call("train", train_job, volumes=[ctl.volume.array[[1]]], labels=[np.array([1])],
+                               output=ctl.export_path.with_name("never.pt"))
+    training.cancel()  # the reviewer pressed Esc before the first epoch
+    failing = ctl.engine.call("train", lambda ctx, progress, cancel: 1 / 0)
+    release.set()
+    qtbot.waitUntil(lambda: training.done and failing.done, timeout=WAIT)
+    assert training.state == "cancelled" and failing.error == "ZeroDivisionError: division by zero"
+    assert said == []  # neither "Learning cancelled" nor the other job's error
+    release = hold_engine(qtbot, ctl.engine)
+    learning = ctl.learn(steps=1)
+    ctl.cancel()
+    release.set()
+    wait(qtbot, learning)
+    assert said[-1] == "Learning cancelled" and learning.state == "cancelled"
+
+
+def test_calibration_and_volume_run_cancelled_say_so(qtbot, ctl):
+    run_volume(qtbot, ctl)
+    ctl.accept(1)
+    said = []
+    ctl.message.connect(lambda text, error: said.append(text))
+    release = hold_engine(qtbot, ctl.engine)
+    calibration, run = ctl.calibrate(), ctl.run_volume()
+    calibration.cancel()
+    run.cancel()
+    release.set()
+    qtbot.waitUntil(lambda: calibration.done and run.done, timeout=WAIT)
+    assert calibration.state == run.state == "cancelled"
+    assert said[-2:] == ["Calibration cancelled", "Run cancelled"]
+
+
+def test_a_failed_job_of_the_review_is_said_with_its_name(qtbot, ctl, tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    job = wait(qtbot, ctl.load_model(bad))
+    assert job.state == "failed"
+    assert ctl.panel.message.text() == f"model: {job.error}" and "broken.pt" in job.error
+    assert wait(qtbot, ctl.run_slice(3)).result == 3  # the engine stays usable
