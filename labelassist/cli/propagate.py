@@ -1,30 +1,34 @@
-"""``labelassist propagate``: learn from the reviewed slices of a label volume and predict the others.
+"""``labelassist propagate``: the segmenter learns from the reviewed slices of a label volume and predicts the others.
 
 The reviewed slices (--reviewed) of LABELS are the truth (an empty reviewed slice says "no lesion here");
-every other slice gets the U-Net's mask. Reviewed slices are written back unchanged.
+every other slice gets the segmenter's mask. Reviewed slices are written back unchanged. The segmenter is a
+small U-Net; keep it with the project (--save-model) and fine-tune it on the next volume (--model).
 """
 
 from __future__ import annotations
 
 from labelassist.cli._common import positive_int
+from labelassist.core.propagate.training import FINE_TUNE_STEPS, NEW_SEGMENTER_STEPS
 
 __all__ = ["add_parser"]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("propagate", help="learn from reviewed slices, predict the rest", description=__doc__)
+    p = sub.add_parser("propagate", help="the segmenter learns from reviewed slices, predicts the rest",
+                       description=__doc__)
     p.add_argument("volume", help="a volume (any format 'labelassist info' reads)")
     p.add_argument("--labels", required=True, metavar="LABELS", help="the reviewer's label volume, same grid")
     p.add_argument("--reviewed", required=True, metavar="LIST", help="reviewed slices, e.g. 34,40,51 or 30-35")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="label volume to write (.nii.gz)")
-    p.add_argument("--model", metavar="CKPT", help="segmentation net to fine-tune (the project's net)")
-    p.add_argument("--save-model", metavar="CKPT", help="write the trained net here (keep it with the project)")
+    p.add_argument("--model", metavar="CKPT", help="a segmenter to fine-tune (the project's, saved by --save-model)")
+    p.add_argument("--save-model", metavar="CKPT", help="write the trained segmenter here (keep it with the project)")
     p.add_argument("--weak", metavar="LABELS", help="pseudo-labels (e.g. 'labelassist run' output) as weak targets")
-    p.add_argument("--steps", type=positive_int("--steps"), help="training steps (200 new, 100 fine-tuning)")
+    p.add_argument("--steps", type=positive_int("--steps"),
+                   help=f"training steps ({NEW_SEGMENTER_STEPS} for a new segmenter, {FINE_TUNE_STEPS} to fine-tune one)")
     p.add_argument("--channel", type=int, help="which channel of a 4-D volume to use")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--all-lesions", action="store_true",
-                   help="also keep lesions the net finds that no reviewed lesion touches (default: only the "
+                   help="also keep lesions the segmenter finds that no reviewed lesion touches (default: only the "
                         "lesions drawn on reviewed slices, carried through the volume)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
@@ -83,7 +87,7 @@ def run(args) -> int:
     found = int(res.masks[unrev].reshape(len(unrev), -1).any(1).sum()) if unrev else 0
     low = int((res.confidence[unrev] < 0.5).sum()) if unrev else 0
     how = (f"learned from {len(reviewed)} reviewed slices" if res.meta["steps"] else
-           "no reviewed slice shows a lesion, so the net only predicted (fine-tuning on lesion-free slices alone "
+           "no reviewed slice shows a lesion, so the segmenter only predicted (fine-tuning on lesion-free slices alone "
            "would teach it to see none)")
     print(f"{out}: {how} in {res.meta['seconds']:.0f} s on {res.meta['device']}; "
           f"{found} of {len(unrev)} other slices with a lesion, {low} uncertain"

@@ -1,11 +1,11 @@
 """``labelassist simulate-review``: play a reviewer on a volume with known truth and print how fast the masks get right.
 
-Round 0 is CAM + BoundaryFit (or the net given with --model). The reviewer first corrects the slice
-showing the largest lesion (as one scrolls to a visible lesion), with a net or without; then each round the first
-slice of the review queue is corrected to the truth; every --retrain-every corrections the U-Net learns from the
-reviewed slices (warm-started from the previous round) and re-predicts every unreviewed slice. The whole
-volume's lesion Dice is printed after each number of corrected slices, beside that of a reviewer who
-draws every lesion slice by hand (largest first, the best order for drawing by hand).
+Round 0 is CAM + BoundaryFit (or the segmenter given with --model). The reviewer first corrects the slice
+showing the largest lesion (as one scrolls to a visible lesion), with a segmenter or without; then each round the
+first slice of the review queue is corrected to the truth; every --retrain-every corrections the segmenter (a small
+U-Net) learns from the reviewed slices (fine-tuned from the previous round) and re-predicts every unreviewed
+slice. The whole volume's lesion Dice is printed after each number of corrected slices, beside that of a
+reviewer who draws every lesion slice by hand (largest first, the best order for drawing by hand).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 import numpy as np
 
 from labelassist.cli._common import positive_int, resolve_model_path
+from labelassist.core.propagate.training import NEW_SEGMENTER_STEPS
 
 __all__ = ["add_parser", "simulate", "hand_curve", "cold_start"]
 
@@ -25,15 +26,16 @@ def add_parser(sub) -> None:
                        description=__doc__)
     p.add_argument("volume", help="a volume (any format 'labelassist info' reads)")
     p.add_argument("--truth", required=True, metavar="MASK", help="the true label volume, on the same grid")
-    p.add_argument("--model", metavar="CKPT", help="a segmentation net to start from (saved by propagate --save-model)")
+    p.add_argument("--model", metavar="CKPT", help="a segmenter to start from (saved by propagate --save-model)")
     p.add_argument("--classifier", metavar="CKPT", help="classifier for CAM + BoundaryFit (default: the demo model)")
     p.add_argument("--channel", type=int, help="which channel of a 4-D volume to use")
     p.add_argument("--rounds", type=positive_int("--rounds"), default=10, help="slices to correct (10)")
     p.add_argument("--retrain-every", type=positive_int("--retrain-every"), default=1, help="corrections per re-training (1)")
-    p.add_argument("--steps", type=positive_int("--steps"), help="training steps of the first net (200); later rounds fine-tune")
+    p.add_argument("--steps", type=positive_int("--steps"),
+                   help=f"training steps of the first segmenter ({NEW_SEGMENTER_STEPS}); later rounds fine-tune it")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-model", metavar="CKPT", help="write the final net (to start the next volume from)")
+    p.add_argument("--save-model", metavar="CKPT", help="write the final segmenter (to start the next volume from)")
     p.add_argument("--json", action="store_true", help='print {"curve": [[corrected_slices, dice], ...], "hand": ...}')
     p.add_argument("--plot", metavar="PNG", help="plot both curves")
     p.set_defaults(func=run)
@@ -61,7 +63,11 @@ def hand_curve(truth, rounds):
 
 def simulate(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
              device="cpu", seed=0, log=None):
-    """The reviewer's loop; returns ``(curve, final model or None)``, curve = [[corrected, dice], ...]."""
+    """The reviewer's loop; returns ``(curve, final segmenter or None)``, curve = [[corrected, dice], ...].
+
+    ``model`` is a segmenter to start from; ``fit`` and ``probability`` the cold start's masks and p(lesion)
+    per slice (:func:`cold_start`); ``steps`` those of the first segmenter (later rounds fine-tune it).
+    """
     from labelassist.core.evaluate.metrics import dice
     from labelassist.core.propagate.propagation import predict, propagate
     from labelassist.core.propagate.queue import review_queue
@@ -73,11 +79,11 @@ def simulate(image, truth, *, fit, probability, model=None, rounds=10, retrain_e
     first = [int(np.argmax(area))] if area.any() else []
     if model is not None:
         labels, _, conf = predict(image, model, device=device)
-        queue = review_queue(conf, net_masks=labels, fit_masks=fit)
+        queue = review_queue(conf, segmenter_masks=labels, fit_masks=fit)
     else:
         queue = review_queue(1.0 - np.asarray(probability))
-    # the reviewer opens the volume and scrolls to the lesion they see, with a net's proposals or without: the
-    # slice showing the largest lesion is corrected first; then the queue (the net's, or the classifier's
+    # the reviewer opens the volume and scrolls to the lesion they see, with a segmenter's proposals or without:
+    # the slice showing the largest lesion is corrected first; then the queue (the segmenter's, or the classifier's
     # likeliest slices) leads
     queue = first + [q for q in queue if q not in first]
     curve = [[0, round(float(dice(labels, truth)), 4)]]
@@ -93,7 +99,7 @@ def simulate(image, truth, *, fit, probability, model=None, rounds=10, retrain_e
             res = propagate(image, labels, reviewed, weak=fit, model=model, device=device, seed=seed + r,
                             steps=steps if model is None else None)
             model, labels, trained = res.model, res.masks, True
-            queue = review_queue(res.confidence, reviewed=reviewed, net_masks=res.masks, fit_masks=fit)
+            queue = review_queue(res.confidence, reviewed=reviewed, segmenter_masks=res.masks, fit_masks=fit)
         else:
             queue = [q for q in queue if q not in reviewed]
         curve.append([len(reviewed), round(float(dice(labels, truth)), 4)])
@@ -110,7 +116,7 @@ def plot_curves(curve, hand, path, title=""):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=90)
-    ax.plot(*zip(*curve), "o-", label="net learns from corrections")
+    ax.plot(*zip(*curve), "o-", label="segmenter learns from corrections")
     ax.plot(*zip(*hand), "s--", color="grey", label="drawing by hand")
     ax.set_xlabel("corrected slices")
     ax.set_ylabel("lesion Dice (whole volume)")
@@ -147,8 +153,8 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({"curve": curve, "hand": hand}))
     else:
-        print("corrected  net   hand")
+        print("corrected  segmenter  hand")
         for (k, d), (_, h) in zip(curve, hand):
-            print(f"{k:9d}  {d:.3f}  {h:.3f}")
+            print(f"{k:9d}  {d:9.3f}  {h:.3f}")
     sys.stdout.flush()
     return 0

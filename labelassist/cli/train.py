@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from labelassist.cli._common import positive_int
+from labelassist.core.classify.train import BATCH_SIZE, EPOCHS, INPUT_SIZE, LR, OUTPUT_STRIDE, PATIENCE, VAL_FRACTION
 
 __all__ = ["add_parser", "read_slice_labels"]
 
@@ -21,21 +22,21 @@ def add_parser(sub) -> None:
                      help="CSV (volume,slice,label) or JSON [{volume, slice, label}, ...] of yes/no per slice")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.pt")
     p.add_argument("--arch", default="resnet18", help="resnet18, resnet34 or resnet50")
-    p.add_argument("--input-size", type=positive_int("--input-size"), default=128)
-    p.add_argument("--output-stride", type=int, choices=(8, 16, 32), default=16,
+    p.add_argument("--input-size", type=positive_int("--input-size"), default=INPUT_SIZE)
+    p.add_argument("--output-stride", type=int, choices=(8, 16, 32), default=OUTPUT_STRIDE,
                    help="16 (default): CAMs at twice the resolution of a plain ResNet (32); 8: four times, ~3x the compute")
     p.add_argument("--init", metavar="MODEL.pt",
                    help="start from this classifier's weights (same arch) instead of random ones, e.g. to fine-tune "
                         "a stride-16 model at stride 8")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (1e-3; lower it when fine-tuning with --init)")
+    p.add_argument("--lr", type=float, default=LR, help=f"learning rate ({LR:g}; lower it when fine-tuning with --init)")
     p.add_argument("--pool", choices=("avg", "max"), default="avg",
                    help="avg (default): torchvision's ResNet; max: a slice is as lesion-like as its most lesion-like "
                         "place (multiple-instance learning), which keeps the CAM on the lesion")
-    p.add_argument("--epochs", type=positive_int("--epochs"), default=12)
-    p.add_argument("--batch-size", type=positive_int("--batch-size"), default=32)
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--patience", type=positive_int("--patience"), default=6,
-                   help="epochs without a better validation AUC before stopping (6)")
+    p.add_argument("--epochs", type=positive_int("--epochs"), default=EPOCHS)
+    p.add_argument("--batch-size", type=positive_int("--batch-size"), default=BATCH_SIZE)
+    p.add_argument("--val-fraction", type=float, default=VAL_FRACTION, help=f"share of the volumes held out ({VAL_FRACTION})")
+    p.add_argument("--patience", type=positive_int("--patience"), default=PATIENCE,
+                   help=f"epochs without a better validation AUC before stopping ({PATIENCE})")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")

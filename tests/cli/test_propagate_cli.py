@@ -1,4 +1,4 @@
-"""propagate / simulate-review from the command line: labels out with reviewed slices unchanged, the net
+"""propagate / simulate-review from the command line: labels out with reviewed slices unchanged, the segmenter
 saved and reloaded, the curve as JSON and a plot, one-line errors."""
 
 import json
@@ -75,7 +75,7 @@ def test_propagate_writes_labels_keeps_reviewed_slices_and_saves_the_net(files, 
     assert main(["propagate", str(files / "scan.nii.gz"), "--labels", str(files / "reviewed.nii.gz"),
                  "--reviewed", "0,1", "-o", str(out), "--device", "cpu", "--model", str(ckpt),
                  "--save-model", str(ckpt)]) == 0
-    assert "no reviewed slice shows a lesion, so the net only predicted" in capsys.readouterr().out
+    assert "no reviewed slice shows a lesion, so the segmenter only predicted" in capsys.readouterr().out
     assert load_segmenter(ckpt).meta["training"]["runs"] == 2
 
 

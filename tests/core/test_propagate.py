@@ -179,3 +179,43 @@ def test_a_lesion_never_drawn_is_left_to_the_queue_not_drawn():
     assert not kept.masks[10:][other[10:]].any() and kept.meta["dropped_components"] >= 1
     np.testing.assert_array_equal(kept.probability, loose.probability)
     assert dice(kept.masks[3:9], mask[3:9]) > 0.8  # the drawn lesion is carried through its slices
+
+
+def test_training_settings_defaults_and_a_lesion_free_fine_tune():
+    """A new segmenter trains longer and faster than a fine-tuned one; one with no reviewed lesion only predicts."""
+    from labelassist.core.propagate.training import training_settings
+
+    new = training_settings(fine_tune=False, learn=True, steps=None, lr=None, batch_size=8, crop=64, seed=0)
+    tuned = training_settings(fine_tune=True, learn=True, steps=None, lr=None, batch_size=8, crop=64, seed=0)
+    assert (new.steps, new.lr) == (200, 1e-2) and (tuned.steps, tuned.lr) == (100, 3e-3)
+    idle = training_settings(fine_tune=True, learn=False, steps=40, lr=None, batch_size=8, crop=64, seed=0)
+    assert idle.steps == 0
+
+
+def test_a_segmenter_trained_with_the_cam_needs_it(trained):
+    img, mask, labels, _ = trained
+    cam = mask.astype(np.float32)
+    res = propagate(img, labels, REVIEWED, cam=cam, steps=2, device="cpu", crop=None)
+    assert res.model.meta["use_cam"] and res.model.meta["in_channels"] == 4
+    with pytest.raises(ParameterError, match="trained with the CAM as an input: pass cam"):
+        predict(img, res.model, device="cpu")
+    with pytest.raises(ParameterError, match="cam has shape"):
+        predict(img, res.model, cam=cam[:, :-1], device="cpu")
+
+
+def test_the_segmenter_is_the_small_unet_its_docs_describe(trained):
+    """8 base channels and 3 levels (about 0.12 M parameters), as nets/unet.py and the README say."""
+    from labelassist.core.nets.unet import build_unet
+
+    model = trained[3].model
+    assert model.meta["base_channels"] == 8 and model.meta["depth"] == 3
+    assert 100_000 < sum(p.numel() for p in model.net.parameters()) < 150_000
+    with pytest.raises(ParameterError, match="base_channels and depth must each be >= 1"):
+        build_unet(3, base_channels=0)
+
+
+def test_a_segmenter_from_other_channels_is_refused(trained):
+    img, mask, labels, res = trained
+    two = np.stack([img, img], -1)
+    with pytest.raises(ParameterError, match="trained on 3 image channels; this volume gives 6"):
+        propagate(two, labels, REVIEWED, model=res.model, steps=1, device="cpu")

@@ -123,3 +123,21 @@ def test_bad_init_and_lr(tmp_path):
         train_classifier(vols, labs, epochs=1, input_size=32, init=tmp_path / "a.pt", checkpoint=tmp_path / "a.pt")
     with pytest.raises(ParameterError, match="lr must be > 0"):
         train_classifier(vols, labs, epochs=1, input_size=32, lr=0)
+
+
+def test_validation_volumes_hold_both_classes_when_they_can():
+    """The split is by volume and prefers a validation set with lesion and lesion-free slices."""
+    from labelassist.core.classify.data import split_volumes
+
+    labels = [np.ones(4, np.int64), np.zeros(4, np.int64), np.zeros(4, np.int64), np.array([0, 1, 0, 0])]
+    for seed in range(5):
+        train, val = split_volumes(4, 0.25, labels, np.random.default_rng(seed))
+        assert val == [3] and sorted(train + val) == [0, 1, 2, 3]
+    assert split_volumes(1, 0.5, labels, np.random.default_rng(0)) == ([0], [])
+
+
+def test_volumes_of_different_channel_counts_are_refused():
+    vols, labs = _data()
+    vols[1] = np.stack([vols[1], vols[1]], -1)
+    with pytest.raises(ParameterError, match="different channel counts"):
+        train_classifier(vols, labs, epochs=1, input_size=32)

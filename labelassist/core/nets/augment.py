@@ -1,4 +1,4 @@
-"""Random geometry shared by the two trainings (the classifier's and the segmentation net's)."""
+"""Random geometry shared by the two trainings (the classifier's and the segmenter's)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,10 @@
-"""Training data for the segmentation net of :mod:`labelassist.core.propagate.propagation`: inputs at a working size,
-2.5-D context and the CAM as channels, lesion-centred crops, augmentation and the loss."""
+"""What the segmenter is fed, for :mod:`labelassist.core.propagate.propagation`: inputs at a working size
+(each slice with its neighbours as 2.5-D context and, optionally, the CAM as channels), lesion-centred
+crops, augmentation and the loss.
+
+Every helper takes tensors and returns tensors; random draws come from the generator passed in, in a
+fixed order, so a seed reproduces a training run exactly.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,52 @@ import numpy as np
 from labelassist.core.nets.augment import random_affine_theta
 from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD
 
+__all__ = ["working_size", "stack_inputs", "resize_masks", "augment", "crop_batch", "segmenter_loss",
+           "LESION_CROP_SHARE"]
 
-def _working_size(shape, max_size, depth):
+# -- augmentation (lesions in MRI and ultrasound come at any angle, size and brightness) ---------------
+# Chance that a sample is mirrored left-right.
+FLIP_CHANCE = 0.5
+# Rotation within +-15 degrees, zoom within 1 +- 0.15, shift within +-0.08 of the image's span [-1, 1].
+ROTATION_DEGREES = 30
+ZOOM_RANGE = 0.3
+SHIFT_RANGE = 0.16
+# Intensity jitter of the image channels (not of the CAM): gamma exp(+-0.3), gain 1 +- 0.15,
+# offset +-0.05 and Gaussian noise of standard deviation 0.02, all on the [0, 1] scale.
+LOG_GAMMA_RANGE = 0.6
+GAIN_RANGE = 0.3
+OFFSET_RANGE = 0.1
+NOISE_STD = 0.02
+# Intensities are clamped to at least this before the gamma (0 ** gamma has no gradient).
+GAMMA_FLOOR = 1e-6
+
+# -- crops ---------------------------------------------------------------------------------------------
+# Share of crops centred near a lesion pixel when the sample has one (the rest anywhere on the slice).
+LESION_CROP_SHARE = 0.7
+# A lesion-centred crop's centre is moved by about crop / CROP_JITTER_PARTS pixels at most each way, so the
+# lesion is not always in the middle.
+CROP_JITTER_PARTS = 3
+
+# -- loss ----------------------------------------------------------------------------------------------
+# Smoothing of the soft Dice term (pixels): an empty target and an empty prediction score 0 loss.
+DICE_SMOOTH = 1
+# Floor of the weight sum the binary cross-entropy is divided by (a batch of weak targets only).
+MIN_WEIGHT_SUM = 1.0
+
+
+def working_size(shape, max_size: int, depth: int) -> int:
+    """The side (pixels) the segmenter works at: the slice's longest side rounded up to a multiple of
+    ``2 ** depth`` (the U-Net halves it ``depth`` times), at most ``max_size``."""
     step = 2**depth
     return int(min(max_size, -(-max(shape) // step) * step))
 
 
-def _stack_inputs(norm, cam, context, size):
-    """(z, C, S, S) float32 tensor: each slice with its ``context`` neighbours (clamped) and the CAM."""
+def stack_inputs(norm, cam, context: int, size: int):
+    """(z, C, S, S) float32 tensor: each slice with its ``context`` neighbours (clamped) and the CAM.
+
+    ``norm`` is the volume scaled to [0, 1] ((z, y, x) or (z, y, x, c)); image channels are normalised with
+    ``MODEL_MEAN``/``MODEL_STD``, the CAM in [0, 1] is mapped to [-1, 1].
+    """
     import torch
     import torch.nn.functional as F
 
@@ -31,7 +74,8 @@ def _stack_inputs(norm, cam, context, size):
     return torch.cat(parts, 1).contiguous()
 
 
-def _resize_masks(masks, size):
+def resize_masks(masks, size: int):
+    """Masks (n, y, x) to soft targets (n, S, S) in [0, 1]: area-averaged down, bilinear up."""
     import torch
     import torch.nn.functional as F
 
@@ -39,39 +83,44 @@ def _resize_masks(masks, size):
     return F.interpolate(t, size=(size, size), mode="area" if t.shape[-1] >= size else "bilinear")[:, 0]
 
 
-def _augment(x, y, w, gen, n_image):
-    """Flips, small rotation/scale/shift (inputs, targets and weights alike), intensity jitter on image channels."""
+def augment(x, y, w, gen, n_image: int):
+    """Flips, small rotation/scale/shift (inputs, targets and weights alike), intensity jitter on the first
+    ``n_image`` channels; draws from the torch generator ``gen``."""
     import torch
     import torch.nn.functional as F
 
     n = x.shape[0]
-    flip = torch.rand(n, generator=gen) < 0.5
+    flip = torch.rand(n, generator=gen) < FLIP_CHANCE
     x, y, w = (torch.where(flip.view(-1, *[1] * (a.ndim - 1)), a.flip(-1), a) for a in (x, y, w))
-    theta = random_affine_theta(n, gen, degrees=30, scale=0.3, shift=0.16)
+    theta = random_affine_theta(n, gen, degrees=ROTATION_DEGREES, scale=ZOOM_RANGE, shift=SHIFT_RANGE)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x01 = x * MODEL_STD + MODEL_MEAN  # pad with black (0), not with the mean grey
     x01 = F.grid_sample(x01, grid, align_corners=False, padding_mode="zeros")
     y = F.grid_sample(y[:, None], grid, align_corners=False, padding_mode="zeros")[:, 0]
     w = F.grid_sample(w[:, None], grid, align_corners=False, padding_mode="border")[:, 0]
     img = x01[:, :n_image]
-    gamma = torch.exp((torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.6)
-    gain = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.3
-    offset = (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.1
-    noise = torch.randn(img.shape, generator=gen) * 0.02
-    img = (img.clamp(1e-6, 1) ** gamma) * gain + offset + noise
+    gamma = torch.exp((torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * LOG_GAMMA_RANGE)
+    gain = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * GAIN_RANGE
+    offset = (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * OFFSET_RANGE
+    noise = torch.randn(img.shape, generator=gen) * NOISE_STD
+    img = (img.clamp(GAMMA_FLOOR, 1) ** gamma) * gain + offset + noise
     x01 = torch.cat([img, x01[:, n_image:]], 1)
     return (x01 - MODEL_MEAN) / MODEL_STD, y, w
 
 
-def _crop(x, y, w, crop, rng):
-    """A ``crop`` square per sample: around a random lesion pixel when there is one (70 % of the time), else anywhere."""
+def crop_batch(x, y, w, crop: int, rng):
+    """A ``crop`` square per sample: near a random lesion pixel when there is one (:data:`LESION_CROP_SHARE`
+    of the time), else anywhere; draws from the numpy generator ``rng``."""
+    import torch
+
     size = x.shape[-1]
+    low, high = -crop // CROP_JITTER_PARTS, crop // CROP_JITTER_PARTS + 1  # floor division: -22 to 21 for 64
     xs, ys, ws = [], [], []
     for k in range(len(x)):
         fg = (y[k] > 0.5).nonzero()
-        if len(fg) and rng.random() < 0.7:
+        if len(fg) and rng.random() < LESION_CROP_SHARE:
             cy, cx = fg[rng.integers(len(fg))].tolist()
-            cy, cx = cy + int(rng.integers(-crop // 3, crop // 3 + 1)), cx + int(rng.integers(-crop // 3, crop // 3 + 1))
+            cy, cx = cy + int(rng.integers(low, high)), cx + int(rng.integers(low, high))
         else:
             cy, cx = (int(v) for v in rng.integers(0, size, 2))
         top = int(np.clip(cy - crop // 2, 0, size - crop))
@@ -80,15 +129,15 @@ def _crop(x, y, w, crop, rng):
         xs.append(x[k][(slice(None), *win)])
         ys.append(y[k][win])
         ws.append(w[k][win])
-    import torch
-
     return torch.stack(xs), torch.stack(ys), torch.stack(ws)
 
 
-def _loss(logits, y, w):
+def segmenter_loss(logits, y, w):
+    """Weighted binary cross-entropy plus weighted soft Dice of ``logits`` against soft targets ``y``."""
     import torch.nn.functional as F
 
-    bce = (F.binary_cross_entropy_with_logits(logits, y, reduction="none") * w).sum() / w.sum().clamp_min(1.0)
+    bce = ((F.binary_cross_entropy_with_logits(logits, y, reduction="none") * w).sum()
+           / w.sum().clamp_min(MIN_WEIGHT_SUM))
     p = logits.sigmoid()
-    dice = 1 - (2 * (w * p * y).sum() + 1) / ((w * p).sum() + (w * y).sum() + 1)
+    dice = 1 - (2 * (w * p * y).sum() + DICE_SMOOTH) / ((w * p).sum() + (w * y).sum() + DICE_SMOOTH)
     return bce + dice

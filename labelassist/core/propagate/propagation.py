@@ -1,31 +1,42 @@
-"""Learning from the reviewer (docs/architecture.md, learning from corrections): a small U-Net trained on the reviewed slices of a volume
-predicts every unreviewed slice, with a confidence per slice for the review queue.
+"""Propagate (docs/architecture.md, learning from corrections): the segmenter, a small U-Net, learns from the
+reviewed slices of a volume and predicts every unreviewed slice, with a confidence per slice for the review
+queue.
 
 Truth: accepted and corrected slices (their labels), rejected slices (empty). Optionally, weak targets:
-the BoundaryFit pseudo-labels of unreviewed slices at a low weight. The net sees the slice with its
+the BoundaryFit pseudo-labels of unreviewed slices at a low weight. The segmenter sees the slice with its
 neighbours (``context``) and, optionally, the CAM; it trains at a working resolution of at most
 ``max_size`` pixels and its probabilities are mapped back to the slice grid. Reviewed slices are never
-changed by a prediction. The net is kept per project (:func:`save_segmenter`) and fine-tuned volume
+changed by a prediction. The segmenter is kept per project (:func:`save_segmenter`) and fine-tuned volume
 after volume (pass it back as ``model``).
+
+The steps live in the package's modules: :mod:`~labelassist.core.propagate.checks` (arguments),
+:mod:`~labelassist.core.propagate.targets` (truth, weak targets, batches),
+:mod:`~labelassist.core.propagate.data` (inputs, augmentation, crops, loss) and
+:mod:`~labelassist.core.propagate.training` (making and training the segmenter); this module runs them.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD, normalise_volume
-from labelassist.core.nets.segmenter_checkpoint import SEG_FORMAT, Segmenter, load_segmenter, save_segmenter
-from labelassist.core.propagate.data import _augment, _crop, _loss, _resize_masks, _stack_inputs, _working_size
-from labelassist.core.nets.unet import build_unet
-from labelassist.errors import Cancelled, ParameterError
+from labelassist.core.nets.inputs import normalise_volume
+from labelassist.core.nets.segmenter_checkpoint import SEGMENTER_FORMAT, Segmenter, load_segmenter, save_segmenter
+from labelassist.core.nets.unet import BASE_CHANNELS, DEPTH
+from labelassist.core.propagate.checks import check_cam, check_image, check_options
+from labelassist.core.propagate.data import stack_inputs
+from labelassist.core.propagate.targets import (WEAK_WEIGHT, ReviewedSlices, reviewed_slices, training_set,
+                                                weak_agreement, weak_target_weight)
+from labelassist.core.propagate.training import (BATCH_SIZE, CONTEXT, CROP, MAX_SIZE, fine_tune_copy, new_segmenter,
+                                                 record_training, run_loss, train_segmenter, training_settings)
+from labelassist.errors import Cancelled
 
-__all__ = ["Segmenter", "PropagationResult", "propagate", "predict", "slice_confidence", "NET_THRESHOLD",
-           "keep_connected", "save_segmenter", "load_segmenter", "SEG_FORMAT"]
+__all__ = ["Segmenter", "PropagationResult", "propagate", "predict", "slice_confidence", "SEGMENTER_THRESHOLD",
+           "keep_connected", "save_segmenter", "load_segmenter", "SEGMENTER_FORMAT", "PREDICT_BATCH_SIZE"]
+
 
 @dataclass
 class PropagationResult:
@@ -34,13 +45,13 @@ class PropagationResult:
     Attributes
     ----------
     masks : ndarray (z, y, x) uint8
-        The reviewer's labels on reviewed slices (empty on rejected ones), the net's masks elsewhere.
+        The reviewer's labels on reviewed slices (empty on rejected ones), the segmenter's masks elsewhere.
     probability : ndarray (z, y, x) float16
-        The net's lesion probability on the slice grid (reviewed slices: their truth, 0 or 1).
+        The segmenter's lesion probability on the slice grid (reviewed slices: their truth, 0 or 1).
     confidence : ndarray (z,) float
         Per slice in [0, 1]; 1 on reviewed slices. See :func:`slice_confidence`.
     model : Segmenter
-        The trained net (save it with :func:`save_segmenter`, pass it back to fine-tune).
+        The trained segmenter (save it with :func:`save_segmenter`, pass it back to fine-tune).
     meta : dict
         Figures of this run: slices used, steps, seconds, device, final loss.
     """
@@ -53,18 +64,26 @@ class PropagationResult:
 
 
 # -- prediction -------------------------------------------------------------------------------------
-# The net learns from batches half of which come from lesion slices, cropped around the lesion: it sees
+# The segmenter learns from batches half of which come from lesion slices, cropped around the lesion: it sees
 # lesion far more often than a volume holds it, and at 0.5 it over-draws (false positives were most of its
 # error on every demo volume looked at). 0.8, chosen on demo volumes of seed 7 (simulated review, Dice at 5
 # corrections: 0.73 at 0.5, 0.82 at 0.8, 0.75 at 0.9), not on the benchmark's.
-NET_THRESHOLD = 0.8
+SEGMENTER_THRESHOLD = 0.8
+# The name the README still uses for SEGMENTER_THRESHOLD.
+NET_THRESHOLD = SEGMENTER_THRESHOLD
+# Slices per prediction batch during propagate (no gradients: memory allows many).
+PREDICT_BATCH_SIZE = 32
+# slice_confidence: probabilities between these are undecided; the prior (pixels) keeps a lone undecided
+# pixel from making a slice look hopeless.
+UNDECIDED_LOW, UNDECIDED_HIGH, CONFIDENCE_PRIOR = 0.2, 0.8, 10.0
 
 
-def slice_confidence(probability, *, low: float = 0.2, high: float = 0.8, prior: float = 10.0) -> np.ndarray:
-    """Per-slice confidence in [0, 1]: one minus the share of undecided pixels in what the net calls lesion.
+def slice_confidence(probability, *, low: float = UNDECIDED_LOW, high: float = UNDECIDED_HIGH,
+                     prior: float = CONFIDENCE_PRIOR) -> np.ndarray:
+    """Per-slice confidence in [0, 1]: one minus the share of undecided pixels in what the segmenter calls lesion.
 
-    ``1 - n(low < p < high) / (n(p > low) + prior)``: a slice the net calls empty everywhere, or a lesion
-    with a crisp edge, is near 1; a faint blob or a ragged, half-sure lesion is low. ``prior`` (pixels)
+    ``1 - n(low < p < high) / (n(p > low) + prior)``: a slice the segmenter calls empty everywhere, or a
+    lesion with a crisp edge, is near 1; a faint blob or a ragged, half-sure lesion is low. ``prior`` (pixels)
     keeps a lone undecided pixel from making a slice look hopeless.
     """
     p = np.asarray(probability, dtype=np.float32)
@@ -93,15 +112,25 @@ def _predict_tensor(net, x, device, batch_size, tta, progress=None, cancel=None,
     return torch.cat(out)
 
 
-def predict(image, model: Segmenter, *, cam=None, device="auto", threshold: float = NET_THRESHOLD, tta: bool = True,
-            batch_size: int = 32):
-    """The net's masks, probabilities (float16, slice grid) and per-slice confidence for every slice of ``image``."""
+def predict(image, model: Segmenter, *, cam=None, device="auto", threshold: float = SEGMENTER_THRESHOLD,
+            tta: bool = True, batch_size: int = PREDICT_BATCH_SIZE):
+    """The segmenter's masks, probabilities and per-slice confidence for every slice of ``image``.
+
+    Returns
+    -------
+    masks : ndarray (z, y, x) uint8
+        Probability at or above ``threshold``.
+    probability : ndarray (z, y, x) float16
+        On the slice grid.
+    confidence : ndarray (z,)
+        :func:`slice_confidence` of the probabilities at the working size.
+    """
     from labelassist.core.nets.device import resolve_device
 
     device = resolve_device(device)
-    norm = normalise_volume(_check_image(image))
-    x = _stack_inputs(norm, _check_cam(cam, norm.shape[:3], model.meta), int(model.meta["context"]),
-                      int(model.meta["input_size"]))
+    norm = normalise_volume(check_image(image))
+    x = stack_inputs(norm, check_cam(cam, norm.shape[:3], model.meta), int(model.meta["context"]),
+                     int(model.meta["input_size"]))
     model.net.to(device)
     p = _predict_tensor(model.net, x, device, batch_size, tta)
     return _to_grid(p, norm.shape[1:3], threshold)
@@ -117,25 +146,31 @@ def _to_grid(p, shape, threshold):
     return (prob >= threshold).astype(np.uint8), prob.astype(np.float16), conf
 
 
-def _check_image(image):
-    a = np.asarray(image)
-    if a.ndim not in (3, 4):
-        raise ParameterError(f"image must be a volume (z, y, x) or (z, y, x, c), got shape {a.shape}")
-    return a
+def keep_connected(masks, anchors) -> int:
+    """Clear, in place, every 3-D lesion component of ``masks`` that touches no lesion on the slices ``anchors``.
+
+    Components are face-connected (6-connectivity). Returns how many components were cleared.
+    """
+    from scipy import ndimage as ndi
+
+    lab, n = ndi.label(masks)
+    kept = np.unique(lab[list(anchors)])
+    keep = np.zeros(n + 1, bool)
+    keep[kept] = True
+    keep[0] = False
+    masks[~keep[lab]] = 0
+    return int(n - np.count_nonzero(keep))
 
 
-def _check_cam(cam, shape, meta):
-    if bool(meta.get("use_cam")) and cam is None:
-        raise ParameterError("this net was trained with the CAM as an input: pass cam (z, y, x) too")
-    if not meta.get("use_cam"):
-        return None
-    cam = np.asarray(cam, dtype=np.float32)
-    if cam.shape != tuple(shape):
-        raise ParameterError(f"cam has shape {cam.shape} but the volume's slices are {tuple(shape)}; they must match")
-    return np.nan_to_num(cam)
+def _keep_reviewed(masks, prob, conf, reviewed: ReviewedSlices) -> None:
+    """Reviewed slices are never changed by a prediction: their own masks, truth and full confidence."""
+    for k, i in enumerate(reviewed.indices):
+        masks[i] = reviewed.drawn[k]
+        prob[i] = reviewed.truth[k]
+        conf[i] = 1.0
 
 
-# -- training ---------------------------------------------------------------------------------------
+# -- propagate --------------------------------------------------------------------------------------
 def propagate(
     image,
     labels,
@@ -144,17 +179,17 @@ def propagate(
     rejected: Iterable[int] = (),
     cam=None,
     weak=None,
-    weak_weight: float = 0.1,
+    weak_weight: float = WEAK_WEIGHT,
     model: Segmenter | None = None,
     steps: int | None = None,
-    batch_size: int = 8,
+    batch_size: int = BATCH_SIZE,
     lr: float | None = None,
-    context: int = 1,
-    max_size: int = 128,
-    crop: int | None = 64,
-    base_channels: int = 8,
-    depth: int = 3,
-    threshold: float = NET_THRESHOLD,
+    context: int = CONTEXT,
+    max_size: int = MAX_SIZE,
+    crop: int | None = CROP,
+    base_channels: int = BASE_CHANNELS,
+    depth: int = DEPTH,
+    threshold: float = SEGMENTER_THRESHOLD,
     connected: bool = True,
     tta: bool = True,
     device="auto",
@@ -162,7 +197,7 @@ def propagate(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> PropagationResult:
-    """Train (or fine-tune) the U-Net on the reviewed slices of a volume and predict every other slice.
+    """Train (or fine-tune) the segmenter on the reviewed slices of a volume and predict every other slice.
 
     Parameters
     ----------
@@ -175,30 +210,35 @@ def propagate(
     rejected : iterable of int
         Slices the reviewer rejected: truth is empty whatever ``labels`` holds there.
     cam : ndarray (z, y, x) in [0, 1], optional
-        A second input channel for a new net (a loaded net uses it when it was trained with it).
+        A second input channel for a new segmenter (a loaded one uses it when it was trained with it).
     weak : ndarray (z, y, x), optional
         Pseudo-labels (e.g. BoundaryFit) used on unreviewed slices as targets of weight ``weak_weight`` times
         their Dice with the truth on the reviewed slices (pseudo-labels that missed what the reviewer drew
         teach nothing; ``meta["weak_weight"]`` is the weight used).
+    weak_weight : float in [0, 1]
+        :data:`~labelassist.core.propagate.targets.WEAK_WEIGHT` (0.1) of a reviewed slice's weight.
     model : Segmenter, optional
-        A net to fine-tune (not modified: the result holds a trained copy); its inputs decide ``context``,
-        ``max_size`` and the CAM channel. Until a reviewed slice shows a lesion it only predicts: fine-tuning
-        on lesion-free slices alone would teach it to see no lesion anywhere (``meta["steps"]`` is then 0).
+        A segmenter to fine-tune (not modified: the result holds a trained copy); its inputs decide
+        ``context``, ``max_size`` and the CAM channel. Until a reviewed slice shows a lesion it only predicts:
+        fine-tuning on lesion-free slices alone would teach it to see no lesion anywhere (``meta["steps"]`` is
+        then 0).
     steps, batch_size, lr
-        Optimisation: default 200 steps from scratch, 100 to fine-tune; lr 1e-2 from scratch, 3e-3 to fine-tune.
+        Optimisation (:mod:`~labelassist.core.propagate.training`): by default 200 steps for a new segmenter,
+        100 to fine-tune one; peak lr 1e-2 new, 3e-3 fine-tuning; 8 samples a step.
     context : int
-        Neighbouring slices on each side given as extra input channels (0: the slice alone).
+        Neighbouring slices on each side given as extra input channels (0: the slice alone; default 1).
     max_size, base_channels, depth
-        Working resolution (longest side, pixels) and the U-Net's size.
+        Working resolution (longest side, pixels; 128) and the U-Net's size (8 base channels, 3 levels:
+        about 0.12 M parameters; :mod:`~labelassist.core.nets.unet`).
     crop : int or None
-        Train on squares of this side (pixels of the working grid; most around a lesion) rather than on whole
-        slices: several times faster, and the lesion is not a speck in a sea of background.
+        Train on squares of this side (pixels of the working grid, 64; most around a lesion) rather than on
+        whole slices: several times faster, and the lesion is not a speck in a sea of background.
     threshold : float
-        Probability above which a pixel is lesion (:data:`NET_THRESHOLD`, 0.8: the net's training batches are
-        rich in lesion, so its probabilities run high).
+        Probability above which a pixel is lesion (:data:`SEGMENTER_THRESHOLD`, 0.8: the segmenter's training
+        batches are rich in lesion, so its probabilities run high).
     connected : bool
         Keep only the lesions the reviewer has drawn, carried through the volume: the predicted voxels
-        3-D-connected (faces) to a lesion on a reviewed slice. On small, faint lesions most of what a net
+        3-D-connected (faces) to a lesion on a reviewed slice. On small, faint lesions most of what a segmenter
         trained on a few slices adds elsewhere is false (demo MRI, 3 lesion and 2 lesion-free slices given:
         mean Dice 0.46 kept whole, 0.72 kept connected, over 8 volumes). A lesion never drawn is then left
         out of the masks, not of ``probability`` and ``confidence``, which the review queue reads to send the
@@ -218,174 +258,48 @@ def propagate(
     Returns
     -------
     PropagationResult
-    """
-    import torch
 
+    Raises
+    ------
+    ParameterError
+        One line naming the argument: no reviewed lesion slice for a new segmenter, shapes that differ from
+        the volume's, a slice outside it, options out of range, a segmenter trained on other channels.
+    """
     from labelassist.core.nets.device import resolve_device
 
     started = time.perf_counter()
-    image = _check_image(image)
-    z = image.shape[0]
-    lab = np.asarray(labels)
-    if lab.shape != image.shape[:3]:
-        raise ParameterError(f"labels have shape {lab.shape} but the volume is {image.shape[:3]}; they must match")
-    rev = sorted({_index(i, z, "reviewed") for i in reviewed})
-    rej = {_index(i, z, "rejected") for i in rejected}
-    if rej - set(rev):
-        rev = sorted(set(rev) | rej)
-    truth = np.zeros((len(rev), *lab.shape[1:]), np.float32)
-    for k, i in enumerate(rev):
-        if i not in rej:
-            truth[k] = np.nan_to_num(np.asarray(lab[i], np.float32)) > 0
-    positive = truth.reshape(len(rev), -1).any(1) if rev else np.zeros(0, bool)
-    if model is None and not rev:
-        raise ParameterError("reviewed is empty: accept or correct at least one slice that shows a lesion first")
-    if model is None and not positive.any():
-        raise ParameterError("no reviewed slice shows a lesion: accept or correct at least one slice with a lesion first")
-    if weak is not None and np.shape(weak) != image.shape[:3]:
-        raise ParameterError(f"weak has shape {np.shape(weak)} but the volume is {image.shape[:3]}; they must match")
-    if not 0.0 <= weak_weight <= 1.0 or not 0.0 < threshold < 1.0:
-        raise ParameterError(f"weak_weight must be in [0, 1] and threshold in (0, 1); got {weak_weight}, {threshold}")
-    if context < 0 or batch_size < 1 or (steps is not None and steps < 0):
-        raise ParameterError(f"context and steps must be >= 0 and batch_size >= 1; got {context}, {steps}, {batch_size}")
+    image = check_image(image)
+    truth = reviewed_slices(labels, reviewed, rejected=rejected, shape=image.shape[:3])
+    check_options(truth, new=model is None, weak=weak, shape=image.shape[:3], weak_weight=weak_weight,
+                  threshold=threshold, context=context, batch_size=batch_size, steps=steps)
     device = resolve_device(device)
-    n_image = (1 if image.ndim == 3 else image.shape[-1])
-    if model is not None:
-        meta = copy.deepcopy(model.meta)
-        if int(meta["image_channels"]) != n_image * (2 * int(meta["context"]) + 1):
-            raise ParameterError(f"the net was trained on {meta['image_channels']} image channels; this volume "
-                                 f"gives {n_image * (2 * int(meta['context']) + 1)}: use a net trained on alike volumes")
-        torch.manual_seed(seed)
-        net = copy.deepcopy(model.net).to(device)
-        # Lesion-free reviewed slices alone teach a net that nothing is lesion: 100 such steps after a
-        # lesion-free volume wiped out all it had learnt from the volumes before (probability 0.00 on every
-        # lesion, its training volumes' too). Without a reviewed lesion slice it only predicts.
-        learn = bool(positive.any())
-        steps = (100 if learn else 0) if steps is None else (steps if learn else 0)
-        lr = 3e-3 if lr is None else lr
+    n_image = 1 if image.ndim == 3 else image.shape[-1]
+    if model is None:
+        segmenter = new_segmenter(n_image, image.shape[1:3], use_cam=cam is not None, context=context,
+                                  max_size=max_size, base_channels=base_channels, depth=depth, threshold=threshold,
+                                  seed=seed, device=device)
     else:
-        size = _working_size(image.shape[1:3], max_size, depth)
-        meta = {"arch": "unet", "in_channels": n_image * (2 * context + 1) + (cam is not None),
-                "image_channels": n_image * (2 * context + 1), "base_channels": base_channels, "depth": depth,
-                "input_size": size, "context": context, "use_cam": cam is not None, "threshold": threshold,
-                "normalisation": {"method": "percentile", "low": 0.5, "high": 99.5, "mean": MODEL_MEAN,
-                                  "std": MODEL_STD},
-                "training": {"runs": 0, "reviewed_slices": 0, "steps": 0, "history": []}}
-        torch.manual_seed(seed)
-        net = build_unet(meta["in_channels"], base_channels=base_channels, depth=depth).to(device)
-        steps = 200 if steps is None else steps
-        lr = 1e-2 if lr is None else lr
-    size, n_img_ch = int(meta["input_size"]), int(meta["image_channels"])
-    norm = normalise_volume(image)
-    x = _stack_inputs(norm, _check_cam(cam, image.shape[:3], meta), int(meta["context"]), size)
-
-    # training set: reviewed slices (weight 1) and, optionally, weak targets on the others
-    ys, ws, idx, pools = [], [], [], {"positive": [], "negative": [], "weak": []}
-    if rev:
-        ys.append(_resize_masks(truth, size))
-        ws.append(torch.ones(len(rev), size, size))
-        idx += rev
-        for k in range(len(rev)):
-            pools["positive" if positive[k] else "negative"].append(k)
-    unrev = [i for i in range(z) if i not in set(rev)]
-    agreement = _weak_agreement(weak, rev, truth)
-    weight = float(weak_weight) * (1.0 if agreement is None else agreement)
-    if weak is not None and weight > 0 and unrev and steps:
-        ys.append(_resize_masks(np.nan_to_num(np.asarray(weak, np.float32)[unrev]) > 0, size))
-        ws.append(torch.full((len(unrev), size, size), weight))
-        pools["weak"] = list(range(len(idx), len(idx) + len(unrev)))
-        idx += unrev
-    share = {"positive": 0.5, "negative": 0.3, "weak": 0.2}
-    names = [k for k in share if pools[k]]
-    probs = np.array([share[k] for k in names]) / sum(share[k] for k in names) if names else None
-    y_all = torch.cat(ys) if ys else None
-    w_all = torch.cat(ws) if ws else None
-    x_train = x[idx] if idx else None
-
-    n_pred = -(-z // 32)
-    total = steps + n_pred
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.15)
-    losses = []
-    net.train()
-    for step in range(steps):
-        if cancel is not None and cancel():
-            raise Cancelled()
-        pick = [pools[names[j]][rng.integers(len(pools[names[j]]))] for j in rng.choice(len(names), batch_size, p=probs)]
-        xb, yb, wb = _augment(x_train[pick], y_all[pick], w_all[pick], gen, n_img_ch)
-        if crop and crop < size:
-            xb, yb, wb = _crop(xb, yb, wb, crop, rng)
-        xb, yb, wb = xb.to(device), yb.to(device), wb.to(device)
-        opt.zero_grad()
-        loss = _loss(net(xb), yb, wb)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-        if progress is not None:
-            progress(step + 1, total)
-    p = _predict_tensor(net, x, device, 32, tta, progress, cancel, steps, total)
+        segmenter = fine_tune_copy(model, n_image, seed=seed, device=device)
+    settings = training_settings(fine_tune=model is not None, learn=bool(truth.positive.any()), steps=steps, lr=lr,
+                                 batch_size=batch_size, crop=crop, seed=seed)
+    meta = segmenter.meta
+    x = stack_inputs(normalise_volume(image), check_cam(cam, image.shape[:3], meta), int(meta["context"]),
+                     int(meta["input_size"]))
+    agreement = weak_agreement(weak, truth)
+    weight = weak_target_weight(weak_weight, agreement)
+    data = training_set(x, truth, weak=weak if settings.steps else None, weight=weight)  # no steps: no weak targets
+    total = settings.steps + -(-len(x) // PREDICT_BATCH_SIZE)
+    losses = train_segmenter(segmenter, data, settings, device=device, progress=progress, cancel=cancel, total=total)
+    p = _predict_tensor(segmenter.net, x, device, PREDICT_BATCH_SIZE, tta, progress, cancel, settings.steps, total)
     masks, prob, conf = _to_grid(p, image.shape[1:3], threshold)
-    for k, i in enumerate(rev):  # reviewed slices are never changed by a prediction
-        masks[i] = 0 if i in rej else np.asarray(lab[i] > 0, np.uint8)
-        prob[i] = truth[k]
-        conf[i] = 1.0
-    anchors = [i for k, i in enumerate(rev) if positive[k]]
-    dropped = keep_connected(masks, anchors) if connected and anchors else 0
-    net.eval()
-    seconds = round(time.perf_counter() - started, 2)
-    run = {"reviewed": len(rev), "positive": int(positive.sum()), "weak": len(pools["weak"]), "steps": steps,
-           "weak_agreement": None if agreement is None else round(agreement, 3), "weak_weight": round(weight, 4),
-           "connected": bool(connected), "dropped_components": dropped, "seconds": seconds, "device": str(device),
-           "loss": round(float(np.mean(losses[-20:])), 4) if losses else None,
+    _keep_reviewed(masks, prob, conf, truth)
+    dropped = keep_connected(masks, truth.anchors) if connected and truth.anchors else 0
+    segmenter.net.eval()
+    run = {"reviewed": len(truth.indices), "positive": int(truth.positive.sum()), "weak": len(data.pools["weak"]),
+           "steps": settings.steps, "weak_agreement": None if agreement is None else round(agreement, 3),
+           "weak_weight": round(weight, 4), "connected": bool(connected), "dropped_components": dropped,
+           "seconds": round(time.perf_counter() - started, 2), "device": str(device), "loss": run_loss(losses),
            "seed": seed}
-    if steps:
-        tr = meta["training"]
-        tr["runs"] = int(tr.get("runs", 0)) + 1
-        tr["reviewed_slices"] = int(tr.get("reviewed_slices", 0)) + len(rev)
-        tr["steps"] = int(tr.get("steps", 0)) + steps
-        tr["history"] = (list(tr.get("history", [])) + [run])[-50:]
-    return PropagationResult(masks=masks, probability=prob, confidence=conf, model=Segmenter(net, meta), meta=run)
-
-
-def keep_connected(masks, anchors) -> int:
-    """Clear, in place, every 3-D lesion component of ``masks`` that touches no lesion on the slices ``anchors``.
-
-    Components are face-connected (6-connectivity). Returns how many components were cleared.
-    """
-    from scipy import ndimage as ndi
-
-    lab, n = ndi.label(masks)
-    kept = np.unique(lab[list(anchors)])
-    keep = np.zeros(n + 1, bool)
-    keep[kept] = True
-    keep[0] = False
-    masks[~keep[lab]] = 0
-    return int(n - np.count_nonzero(keep))
-
-
-def _weak_agreement(weak, rev, truth):
-    """How far the weak targets agree with the reviewer on the reviewed slices: their pooled Dice in [0, 1].
-
-    Pseudo-labels are worth learning from only as far as they were right where the reviewer looked; a cold
-    start that missed every reviewed lesion would otherwise teach the net to miss the rest. None when there
-    is nothing to compare (no weak targets, or neither they nor the truth mark anything on reviewed slices).
-    """
-    if weak is None or not rev:
-        return None
-    w = np.nan_to_num(np.asarray(weak, np.float32)[rev]) > 0
-    t = truth > 0
-    total = int(w.sum()) + int(t.sum())
-    return None if total == 0 else 2.0 * int((w & t).sum()) / total
-
-
-def _index(i, z, name):
-    try:
-        k = int(i)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must hold slice indices, got {i!r}") from None
-    if not 0 <= k < z:
-        raise ParameterError(f"{name} slice {i} is outside the volume's 0-{z - 1}")
-    return k
+    if settings.steps:
+        record_training(meta, run, reviewed=len(truth.indices), steps=settings.steps)
+    return PropagationResult(masks=masks, probability=prob, confidence=conf, model=segmenter, meta=run)

@@ -8,7 +8,14 @@ import numpy as np
 
 from labelassist.errors import ParameterError
 
-__all__ = ["review_queue", "disagreement", "lost_lesion"]
+__all__ = ["review_queue", "disagreement", "lost_lesion", "AGREEMENT_WEIGHT", "CONTINUITY_WEIGHT"]
+
+# Weight of the segmenter's disagreement with BoundaryFit beside the uncertainty 1 - confidence.
+AGREEMENT_WEIGHT = 0.5
+# Weight of a drawn lesion the segmenter loses on a neighbouring slice: it outranks mere uncertainty.
+CONTINUITY_WEIGHT = 1.0
+# Pixels around a drawn lesion within which the segmenter's mask on a neighbour counts as carrying it on.
+LOST_MARGIN = 2
 
 
 def disagreement(a, b) -> np.ndarray:
@@ -16,20 +23,20 @@ def disagreement(a, b) -> np.ndarray:
     a = np.asarray(a).astype(bool)
     b = np.asarray(b).astype(bool)
     if a.shape != b.shape:
-        raise ParameterError(f"net_masks has shape {a.shape} but fit_masks has shape {b.shape}; they must match")
+        raise ParameterError(f"segmenter_masks has shape {a.shape} but fit_masks has shape {b.shape}; they must match")
     a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
     inter = (a & b).sum(1)
     total = a.sum(1) + b.sum(1)
     return np.where(total > 0, 1.0 - 2.0 * inter / np.maximum(total, 1), 0.0)
 
 
-def lost_lesion(masks, reviewed: Iterable[int], *, margin: int = 2) -> np.ndarray:
+def lost_lesion(masks, reviewed: Iterable[int], *, margin: int = LOST_MARGIN) -> np.ndarray:
     """Per slice, how much of a reviewed neighbour's lesion the masks lose there (0 to 1).
 
     A lesion drawn on reviewed slice ``r`` goes on to ``r - 1`` and ``r + 1`` or ends there. On an unreviewed
     neighbour ``n`` this is ``1 - a / A``: ``A`` the lesion area on ``r``, ``a`` the area of ``masks[n]``
-    within ``margin`` pixels of it, capped at ``A``. 1 where the net marks nothing beside a drawn lesion,
-    0 where it carries the lesion on. Small lesions are where a net trained on a few slices loses them, and
+    within ``margin`` pixels of it, capped at ``A``. 1 where the segmenter marks nothing beside a drawn lesion,
+    0 where it carries the lesion on. Small lesions are where a segmenter trained on a few slices loses them, and
     a reviewer who settles those neighbours follows the lesion to its ends.
     """
     from scipy import ndimage
@@ -50,34 +57,41 @@ def lost_lesion(masks, reviewed: Iterable[int], *, margin: int = 2) -> np.ndarra
     return out
 
 
-def review_queue(confidence, *, reviewed: Iterable[int] = (), net_masks=None, fit_masks=None,
-                 agreement_weight: float = 0.5, continuity_weight: float = 1.0) -> list[int]:
+def review_queue(confidence, *, reviewed: Iterable[int] = (), segmenter_masks=None, fit_masks=None,
+                 agreement_weight: float = AGREEMENT_WEIGHT, continuity_weight: float = CONTINUITY_WEIGHT,
+                 net_masks=None) -> list[int]:
     """Unreviewed slice indices, the one to look at next first.
 
     Parameters
     ----------
     confidence : array-like (z,)
         Per-slice confidence in [0, 1] (:func:`labelassist.core.propagate.slice_confidence`, or the CAM
-        pipeline's certainty before a net exists).
+        pipeline's certainty before a segmenter exists).
     reviewed : iterable of int
         Accepted, corrected or rejected slices: never in the queue.
-    net_masks, fit_masks : ndarray (z, y, x), optional
-        The net's and BoundaryFit's masks: where they disagree, a correction settles who is right.
+    segmenter_masks, fit_masks : ndarray (z, y, x), optional
+        The segmenter's and BoundaryFit's masks: where they disagree, a correction settles who is right.
     agreement_weight : float
         Weight of that disagreement beside the uncertainty ``1 - confidence``.
     continuity_weight : float
-        Weight of the lesions the net loses: :func:`lost_lesion` of ``net_masks`` (which hold the reviewed
-        slices' own masks), counted where the net keeps less than half of a drawn neighbour's lesion
-        (``clip(2 lost - 1, 0, 1)``; a lesion that only shrinks towards its end does not count). A slice next
-        to a drawn lesion on which the net marks none of it comes before one it is merely unsure of.
+        Weight of the lesions the segmenter loses: :func:`lost_lesion` of ``segmenter_masks`` (which hold the
+        reviewed slices' own masks), counted where the segmenter keeps less than half of a drawn neighbour's
+        lesion (``clip(2 lost - 1, 0, 1)``; a lesion that only shrinks towards its end does not count). A slice
+        next to a drawn lesion on which the segmenter marks none of it comes before one it is merely unsure of.
+    net_masks : ndarray (z, y, x), optional
+        The former name of ``segmenter_masks``, still accepted.
 
     Returns
     -------
     list of int
         Highest priority (``1 - confidence + agreement_weight * disagreement + continuity_weight *
         clip(2 lost_lesion - 1, 0, 1)``) first; ties go to the slice
-        farthest from any reviewed slice (it tells the net most that it has not seen), then the lower index.
+        farthest from any reviewed slice (it tells the segmenter most that it has not seen), then the lower index.
     """
+    if net_masks is not None:
+        if segmenter_masks is not None:
+            raise ParameterError("give segmenter_masks only: net_masks is its former name")
+        segmenter_masks = net_masks
     conf = np.asarray(confidence, dtype=float).ravel()
     z = len(conf)
     if not np.isfinite(conf).all():
@@ -89,15 +103,15 @@ def review_queue(confidence, *, reviewed: Iterable[int] = (), net_masks=None, fi
             raise ParameterError(f"reviewed slice {i} is outside the volume's 0-{z - 1}")
         done.add(k)
     score = 1.0 - np.clip(conf, 0.0, 1.0)
-    if net_masks is not None and fit_masks is not None:
-        dis = disagreement(net_masks, fit_masks)
+    if segmenter_masks is not None and fit_masks is not None:
+        dis = disagreement(segmenter_masks, fit_masks)
         if len(dis) != z:
             raise ParameterError(f"masks have {len(dis)} slices but confidence has {z}; they must match")
         score = score + agreement_weight * dis
-    if net_masks is not None and continuity_weight and done:
-        lost = lost_lesion(net_masks, done)
+    if segmenter_masks is not None and continuity_weight and done:
+        lost = lost_lesion(segmenter_masks, done)
         if len(lost) != z:
-            raise ParameterError(f"net_masks has {len(lost)} slices but confidence has {z}; they must match")
+            raise ParameterError(f"segmenter_masks has {len(lost)} slices but confidence has {z}; they must match")
         score = score + continuity_weight * np.clip(2.0 * lost - 1.0, 0.0, 1.0)
     ref = np.array(sorted(done))
     idx = np.arange(z)
