@@ -67,12 +67,10 @@ def stall_during_volume_run(cache: Path) -> dict:
     timer = QTimer()
     timer.setInterval(2)
     timer.timeout.connect(tick)
-    done = []
-    e.finished.connect(lambda job, res: done.append(job) if job == "volume" else None)
     t0 = time.perf_counter()
     timer.start()
-    c.run_volume()
-    while not done:
+    run = c.run_volume()
+    while not run.done:
         app.processEvents()
         time.sleep(0.001)
     seconds = time.perf_counter() - t0

@@ -78,7 +78,6 @@ def stall_benchmark(app, viewer, widget, volume_path, *, scroll: bool):
     from qtpy.QtCore import QEventLoop, QTimer
 
     loop = QEventLoop()
-    c.engine.finished.connect(lambda job, r: loop.quit() if job == "volume" else None)
     n = c.state.n_slices
     scroller = QTimer()  # a reviewer scrolling through the slices while the run goes on
     scroller.setInterval(250)
@@ -89,7 +88,7 @@ def stall_benchmark(app, viewer, widget, volume_path, *, scroll: bool):
     if scroll:
         scroller.start()
     t0 = time.perf_counter()
-    c.run_volume()
+    c.run_volume().finished.connect(loop.quit)
     loop.exec()  # the GUI thread idles in its event loop, as in the application
     scroller.stop()
     elapsed = time.perf_counter() - t0

@@ -76,15 +76,14 @@ class Engine(QObject):
         A job was posted (its :class:`~labelassist.engine.jobs.Job`): a status bar or log may follow it.
     progress(str, int, int)
         Any job's name, units done, units in all (for a status bar).
-    finished(str, object), failed(str, str)
-        Any job's name and its result (None when cancelled) or its one-line error, after the job's own
-        signals: for status bars and logs. Act on a result through the job's own signals, never by name.
+    failed(str, str)
+        Any job's name and its one-line error, after the job's own ``failed``: for a status bar or a message
+        box. Act on a job's outcome through its own signals (:class:`~labelassist.engine.jobs.Job`).
     """
 
     model_changed = Signal(dict, str)
     progress = Signal(str, int, int)
     slice_ready = Signal(int)
-    finished = Signal(str, object)
     failed = Signal(str, str)
     busy_changed = Signal(bool)
     job_posted = Signal(object)
@@ -277,13 +276,11 @@ class Engine(QObject):
         job = self._end(job_id)
         if job is not None:
             job.set_result(result)
-            self.finished.emit(job.name, result)
 
     def _on_cancelled(self, job_id: int):
         job = self._end(job_id)
         if job is not None:
             job.set_cancelled()
-            self.finished.emit(job.name, None)
 
     def _on_failed(self, job_id: int, message: str):
         job = self._end(job_id)

@@ -93,7 +93,7 @@ class ControlPanel(QWidget):
     load_model_requested(str)
         A checkpoint path, or ``""`` for the shipped demo model.
     run_slice_requested, run_volume_requested, cancel_requested, accept_requested, reject_requested,
-    next_requested, calibrate_requested, learn_requested
+    next_requested, calibrate_requested, propagate_requested
         Button presses.
     export_requested(str)
         A path chosen in "Export as...", or ``""`` for the session's export path.
@@ -110,7 +110,7 @@ class ControlPanel(QWidget):
     reject_requested = Signal()
     next_requested = Signal()
     calibrate_requested = Signal()
-    learn_requested = Signal()
+    propagate_requested = Signal()
     export_requested = Signal(str)
     slice_clicked = Signal(int)
 
@@ -206,8 +206,10 @@ class ControlPanel(QWidget):
         self.next_button = QPushButton("Next", box)
         self.calibrate_button = QPushButton("Calibrate from reviewed", box)
         self.calibrate_button.setToolTip("Grid search of threshold and gate on the reviewed slices, then re-fit the rest")
-        self.learn_button = QPushButton("Learn from reviewed", box)
-        self.learn_button.setVisible(False)
+        self.propagate_button = QPushButton("Propagate from reviewed", box)
+        self.propagate_button.setToolTip("The segmenter (a small U-Net) learns from the reviewed slices and "
+                                         "re-predicts the unreviewed ones; Next then goes to the least certain")
+        self.propagate_button.setVisible(False)
         self.export_button = QPushButton("Export", box)
         self.export_as_button = QPushButton("Export as...", box)
         self.strip = StatusStrip(box)
@@ -217,7 +219,7 @@ class ControlPanel(QWidget):
         grid.addWidget(self.next_button, 0, 2)
         grid.addWidget(self.strip, 1, 0, 1, 3)
         grid.addWidget(self.calibrate_button, 2, 0, 1, 3)
-        grid.addWidget(self.learn_button, 3, 0, 1, 3)
+        grid.addWidget(self.propagate_button, 3, 0, 1, 3)
         grid.addWidget(self.export_button, 4, 0, 1, 2)
         grid.addWidget(self.export_as_button, 4, 2)
         return box
@@ -232,7 +234,7 @@ class ControlPanel(QWidget):
         self.reject_button.clicked.connect(self.reject_requested)
         self.next_button.clicked.connect(self.next_requested)
         self.calibrate_button.clicked.connect(self.calibrate_requested)
-        self.learn_button.clicked.connect(self.learn_requested)
+        self.propagate_button.clicked.connect(self.propagate_requested)
         self.export_button.clicked.connect(lambda: self.export_requested.emit(""))
         self.export_as_button.clicked.connect(self._choose_export)
         self.strip.slice_clicked.connect(self.slice_clicked)
@@ -277,7 +279,7 @@ class ControlPanel(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
-        for b in (self.calibrate_button, self.learn_button, self.load_model_button, self.demo_model_button):
+        for b in (self.calibrate_button, self.propagate_button, self.load_model_button, self.demo_model_button):
             b.setEnabled(not busy)
 
     def set_progress(self, done: int, total: int, text: str = "") -> None:
@@ -312,8 +314,8 @@ class ControlPanel(QWidget):
                 button.setText(f"{base} [{key}]")
                 button.setToolTip(f"{tips[name]} (shortcut: {key})")
 
-    def set_learn_available(self, available: bool) -> None:
-        self.learn_button.setVisible(bool(available))
+    def set_propagate_available(self, available: bool) -> None:
+        self.propagate_button.setVisible(bool(available))
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #e05050;" if error else "")

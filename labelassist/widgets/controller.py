@@ -59,7 +59,7 @@ class ReviewController(QObject):
     Attributes
     ----------
     learner : Learner
-        The net learned from the reviewed slices (:meth:`learn`): ``learner.net_slices`` (the slices it
+        The segmenter learned from the reviewed slices (:meth:`learn`): ``learner.segmenter_slices`` (the slices it
         proposed), ``learner.queue`` (unreviewed slices, the least certain first).
     sessions : SessionKeeper
         Saves, restores and exports the review.
@@ -123,8 +123,8 @@ class ReviewController(QObject):
         panel.reject_requested.connect(self.reject)
         panel.next_requested.connect(self.next_unreviewed)
         panel.calibrate_requested.connect(self.calibrate)
-        panel.learn_requested.connect(self.learn)
-        panel.set_learn_available(True)
+        panel.propagate_requested.connect(self.learn)
+        panel.set_propagate_available(True)
         panel.export_requested.connect(lambda p: self.export(p or None))
         panel.slice_clicked.connect(self.show_slice)
         self.message.connect(panel.show_message)
@@ -223,7 +223,7 @@ class ReviewController(QObject):
 
     def _propose(self, index: int) -> bool:
         """Re-fit slice ``index`` into the labels unless it is reviewed; True when the labels changed."""
-        if index in self.learner.net_slices:  # the net's proposal stands until the reviewer decides
+        if index in self.learner.segmenter_slices:  # the segmenter's proposal stands until the reviewer decides
             return False
         mask = self.engine.refit(index)
         if mask is None:
@@ -238,7 +238,7 @@ class ReviewController(QObject):
 
     def refit_stale(self, *, every: bool = False) -> int:
         """Re-fit every unreviewed slice whose proposal predates a fit change (``every``: every unreviewed
-        slice with a result, but the net's); returns how many changed."""
+        slice with a result, but the segmenter's); returns how many changed."""
         if self.state is None:
             return 0
         n = sum(bool(self._propose(i)) for i in (self.state.unreviewed_indices() if every else sorted(self._stale)))
@@ -292,10 +292,10 @@ class ReviewController(QObject):
         """Cancel the engine's long jobs (volume runs, calibration, learning)."""
         self.engine.cancel()
 
-    def learn(self, *, steps: int | None = None):
-        """Train the net on the reviewed slices (in the engine thread) and re-predict the unreviewed ones;
+    def propagate(self, *, steps: int | None = None):
+        """Train the segmenter on the reviewed slices (in the engine thread) and re-predict the unreviewed ones;
         returns the job (None when there is nothing to learn from, said)."""
-        return self.learner.learn(steps=steps)
+        return self.learner.propagate(steps=steps)
 
     def _on_slice_ready(self, index: int) -> None:
         if self.state is None:

@@ -1,6 +1,6 @@
 """What a review learns from its reviewed slices, for the :class:`~labelassist.widgets.controller.ReviewController`,
-which owns one :class:`Learner`: the threshold and gate (calibration), and 'Learn from reviewed slices'
-(docs/architecture.md, learning from corrections): a small U-Net trained in the engine thread on the reviewed
+which owns one :class:`Learner`: the threshold and gate (calibration), and 'Propagate from reviewed slices'
+(docs/architecture.md, learning from corrections): the segmenter (a small U-Net) trained in the engine thread on the reviewed
 slices predicts every unreviewed one, and the review queue then offers the slice it is least sure of.
 Reviewed slices are never touched."""
 
@@ -25,14 +25,14 @@ def run_propagation(ctx, progress, cancel, *, labels, reviewed, rejected, cam, w
     result = propagate(pipe.array, labels, reviewed, rejected=rejected, cam=cam, weak=weak,
                        model=ctx.segmenter, device=ctx.device, steps=steps, progress=progress, cancel=cancel)
     ctx.segmenter = result.model
-    queue = review_queue(result.confidence, reviewed=reviewed, net_masks=result.masks,
+    queue = review_queue(result.confidence, reviewed=reviewed, segmenter_masks=result.masks,
                          fit_masks=weak if weak is not None else None)
     return {"masks": result.masks, "confidence": result.confidence, "queue": queue, "meta": result.meta}
 
 
 class Learner:
-    """Posts the calibration and learning jobs of a review and applies their results; keeps the net's
-    proposals (``net_slices``) and the review queue (``queue``).
+    """Posts the calibration and learning jobs of a review and applies their results; keeps the segmenter's
+    proposals (``segmenter_slices``) and the review queue (``queue``).
 
     Parameters
     ----------
@@ -43,12 +43,12 @@ class Learner:
 
     def __init__(self, controller):
         self.controller = controller
-        self.net_slices: set[int] = set()  # unreviewed slices whose proposal comes from the net
+        self.segmenter_slices: set[int] = set()  # unreviewed slices whose proposal comes from the segmenter
         self.queue: list[int] = []  # unreviewed slices, the least certain first
 
     def reset(self) -> None:
-        """A new volume: no net proposal, no queue."""
-        self.net_slices = set()
+        """A new volume: no segmenter proposal, no queue."""
+        self.segmenter_slices = set()
         self.queue = []
 
     # -- calibration ------------------------------------------------------------------------------
@@ -82,9 +82,9 @@ class Learner:
               f"gate {result['gate']:.2f} (Dice {result['score']:.3f}); re-fitted {refitted} slices")
         c.save_session()
 
-    # -- the net ----------------------------------------------------------------------------------
-    def learn(self, *, steps: int | None = None):
-        """Post the learning job (returns its :class:`~labelassist.engine.jobs.Job`, or None when there is
+    # -- the segmenter ----------------------------------------------------------------------------------
+    def propagate(self, *, steps: int | None = None):
+        """Post the propagation job (returns its :class:`~labelassist.engine.jobs.Job`, or None when there is
         nothing to learn from: said)."""
         c = self.controller
         st = c.state
@@ -93,19 +93,19 @@ class Learner:
             return None
         reviewed = st.reviewed_indices()
         if len(st.reviewed_indices(("accepted", "corrected"))) < 1:
-            c.say("Learning needs accepted or corrected slices: review a few first", error=True)
+            c.say("Propagation needs accepted or corrected slices: review a few first", error=True)
             return None
         computed = all(c.engine.result(i) is not None for i in range(st.n_slices))
         weak = st.labels.copy() if any(st.has_proposal(i) for i in st.unreviewed_indices()) else None
         job = c.engine.call("propagate", run_propagation, labels=st.labels.copy(), reviewed=reviewed,
                             rejected=st.reviewed_indices((REJECTED,)), cam=c.cam.copy() if computed else None,
                             weak=weak, steps=steps)
-        c.follow(job, returned=self.apply, cancelled=lambda: c.say("Learning cancelled"))
-        c.say(f"Learning from {len(reviewed)} reviewed slices...")
+        c.follow(job, returned=self.apply, cancelled=lambda: c.say("Propagation cancelled"))
+        c.say(f"Propagating from {len(reviewed)} reviewed slices...")
         return job
 
     def apply(self, result: dict) -> None:
-        """Put the net's masks on the unreviewed slices and queue them by confidence."""
+        """Put the segmenter's masks on the unreviewed slices and queue them by confidence."""
         c = self.controller
         st = c.state
         if st is None:
@@ -114,7 +114,7 @@ class Learner:
         for i in st.unreviewed_indices():
             if st.set_proposal(i, result["masks"][i], params={"source": "unet", **result["meta"]},
                                model_hash=st.model_hash):
-                self.net_slices.add(i)
+                self.segmenter_slices.add(i)
                 c.mark_fresh(i)
                 changed += 1
         self.queue = [i for i in result["queue"] if not st.is_reviewed(i)]
@@ -125,8 +125,8 @@ class Learner:
         dropped = int(meta.get("dropped_components") or 0)
         apart = (f"; {dropped} spot{'s' if dropped != 1 else ''} apart from every drawn lesion left out (draw a "
                  "lesion on one slice and it is carried)") if dropped else ""
-        head = (f"Learned from {len(st.reviewed_indices())} reviewed slices" if meta.get("steps") else
-                "No reviewed slice shows a lesion yet, so the net only predicted (it learns once one does)")
+        head = (f"Propagated from {len(st.reviewed_indices())} reviewed slices" if meta.get("steps") else
+                "No reviewed slice shows a lesion yet, so the segmenter only predicted (it learns once one does)")
         c.say(f"{head}: re-predicted {changed} slices "
               f"(mean confidence {conf[st.unreviewed_indices()].mean() if changed else 1.0:.2f}); "
               f"Next goes to the least certain{apart}")

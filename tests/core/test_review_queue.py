@@ -53,14 +53,3 @@ def test_bad_input_is_one_line():
         review_queue([0.5, 0.5], reviewed=[7])
     with pytest.raises(ParameterError, match="must match"):
         review_queue([0.5], segmenter_masks=np.zeros((1, 2, 2)), fit_masks=np.zeros((1, 3, 3)))
-
-
-def test_former_name_net_masks_still_orders_the_queue():
-    masks = np.zeros((5, 4, 4), np.uint8)
-    masks[2, 1:3, 1:3] = 1  # a drawn lesion the segmenter carries to no neighbour
-    conf = [0.9, 0.9, 1.0, 0.9, 0.5]
-    assert review_queue(conf, reviewed=[2], net_masks=masks) == review_queue(conf, reviewed=[2],
-                                                                             segmenter_masks=masks)
-    assert review_queue(conf, reviewed=[2], segmenter_masks=masks)[:2] == [1, 3]
-    with pytest.raises(ParameterError, match="give segmenter_masks only"):
-        review_queue(conf, segmenter_masks=masks, net_masks=masks)

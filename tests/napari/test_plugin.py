@@ -157,9 +157,12 @@ def test_cancel_stops_a_run(qtbot, dock):
     viewer, widget = dock
     c = widget.controller
     c.engine.progress.connect(lambda *a: widget.panel.cancel_button.click())
-    with qtbot.waitSignal(c.engine.finished, timeout=WAIT, check_params_cb=lambda n, r: n == "volume") as b:
-        widget.panel.run_volume_button.click()
-    assert b.args[1] is None and widget.panel.message.text() == "Run cancelled"
+    posted = []
+    c.engine.job_posted.connect(posted.append)
+    widget.panel.run_volume_button.click()
+    run = next(job for job in posted if job.name == "volume")
+    qtbot.waitUntil(lambda: run.done, timeout=WAIT)
+    assert run.state == "cancelled" and run.result is None and widget.panel.message.text() == "Run cancelled"
     assert not any(c.state.has_proposal(i) for i in range(6))
 
 

@@ -166,13 +166,13 @@ def test_learn_from_reviewed_repredicts_unreviewed_and_queues(qtbot, ctl):
     ctl.accept(2)
     ctl.reject(4)
     kept = ctl.state.labels[[1, 2, 4]].copy()
-    job = wait(qtbot, ctl.learn(steps=3))
+    job = wait(qtbot, ctl.propagate(steps=3))
     assert job.name == "propagate" and job.state == "returned"
     np.testing.assert_array_equal(ctl.state.labels[[1, 2, 4]], kept)  # reviewed slices untouched
-    net = sorted(ctl.learner.net_slices)
+    net = sorted(ctl.learner.segmenter_slices)
     assert net == [0, 3, 5] and all(ctl.state.slice_info[i]["params"]["source"] == "unet" for i in net)
     queue = ctl.learner.queue
-    assert sorted(queue) == [0, 3, 5] and "Learned from 3 reviewed slices" in ctl.panel.message.text()
+    assert sorted(queue) == [0, 3, 5] and "Propagated from 3 reviewed slices" in ctl.panel.message.text()
     first = queue[0]
     ctl.next_unreviewed()
     assert ctl.current == first
@@ -207,13 +207,13 @@ def test_a_cancelled_training_on_the_same_engine_is_not_the_reviews_business(qtb
     release.set()
     qtbot.waitUntil(lambda: training.done and failing.done, timeout=WAIT)
     assert training.state == "cancelled" and failing.error == "ZeroDivisionError: division by zero"
-    assert said == []  # neither "Learning cancelled" nor the other job's error
+    assert said == []  # neither "Propagation cancelled" nor the other job's error
     release = hold_engine(qtbot, ctl.engine)
-    learning = ctl.learn(steps=1)
+    learning = ctl.propagate(steps=1)
     ctl.cancel()
     release.set()
     wait(qtbot, learning)
-    assert said[-1] == "Learning cancelled" and learning.state == "cancelled"
+    assert said[-1] == "Propagation cancelled" and learning.state == "cancelled"
 
 
 def test_calibration_and_volume_run_cancelled_say_so(qtbot, ctl):

@@ -69,8 +69,6 @@ class PropagationResult:
 # error on every demo volume looked at). 0.8, chosen on demo volumes of seed 7 (simulated review, Dice at 5
 # corrections: 0.73 at 0.5, 0.82 at 0.8, 0.75 at 0.9), not on the benchmark's.
 SEGMENTER_THRESHOLD = 0.8
-# The name the README still uses for SEGMENTER_THRESHOLD.
-NET_THRESHOLD = SEGMENTER_THRESHOLD
 # Slices per prediction batch during propagate (no gradients: memory allows many).
 PREDICT_BATCH_SIZE = 32
 # slice_confidence: probabilities between these are undecided; the prior (pixels) keeps a lone undecided

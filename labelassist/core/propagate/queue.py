@@ -58,14 +58,13 @@ def lost_lesion(masks, reviewed: Iterable[int], *, margin: int = LOST_MARGIN) ->
 
 
 def review_queue(confidence, *, reviewed: Iterable[int] = (), segmenter_masks=None, fit_masks=None,
-                 agreement_weight: float = AGREEMENT_WEIGHT, continuity_weight: float = CONTINUITY_WEIGHT,
-                 net_masks=None) -> list[int]:
+                 agreement_weight: float = AGREEMENT_WEIGHT, continuity_weight: float = CONTINUITY_WEIGHT) -> list[int]:
     """Unreviewed slice indices, the one to look at next first.
 
     Parameters
     ----------
     confidence : array-like (z,)
-        Per-slice confidence in [0, 1] (:func:`labelassist.core.propagate.slice_confidence`, or the CAM
+        Per-slice confidence in [0, 1] (:func:`labelassist.core.propagate.propagation.slice_confidence`, or the CAM
         pipeline's certainty before a segmenter exists).
     reviewed : iterable of int
         Accepted, corrected or rejected slices: never in the queue.
@@ -78,8 +77,6 @@ def review_queue(confidence, *, reviewed: Iterable[int] = (), segmenter_masks=No
         reviewed slices' own masks), counted where the segmenter keeps less than half of a drawn neighbour's
         lesion (``clip(2 lost - 1, 0, 1)``; a lesion that only shrinks towards its end does not count). A slice
         next to a drawn lesion on which the segmenter marks none of it comes before one it is merely unsure of.
-    net_masks : ndarray (z, y, x), optional
-        The former name of ``segmenter_masks``, still accepted.
 
     Returns
     -------
@@ -88,10 +85,6 @@ def review_queue(confidence, *, reviewed: Iterable[int] = (), segmenter_masks=No
         clip(2 lost_lesion - 1, 0, 1)``) first; ties go to the slice
         farthest from any reviewed slice (it tells the segmenter most that it has not seen), then the lower index.
     """
-    if net_masks is not None:
-        if segmenter_masks is not None:
-            raise ParameterError("give segmenter_masks only: net_masks is its former name")
-        segmenter_masks = net_masks
     conf = np.asarray(confidence, dtype=float).ravel()
     z = len(conf)
     if not np.isfinite(conf).all():
