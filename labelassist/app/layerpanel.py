@@ -47,7 +47,13 @@ class LayerPanel(QWidget):
         super().__init__(parent)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(self._layers_box())
+        outer.addWidget(self._image_box())
+        self.tools_box = self._tools_box()
+        outer.addWidget(self.tools_box)
+        outer.addStretch(1)
 
+    def _layers_box(self) -> QGroupBox:
         layers = QGroupBox("Layers")
         grid = QGridLayout(layers)
         self.visible: dict[str, QCheckBox] = {}
@@ -65,8 +71,9 @@ class LayerPanel(QWidget):
             grid.addWidget(box, row, 0)
             grid.addWidget(slider, row, 1)
             self.visible[name], self.opacity[name] = box, slider
-        outer.addWidget(layers)
+        return layers
 
+    def _image_box(self) -> QGroupBox:
         view = QGroupBox("Image")
         form = QFormLayout(view)
         self.window_spin = QDoubleSpinBox()
@@ -92,8 +99,9 @@ class LayerPanel(QWidget):
         self.axis.setToolTip("slice axis: review and editing along the native axis z only; y and x are view only")
         self.axis.currentIndexChanged.connect(lambda _i: self.axis_changed.emit(self.axis.currentData()))
         form.addRow("Axis", self.axis)
-        outer.addWidget(view)
+        return view
 
+    def _tools_box(self) -> QGroupBox:
         tools = QGroupBox("Edit boundaryfit")
         tl = QGridLayout(tools)
         self.tools = QButtonGroup(self)
@@ -127,9 +135,7 @@ class LayerPanel(QWidget):
         self.edit_note = QLabel("")
         self.edit_note.setWordWrap(True)
         tl.addWidget(self.edit_note, 3, 0, 1, 4)
-        self.tools_box = tools
-        outer.addWidget(tools)
-        outer.addStretch(1)
+        return tools
 
     @staticmethod
     def _layer_key(name: str) -> str:

@@ -50,6 +50,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    # The process is labelassist's own: set up what torch needs here, before any command imports it (the
+    # app draws with Qt's OpenGL, which with Mesa holds an LLVM that triton's clashes with).
+    from labelassist.engine import keep_triton_out
+
+    keep_triton_out()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -55,7 +55,10 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """``labelassist-app [FILE] [options]``: the same as ``labelassist app``."""
+    """``labelassist-app [FILE] [options]``: the same as ``labelassist app``.
+
+    An entry point of its own (a console script): the process set-up torch needs is done by ``cli.main``.
+    """
     from labelassist.cli import main as cli_main
 
     return cli_main(["app", *(sys.argv[1:] if argv is None else argv)])

@@ -15,8 +15,9 @@ import weakref
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torchvision  # noqa: F401 - imported here, in the GUI thread: importing it (and triton's shared
-# libraries) for the first time in the engine thread while Qt's OpenGL loads in this one can crash
+import torchvision  # noqa: F401 - imported here, in the GUI thread, before the engine thread runs. The crash this
+# once avoided is triton's LLVM loaded beside Mesa's (labelassist.engine.keep_triton_out, set by the entry points);
+# this import still helps a library user who never calls it.
 from qtpy.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
 from labelassist.core.propose.pipeline import PipelineParams, SliceResult, slice_mask
@@ -26,7 +27,9 @@ from labelassist.errors import ParameterError
 
 __all__ = ["Engine", "SliceView", "Job"]
 
-_LIVE: weakref.WeakSet = weakref.WeakSet()  # engines whose thread runs
+# Engines whose thread runs, held strongly: an engine garbage-collected with its QThread running aborts the
+# process ("QThread: Destroyed while thread is still running"); shutdown() or the exit hooks remove it.
+_LIVE: set = set()
 _HOOKED: weakref.WeakSet = weakref.WeakSet()  # applications whose aboutToQuit stops the engines
 
 

@@ -27,10 +27,9 @@ from labelassist.io.session import default_export_path
 from labelassist.widgets.learning import Learner
 from labelassist.widgets.session_actions import SessionKeeper
 from labelassist.widgets.view import ReviewView, Shortcut
+from labelassist.widgets.wiring import SHORTCUT_KEYS, connect_panel
 
 __all__ = ["ReviewController", "SHORTCUT_KEYS"]
-
-SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N"}
 
 
 class ReviewController(QObject):
@@ -59,7 +58,7 @@ class ReviewController(QObject):
     Attributes
     ----------
     learner : Learner
-        The segmenter learned from the reviewed slices (:meth:`learn`): ``learner.segmenter_slices`` (the slices it
+        The segmenter learned from the reviewed slices (:meth:`propagate`): ``learner.segmenter_slices`` (the slices it
         proposed), ``learner.queue`` (unreviewed slices, the least certain first).
     sessions : SessionKeeper
         Saves, restores and exports the review.
@@ -114,24 +113,7 @@ class ReviewController(QObject):
     def attach_panel(self, panel) -> None:
         """Connect a :class:`~labelassist.widgets.control_panel.ControlPanel` both ways."""
         self.panel = panel
-        panel.params_edited.connect(lambda d: self.set_params(**d))
-        panel.load_model_requested.connect(lambda p: self.load_model(p or None))
-        panel.run_slice_requested.connect(self.run_slice)
-        panel.run_volume_requested.connect(self.run_volume)
-        panel.cancel_requested.connect(self.cancel)
-        panel.accept_requested.connect(self.accept)
-        panel.reject_requested.connect(self.reject)
-        panel.next_requested.connect(self.next_unreviewed)
-        panel.calibrate_requested.connect(self.calibrate)
-        panel.propagate_requested.connect(self.learn)
-        panel.set_propagate_available(True)
-        panel.export_requested.connect(lambda p: self.export(p or None))
-        panel.slice_clicked.connect(self.show_slice)
-        self.message.connect(panel.show_message)
-        self.engine.busy_changed.connect(panel.set_busy)
-        self.engine.progress.connect(lambda job, d, t: panel.set_progress(d, t, f"{job} %p%"))
-        panel.set_shortcut_hints({k: v for k, v in SHORTCUT_KEYS.items()})
-        panel.set_params(asdict(self.engine.params))
+        connect_panel(self, panel)
 
     def say(self, text: str, *, error: bool = False) -> None:
         """Tell the reviewer (``message`` signal: the panel, the status bar)."""

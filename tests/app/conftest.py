@@ -1,4 +1,7 @@
-"""Fixtures of the app's tests: tiny volumes, a tiny random classifier, an isolated settings file."""
+"""Fixtures of the app's tests: an in-memory volume, an isolated settings file, a main window.
+
+``tiny_model`` and ``volume_path`` are shared by every folder (tests/conftest.py).
+"""
 
 import numpy as np
 import pytest
@@ -23,20 +26,6 @@ def isolated_settings(tmp_path, monkeypatch):
     path = tmp_path / "settings.ini"
     monkeypatch.setenv("LABELASSIST_APP_SETTINGS", str(path))
     return path
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    from labelassist.engine.testing import make_tiny_checkpoint
-
-    return make_tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt")
-
-
-@pytest.fixture
-def volume_path(tmp_path):
-    from labelassist.engine.testing import make_test_volume
-
-    return make_test_volume(tmp_path / "vol.nii.gz")
 
 
 @pytest.fixture

@@ -1,20 +1,8 @@
-"""napari tests: a tiny random classifier, a 6 x 64 x 64 NIfTI volume, and a viewer with the dock widget."""
+"""napari tests: a viewer with the dock widget on the shared ``tiny_model`` and ``volume_path`` (tests/conftest.py)."""
 
 import pytest
 
-from labelassist.engine.testing import make_test_volume, make_tiny_checkpoint
-
 WAIT = 60_000
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    return make_tiny_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt")
-
-
-@pytest.fixture
-def volume_path(tmp_path):
-    return make_test_volume(tmp_path / "vol.nii.gz")
 
 
 @pytest.fixture
@@ -36,13 +24,15 @@ def dock(make_napari_viewer, tiny_model, volume_path, monkeypatch, tmp_path):
 
 @pytest.fixture
 def run_volume(qtbot):
-    """Run the whole volume from the controller and wait for the result."""
+    """``run_volume(widget)``: run the whole volume from the controller, wait for its job and return its result."""
+    from labelassist.engine.jobs import RETURNED
 
     def run(widget):
-        c = widget.controller
-        with qtbot.waitSignal(c.engine.finished, timeout=WAIT, check_params_cb=lambda n, r: n == "volume") as b:
-            c.run_volume()
-        return b.args[1]
+        job = widget.controller.run_volume()
+        assert job is not None, widget.panel.message.text()
+        qtbot.waitUntil(lambda: job.done, timeout=WAIT)
+        assert job.state == RETURNED, f"the volume run {job.state}: {job.error}"
+        return job.result
 
     return run
 

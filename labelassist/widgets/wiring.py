@@ -1,0 +1,32 @@
+"""Wiring of the control panel to the review controller, both ways (shared by the app and the napari plugin)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+__all__ = ["connect_panel", "SHORTCUT_KEYS"]
+
+SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N"}
+
+
+def connect_panel(controller, panel) -> None:
+    """Connect a :class:`~labelassist.widgets.control_panel.ControlPanel`'s requests to ``controller``'s
+    actions, and the controller's and its engine's news back to the panel."""
+    panel.params_edited.connect(lambda d: controller.set_params(**d))
+    panel.load_model_requested.connect(lambda p: controller.load_model(p or None))
+    panel.run_slice_requested.connect(controller.run_slice)
+    panel.run_volume_requested.connect(controller.run_volume)
+    panel.cancel_requested.connect(controller.cancel)
+    panel.accept_requested.connect(controller.accept)
+    panel.reject_requested.connect(controller.reject)
+    panel.next_requested.connect(controller.next_unreviewed)
+    panel.calibrate_requested.connect(controller.calibrate)
+    panel.propagate_requested.connect(controller.propagate)
+    panel.set_propagate_available(True)
+    panel.export_requested.connect(lambda p: controller.export(p or None))
+    panel.slice_clicked.connect(controller.show_slice)
+    controller.message.connect(panel.show_message)
+    controller.engine.busy_changed.connect(panel.set_busy)
+    controller.engine.progress.connect(lambda job, d, t: panel.set_progress(d, t, f"{job} %p%"))
+    panel.set_shortcut_hints({k: v for k, v in SHORTCUT_KEYS.items()})
+    panel.set_params(asdict(controller.engine.params))
