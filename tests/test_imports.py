@@ -51,18 +51,11 @@ def test_the_command_line_keeps_triton_out_before_torch(tmp_path):
 
 def test_the_napari_plugin_changes_nothing_until_its_widget_opens():
     # napari imports the plugin package to run any contribution (reader, writer, samples, widget)
-    seen = _run("import labelassist.napari, labelassist.napari._reader, labelassist.napari._dock\n")
+    seen = _run("import labelassist.napari, labelassist.napari._reader, labelassist.napari._writer\n")
     assert seen["blocked"] == [] and not seen["torch"]
 
 
-def test_opening_the_napari_widget_keeps_triton_out_before_torch():
-    # the widget command (labelassist.napari._dock) is the entry point: triton is blocked before torch loads
-    seen = _run(
-        "import sys, types\n"
-        "fake = types.ModuleType('labelassist.napari._widget')\n"
-        "fake.LabelAssistWidget = lambda viewer: sys.modules.get('triton', 'absent')\n"
-        "sys.modules['labelassist.napari._widget'] = fake\n"
-        "from labelassist.napari._dock import labelassist_widget\n"
-        "assert labelassist_widget(None) is None\n"
-    )
-    assert seen["blocked"] == ["triton"] and not seen["torch"]
+def test_the_napari_widget_keeps_triton_out_before_torch():
+    # the widget command's module (labelassist.napari._widget) is the entry point: triton is blocked, then torch loads
+    seen = _run("import labelassist.napari._widget\n")
+    assert seen["blocked"] == ["triton"] and seen["torch"]

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+# This module is napari's way into the dock widget (the manifest's widget command), so it is labelassist's entry
+# point into napari's process: set up what torch needs there before anything below imports it. The viewer has
+# usually drawn already, and with Mesa's OpenGL (llvmpipe under Xvfb or without a GPU driver) the first import of
+# torchvision would load triton's LLVM beside Mesa's and crash. Blocking triton costs napari nothing it uses
+# (triton serves only torch.compile). The plugin's reader, writer and samples change nothing in napari's process.
+from labelassist.engine import keep_triton_out
+
+keep_triton_out()
+
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QScrollArea, QShortcut, QVBoxLayout, QWidget
