@@ -1,17 +1,33 @@
-"""``labelassist eval``: compare predicted labels with ground truth (paper metric and foreground Dice)."""
+"""``labelassist eval``: compare predicted labels with ground truth (paper metric and foreground Dice).
+
+Two files: the metrics of one pair. Two folders: the files are paired by name and scored one pair at a
+time (:mod:`labelassist.cli.evaluate_dirs`), with metrics per volume and pooled over all of them.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 __all__ = ["add_parser"]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("eval", help="metrics of predicted labels against ground truth", description=__doc__)
-    p.add_argument("pred", help="predicted label volume")
-    p.add_argument("truth", help="ground-truth label volume on the same grid")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    from labelassist.cli.evaluate_dirs import PAIRING_RULE
+
+    p = sub.add_parser(
+        "eval", help="metrics of predicted labels against ground truth",
+        description="Compare predicted labels with ground truth (paper mIoU/DSC, foreground Dice, mFP, mFN): "
+                    "two label files, or two folders of them. " + PAIRING_RULE + " A pair whose grids differ "
+                    "is a failed row (exit code 1); the others are still scored and pooled (the paper's "
+                    "mIoU/DSC over all voxels of all pairs, and the mean per-volume Dice).",
+    )
+    p.add_argument("pred", help="predicted label volume, or a folder of them")
+    p.add_argument("truth", help="ground-truth label volume on the same grid, or a folder of them")
+    p.add_argument("--json", action="store_true",
+                   help="print the metrics as JSON (folders: {volumes, pooled, unpaired})")
+    p.add_argument("--csv", metavar="FILE", help="also write one row per volume to FILE (folders: and a last "
+                                                 "row 'pooled')")
     p.set_defaults(func=run)
 
 
@@ -50,11 +66,36 @@ FORMAT = [
 ]
 
 
+def _folder_mode(pred, truth) -> bool:
+    """Whether ``pred`` and ``truth`` are two folders of volumes; a one-line error for a file and a folder
+    (a folder that is itself one volume, a DICOM series or a stack of images, still pairs with a file)."""
+    from labelassist.errors import ParameterError
+    from labelassist.io.formats import find_format
+
+    pred_dir, truth_dir = Path(pred).is_dir(), Path(truth).is_dir()
+    if pred_dir and truth_dir:
+        return True
+    if pred_dir != truth_dir:
+        folder, other = (pred, truth) if pred_dir else (truth, pred)
+        if find_format(folder) is None:
+            raise ParameterError(f"eval: {folder} is a folder but {other} is not; give two label files "
+                                 "or two folders of them")
+    return False
+
+
 def run(args) -> int:
     from labelassist.core.evaluate.metrics import evaluate
 
+    if _folder_mode(args.pred, args.truth):
+        from labelassist.cli.evaluate_dirs import run_dirs
+
+        return run_dirs(args)
     pred, truth = load_mask_pair(args.pred, args.truth)
     metrics = evaluate(pred, truth)
+    if getattr(args, "csv", None):
+        from labelassist.cli.evaluate_dirs import write_csv
+
+        write_csv(args.csv, [{"pred": Path(args.pred).name, "truth": Path(args.truth).name, **metrics}])
     if args.json:
         print(json.dumps(metrics, indent=2, sort_keys=True))
         return 0
