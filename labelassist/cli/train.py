@@ -1,11 +1,18 @@
-"""``labelassist train``: a classifier from image-level labels (a slice shows a lesion: yes/no)."""
+"""``labelassist train``: a classifier from image-level labels (a slice shows a lesion: yes/no).
+
+The volumes are read one at a time: each becomes its model inputs in a temporary folder beside the output, and
+the training reads the slices of each batch from there, so memory does not grow with the number of volumes."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 from labelassist.cli._common import positive_int
 from labelassist.core.classify.train import BATCH_SIZE, EPOCHS, INPUT_SIZE, LR, OUTPUT_STRIDE, PATIENCE, VAL_FRACTION
@@ -89,30 +96,98 @@ def read_slice_labels(path, volumes) -> list:
     return out
 
 
-def run(args) -> int:
-    from tqdm import tqdm
+class _RowsOnDisk:
+    """The rows of a ``.npy`` file (C order), read on demand with plain file reads (no memory map, so the slices
+    read for a batch leave the process with it): ``shape``, ``len`` and indexing by an integer array."""
 
-    from labelassist.core.nets.device import resolve_device
-    from labelassist.core.classify.train import labels_from_mask, train_classifier
-    from labelassist.errors import ParameterError, VolumeError
+    def __init__(self, path):
+        import numpy as np
+
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
+        version = np.lib.format.read_magic(self._fh)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        self.shape, fortran, self.dtype = read_header(self._fh)
+        self._offset = self._fh.tell()
+        self._row = self.dtype.itemsize * int(np.prod(self.shape[1:]))
+        if fortran:
+            self.close()
+            raise ValueError(f"{path}: a Fortran-ordered array cannot be read by rows")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        import numpy as np
+
+        rows = np.asarray(rows, np.int64).reshape(-1)
+        out = np.empty((len(rows), *self.shape[1:]), self.dtype)
+        for j, r in enumerate(rows):
+            self._fh.seek(self._offset + int(r) * self._row)
+            if self._fh.readinto(memoryview(out[j]).cast("B")) != self._row:
+                raise EOFError(f"{self._fh.name}: row {int(r)} is cut short")
+        return out
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _mask_labels(mask_path, volume):
+    from labelassist.core.classify.train import labels_from_mask
+    from labelassist.errors import VolumeError
     from labelassist.io import load_volume
+
+    mask = load_volume(mask_path, labels=True)
+    if mask.shape != volume.shape:
+        raise VolumeError(f"{mask_path}: mask shape {mask.shape} does not match its volume {volume.source_path} "
+                          f"{volume.shape}")
+    return labels_from_mask(mask.array if mask.array.ndim == 3 else mask.array[..., 0])
+
+
+def stream_inputs(args, folder: Path, readers: list):
+    """Read the volumes one at a time; write each one's model inputs and data-hash sample into ``folder`` and
+    append a reader of the inputs to ``readers`` (the caller closes them, also after an error).
+
+    Returns ``(labels, data hash)``; only one volume is in memory at any time.
+    """
+    import numpy as np
+
+    from labelassist.core.classify.data import data_hash_of_samples, hash_sample, model_inputs
+    from labelassist.io import load_volume
+
+    labels, seen, shapes = [], [], []
+    for k, path in enumerate(args.volumes):
+        vol = load_volume(path)
+        if args.masks:
+            labels.append(_mask_labels(args.masks[k], vol))
+        np.save(folder / f"inputs_{k}.npy", model_inputs(vol.array, input_size=args.input_size))
+        shape, sample = hash_sample(vol.array)
+        np.save(folder / f"sample_{k}.npy", sample)
+        seen.append(SimpleNamespace(source_path=vol.source_path, shape=vol.shape))
+        shapes.append(shape)
+        del vol, sample
+        readers.append(_RowsOnDisk(folder / f"inputs_{k}.npy"))
+    if not args.masks:
+        labels = read_slice_labels(args.slice_labels, seen)
+    samples = ((shape, np.load(folder / f"sample_{k}.npy")) for k, shape in enumerate(shapes))
+    return labels, data_hash_of_samples(samples, labels)
+
+
+def _check_args(args) -> None:
+    from labelassist.core.classify.train import MIN_INPUT_SIZE
+    from labelassist.errors import ParameterError
 
     if args.init is not None and not Path(args.init).is_file():
         raise ParameterError(f"--init {args.init}: no such file; give a classifier checkpoint to start from")
-    volumes = [load_volume(v) for v in args.volumes]
-    if args.masks:
-        if len(args.masks) != len(volumes):
-            raise ParameterError(f"--masks: got {len(args.masks)} masks for {len(volumes)} volumes; give one per volume")
-        labels = []
-        for v, m in zip(volumes, args.masks):
-            mask = load_volume(m, labels=True)
-            if mask.shape != v.shape:
-                raise VolumeError(f"{m}: mask shape {mask.shape} does not match its volume {v.source_path} {v.shape}")
-            labels.append(labels_from_mask(mask.array if mask.array.ndim == 3 else mask.array[..., 0]))
-    else:
-        labels = read_slice_labels(args.slice_labels, volumes)
-    device = resolve_device(args.device)
-    bar = tqdm(total=args.epochs, desc="training", unit="epoch", file=sys.stderr, disable=None)
+    if args.masks and len(args.masks) != len(args.volumes):
+        raise ParameterError(f"--masks: got {len(args.masks)} masks for {len(args.volumes)} volumes; give one per volume")
+    if args.input_size < MIN_INPUT_SIZE:
+        raise ParameterError(f"--input-size must be >= {MIN_INPUT_SIZE}, got {args.input_size}")
+
+
+def _progress_bar(epochs):
+    from tqdm import tqdm
+
+    bar = tqdm(total=epochs, desc="training", unit="epoch", file=sys.stderr, disable=None)
 
     def progress(info):
         if info.get("end_of_epoch"):
@@ -123,16 +198,33 @@ def run(args) -> int:
         else:
             bar.set_postfix(loss=f"{info['loss']:.3f}", acc=f"{info['accuracy']:.2f}", batch=f"{info['batch']}/{info['batches']}")
 
+    return bar, progress
+
+
+def run(args) -> int:
+    from labelassist.core.classify.train import train_classifier_from_inputs
+    from labelassist.core.nets.device import resolve_device
+
+    _check_args(args)
+    out_dir = Path(args.output).resolve().parent
+    folder = Path(tempfile.mkdtemp(prefix=".labelassist-train-", dir=out_dir if out_dir.is_dir() else None))
+    readers = []
     try:
-        result = train_classifier(
-            [v.array for v in volumes], labels, arch=args.arch, input_size=args.input_size,
-            output_stride=args.output_stride, pool=args.pool, epochs=args.epochs,
-            batch_size=args.batch_size, lr=args.lr, init=args.init, val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
-            device=device,
-            checkpoint=args.output, half=args.half, progress=progress,
-        )
+        labels, fingerprint = stream_inputs(args, folder, readers)
+        bar, progress = _progress_bar(args.epochs)
+        try:
+            result = train_classifier_from_inputs(
+                readers, labels, arch=args.arch, output_stride=args.output_stride, pool=args.pool,
+                epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, init=args.init,
+                val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
+                device=resolve_device(args.device), checkpoint=args.output, half=args.half, progress=progress,
+                data_hash=fingerprint)
+        finally:
+            bar.close()
     finally:
-        bar.close()
+        for r in readers:
+            r.close()
+        shutil.rmtree(folder, ignore_errors=True)
     rec = result.meta["training"]
     auc = "n/a" if rec["val_auc"] is None else f"{rec['val_auc']:.3f}"
     acc = "n/a" if rec["val_accuracy"] is None else f"{rec['val_accuracy']:.3f}"

@@ -90,3 +90,33 @@ def test_run_without_model_uses_the_shipped_demo_model(vols, tmp_path):
     out = _run(["run", str(paths[0][0]), "-o", str(tmp_path / "l.nii.gz")])
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "l.nii.gz").is_file()
+
+
+def test_streamed_training_gives_the_model_of_the_volumes_in_memory(vols, tmp_path):
+    """`labelassist train` reads the volumes one at a time and trains from files: same model, same record, and
+    its temporary folder is gone afterwards."""
+    from labelassist.core.classify.train import labels_from_mask, train_classifier
+    from labelassist.io import load_volume
+
+    _, paths = vols
+    out = tmp_path / "m.pt"
+    assert main(["train", *_common(paths), "--masks", *[str(m) for _, m in paths], "-o", str(out), "--epochs", "2",
+                 "--input-size", "32", "--batch-size", "5", "--seed", "3", "--device", "cpu"]) == 0
+    arrays = [load_volume(v).array for v, _ in paths]
+    labels = [labels_from_mask(load_volume(m, labels=True).array) for _, m in paths]
+    ref = train_classifier(arrays, labels, epochs=2, input_size=32, batch_size=5, seed=3, device="cpu")
+    model, meta = load_checkpoint(out)
+    for (k, va), vb in zip(ref.model.state_dict().items(), model.state_dict().values()):
+        np.testing.assert_array_equal(va.numpy(), vb.numpy(), err_msg=k)
+    assert {**meta["training"], "seconds": 0, "cancelled": False} == {**ref.meta["training"], "seconds": 0}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_the_temporary_folder_goes_also_after_an_error(vols, tmp_path, capsys):
+    _, paths = vols
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{paths[0][0]},99,1\n")
+    assert main(["train", *_common(paths), "--slice-labels", str(bad), "-o", str(tmp_path / "x.pt"), "--epochs", "1",
+                 "--input-size", "32"]) == 2
+    assert "slice 99 does not exist" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]

@@ -141,3 +141,50 @@ def test_volumes_of_different_channel_counts_are_refused():
     vols[1] = np.stack([vols[1], vols[1]], -1)
     with pytest.raises(ParameterError, match="different channel counts"):
         train_classifier(vols, labs, epochs=1, input_size=32)
+
+
+def test_inputs_from_memory_maps_give_the_same_model_as_volumes_in_memory(tmp_path):
+    """The streaming path (each volume's inputs written to a .npy, read back by index) trains the same model."""
+    from labelassist.core.classify.data import data_hash, model_inputs
+    from labelassist.core.classify.train import train_classifier_from_inputs
+
+    vols, labs = _data(n_vol=4)
+    vols[2] = vols[2][:6]  # volumes of different lengths: the gather crosses uneven boundaries
+    labs[2] = labs[2][:6]
+    kw = dict(epochs=2, input_size=32, batch_size=5, seed=4, val_fraction=0.3)
+    a = train_classifier(vols, labs, **kw)
+    maps = []
+    for i, v in enumerate(vols):
+        np.save(tmp_path / f"{i}.npy", model_inputs(v, input_size=32))
+        maps.append(np.load(tmp_path / f"{i}.npy", mmap_mode="r"))
+    kw.pop("input_size")
+    b = train_classifier_from_inputs(maps, labs, data_hash=data_hash(vols, labs), **kw)
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        np.testing.assert_array_equal(va.numpy(), vb.numpy(), err_msg=k)
+    ra, rb = a.meta["training"], b.meta["training"]
+    assert {**ra, "seconds": 0} == {**rb, "seconds": 0}
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+
+
+def test_slice_set_gathers_rows_across_volumes_in_the_order_asked():
+    from labelassist.core.classify.data import SliceSet
+
+    inputs = [np.arange(n * 4, dtype=np.float32).reshape(n, 1, 2, 2) + 100 * i for i, n in enumerate((3, 1, 2))]
+    labels = [np.array([0, 1, 0]), np.array([1]), np.array([0, 0])]
+    s = SliceSet(inputs, labels, [2, 0])
+    assert len(s) == 5 and s.volume.tolist() == [2, 2, 0, 0, 0] and s.y.tolist() == [0, 0, 0, 1, 0]
+    got = s[np.array([4, 0, 2, 1])].numpy()
+    np.testing.assert_array_equal(got, np.stack([inputs[0][2], inputs[2][0], inputs[0][0], inputs[2][1]]))
+    np.testing.assert_array_equal(s[1:3].numpy(), np.stack([inputs[2][1], inputs[0][0]]))
+
+
+def test_model_inputs_of_another_size_are_refused():
+    from labelassist.core.classify.data import model_inputs
+    from labelassist.core.classify.train import train_classifier_from_inputs
+
+    vols, labs = _data()
+    inputs = [model_inputs(v, input_size=32) for v in vols[:2]] + [model_inputs(vols[2], input_size=48)]
+    with pytest.raises(ParameterError, match="inputs have different sizes"):
+        train_classifier_from_inputs(inputs, labs, epochs=1)
+    with pytest.raises(ParameterError, match="inputs 0 has shape"):
+        train_classifier_from_inputs([v for v in vols], labs, epochs=1)

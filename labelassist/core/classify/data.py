@@ -1,5 +1,5 @@
-"""The classifier's training data: slice labels from masks, checks, the split by volume, the model's input
-tensors and augmentation for MRI and ultrasound."""
+"""The classifier's training data: slice labels from masks, checks, the split by volume, the model's inputs of
+each volume, the slices of several volumes gathered batch by batch, and augmentation for MRI and ultrasound."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from labelassist.core.nets.augment import random_affine_theta
 from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD, normalise_volume, to_model_input
 from labelassist.errors import ParameterError
 
-__all__ = ["labels_from_mask", "data_hash", "check_training_data", "split_volumes", "stack_slices", "augment"]
+__all__ = ["labels_from_mask", "data_hash", "hash_sample", "data_hash_of_samples", "check_training_data",
+           "check_model_inputs", "split_volumes", "model_inputs", "SliceSet", "augment"]
 
 # -- augmentation (lesions come at any side, angle, size and brightness) -------------------------------
 # Chances that a sample is mirrored left-right, and upside down (rarer: anatomy has an up).
@@ -41,33 +42,66 @@ def labels_from_mask(mask) -> np.ndarray:
     return (np.nan_to_num(m.reshape(len(m), -1)) > 0.5).any(axis=1).astype(np.int64)
 
 
-def data_hash(volumes, labels) -> str:
-    """A short fingerprint of a training set (shapes, a sample of slices, all labels) for the training record."""
+def hash_sample(volume) -> tuple[tuple, np.ndarray]:
+    """``(shape, slices)`` of a volume that enter :func:`data_hash`: every ``len // HASH_SLICES``-th slice, as float32."""
+    a = np.asarray(volume)
+    return a.shape, np.ascontiguousarray(a[:: max(1, len(a) // HASH_SLICES)], dtype=np.float32)
+
+
+def data_hash_of_samples(samples, labels) -> str:
+    """:func:`data_hash` from each volume's :func:`hash_sample` (an iterable, so they can come one at a time)."""
     h = hashlib.sha256()
-    for v, lab in zip(volumes, labels):
-        a = np.ascontiguousarray(v, dtype=np.float32)
-        h.update(str(a.shape).encode())
-        h.update(a[:: max(1, len(a) // HASH_SLICES)].tobytes())
+    for (shape, sample), lab in zip(samples, labels):
+        h.update(str(tuple(shape)).encode())
+        h.update(np.ascontiguousarray(sample, dtype=np.float32).tobytes())
         h.update(np.asarray(lab, np.int64).tobytes())
     return h.hexdigest()[:16]
 
 
-def check_training_data(volumes, labels) -> tuple[list[np.ndarray], int]:
-    """``(labels as int64 arrays, channels per volume)`` when every volume has one 0/1 label per slice, both
-    classes occur and all volumes have the same channel count."""
+def data_hash(volumes, labels) -> str:
+    """A short fingerprint of a training set (shapes, a sample of slices, all labels) for the training record."""
+    return data_hash_of_samples((hash_sample(v) for v in volumes), labels)
+
+
+def _check_labels(lengths, labels) -> list[np.ndarray]:
+    """Labels as int64 arrays when each of the volumes with ``lengths`` slices has one 0/1 label per slice and
+    both classes occur."""
     labels = [np.asarray(lab, np.int64).ravel() for lab in labels]
-    for i, (v, lab) in enumerate(zip(volumes, labels)):
-        if len(v) != len(lab):
-            raise ParameterError(f"volume {i} has {len(v)} slices but {len(lab)} labels")
+    for i, (n, lab) in enumerate(zip(lengths, labels)):
+        if n != len(lab):
+            raise ParameterError(f"volume {i} has {n} slices but {len(lab)} labels")
     all_y = np.concatenate(labels)
     if all_y.sum() == 0:
         raise ParameterError("every slice is labelled negative: the classifier needs slices that show a lesion")
     if all_y.sum() == len(all_y):
         raise ParameterError("every slice is labelled positive: the classifier needs slices without a lesion too")
-    channels = {1 if v.ndim == 3 else v.shape[-1] for v in volumes}
+    return labels
+
+
+def _one_channel_count(channels) -> int:
+    channels = set(channels)
     if len(channels) > 1:
         raise ParameterError(f"volumes have different channel counts {sorted(channels)}; train on one kind")
-    return labels, channels.pop()
+    return channels.pop()
+
+
+def check_training_data(volumes, labels) -> tuple[list[np.ndarray], int]:
+    """``(labels as int64 arrays, channels per volume)`` when every volume has one 0/1 label per slice, both
+    classes occur and all volumes have the same channel count."""
+    labels = _check_labels([len(v) for v in volumes], labels)
+    return labels, _one_channel_count(1 if v.ndim == 3 else v.shape[-1] for v in volumes)
+
+
+def check_model_inputs(inputs, labels) -> tuple[list[np.ndarray], int]:
+    """:func:`check_training_data` for each volume's :func:`model_inputs` (n, C, s, s): also one input size."""
+    for i, x in enumerate(inputs):
+        if len(x.shape) != 4 or x.shape[-1] != x.shape[-2]:
+            raise ParameterError(f"inputs {i} has shape {tuple(x.shape)}; give each volume's model_inputs (n, C, s, s)")
+    sizes = {int(x.shape[-1]) for x in inputs}
+    if len(sizes) > 1:
+        raise ParameterError(f"inputs have different sizes {sorted(sizes)}; compute them all at one input_size")
+    labels = _check_labels([len(x) for x in inputs], labels)
+    return labels, _one_channel_count(int(x.shape[1]) for x in inputs)
 
 
 def split_volumes(n_volumes: int, val_fraction: float, labels, rng) -> tuple[list[int], list[int]]:
@@ -85,20 +119,44 @@ def split_volumes(n_volumes: int, val_fraction: float, labels, rng) -> tuple[lis
     return sorted(order[n_val:].tolist()), val
 
 
-def stack_slices(volumes, labels, idx, *, input_size: int, channels: int):
-    """``(x, y, volume of each slice)`` of the volumes ``idx``: each normalised on its own, as the pipeline does;
-    ``(None, None, None)`` when ``idx`` is empty."""
-    import torch
+def model_inputs(volume, *, input_size: int) -> np.ndarray:
+    """The model's inputs of one volume (z, y, x[, c]): float32 (z, c, input_size, input_size), the volume
+    normalised on its own as the pipeline does (grey stays one channel; batches repeat it to three)."""
+    norm = normalise_volume(volume)
+    channels = 1 if norm.ndim == 3 else norm.shape[-1]
+    return to_model_input(norm, input_size=input_size, in_channels=channels).numpy()
 
-    xs, ys, vs = [], [], []
-    for i in idx:
-        norm = normalise_volume(volumes[i])
-        xs.append(to_model_input(norm, input_size=input_size, in_channels=channels if channels > 1 else 1))
-        ys.append(torch.from_numpy(labels[i]))
-        vs.append(np.full(len(labels[i]), i))
-    if not xs:
-        return None, None, None
-    return torch.cat(xs), torch.cat(ys), np.concatenate(vs)
+
+class SliceSet:
+    """The slices of the volumes ``idx`` as one set, gathered from each volume's inputs batch by batch.
+
+    ``inputs[i]`` is volume i's :func:`model_inputs` or anything with its ``shape`` that indexing by an integer
+    array reads rows of (a memory map, a reader of a file): only the rows of a batch are ever copied.
+    ``set[key]`` (an index array, tensor or slice) is a float32 tensor; ``y`` the labels (int64 tensor) and
+    ``volume`` the volume index of each slice.
+    """
+
+    def __init__(self, inputs, labels, idx):
+        import torch
+
+        self._arrays = [inputs[i] for i in idx]
+        self._starts = np.cumsum([0] + [len(labels[i]) for i in idx])
+        self.y = torch.from_numpy(np.concatenate([labels[i] for i in idx]))
+        self.volume = np.concatenate([np.full(len(labels[i]), i) for i in idx])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getitem__(self, key):
+        import torch
+
+        rows = np.arange(len(self))[key] if isinstance(key, slice) else np.asarray(key, np.int64).reshape(-1)
+        which = np.searchsorted(self._starts, rows, side="right") - 1
+        out = np.empty((len(rows), *self._arrays[0].shape[1:]), np.float32)
+        for v in np.unique(which):
+            sel = which == v
+            out[sel] = self._arrays[v][rows[sel] - self._starts[v]]
+        return torch.from_numpy(out)
 
 
 def augment(x, gen):

@@ -2,7 +2,9 @@
 
 From scratch (nothing can be downloaded), split by volume, class-balanced, augmented for MRI and
 ultrasound (flips, small rotation/scale, intensity jitter), early stopping on validation AUC, and
-cancellable between batches keeping the best checkpoint so far. The data steps are in
+cancellable between batches keeping the best checkpoint so far. Each volume becomes its model inputs once
+(:func:`model_inputs`); batches are gathered from them by index, so they may be memory maps or readers of
+files that the caller wrote volume by volume (``labelassist train`` does). The data steps are in
 :mod:`~labelassist.core.classify.data`, the validation figures in :mod:`~labelassist.core.classify.validation`.
 """
 
@@ -16,15 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from labelassist.core.classify.data import (augment, check_training_data, data_hash, labels_from_mask, split_volumes,
-                                            stack_slices)
+from labelassist.core.classify.data import (SliceSet, augment, check_model_inputs, check_training_data, data_hash,
+                                            labels_from_mask, model_inputs, split_volumes)
 from labelassist.core.classify.validation import evaluate, roc_auc
 from labelassist.core.nets.checkpoint import default_meta, load_checkpoint, save_checkpoint
 from labelassist.core.nets.classifier import ARCHS, POOLS, build_classifier
 from labelassist.errors import Cancelled, ParameterError
 
-__all__ = ["TrainResult", "train_classifier", "labels_from_mask", "roc_auc", "data_hash", "EPOCHS", "BATCH_SIZE",
-           "LR", "INPUT_SIZE", "OUTPUT_STRIDE", "VAL_FRACTION", "PATIENCE"]
+__all__ = ["TrainResult", "train_classifier", "train_classifier_from_inputs", "model_inputs", "labels_from_mask",
+           "roc_auc", "data_hash", "EPOCHS", "BATCH_SIZE", "LR", "INPUT_SIZE", "OUTPUT_STRIDE", "VAL_FRACTION",
+           "PATIENCE"]
 
 # Defaults of train_classifier (and of 'labelassist train').
 # Side (pixels) of the slices the classifier sees.
@@ -198,6 +201,7 @@ def _training_record(meta, best, history, *, data: dict, started, seed, device) 
     return out
 
 
+
 def train_classifier(
     volumes: Sequence[np.ndarray],
     labels: Sequence[np.ndarray],
@@ -220,6 +224,9 @@ def train_classifier(
     cancel: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train a classifier on slices with yes/no labels.
+
+    Each volume's :func:`model_inputs` are computed here, in memory, then :func:`train_classifier_from_inputs`
+    trains; a caller with more volumes than memory writes their inputs one by one and calls that instead.
 
     Parameters
     ----------
@@ -262,22 +269,79 @@ def train_classifier(
         One line naming the argument: an unknown arch or pool, labels that do not fit the volumes or hold one
         class only, options out of range, an ``init`` of another arch or the output file itself.
     """
-    import torch
-
     _check_options(arch=arch, pool=pool, n_volumes=len(volumes), n_labels=len(labels), val_fraction=val_fraction,
                    lr=lr, init=init, checkpoint=checkpoint, epochs=epochs, batch_size=batch_size, input_size=input_size)
-    labels, n_ch = check_training_data(volumes, labels)
+    labels, _ = check_training_data(volumes, labels)
+    inputs = [model_inputs(v, input_size=input_size) for v in volumes]
+    return train_classifier_from_inputs(
+        inputs, labels, arch=arch, output_stride=output_stride, pool=pool, epochs=epochs, batch_size=batch_size,
+        lr=lr, init=init, val_fraction=val_fraction, patience=patience, seed=seed, device=device,
+        checkpoint=checkpoint, half=half, progress=progress, cancel=cancel, data_hash=data_hash(volumes, labels))
+
+
+def train_classifier_from_inputs(
+    inputs: Sequence,
+    labels: Sequence[np.ndarray],
+    *,
+    arch: str = "resnet18",
+    output_stride: int = OUTPUT_STRIDE,
+    pool: str = "avg",
+    epochs: int = EPOCHS,
+    batch_size: int = BATCH_SIZE,
+    lr: float = LR,
+    init=None,
+    val_fraction: float = VAL_FRACTION,
+    patience: int = PATIENCE,
+    seed: int = 0,
+    device="cpu",
+    checkpoint=None,
+    half: bool = False,
+    progress: Callable[[dict], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    data_hash: str | None = None,
+) -> TrainResult:
+    """:func:`train_classifier` on each volume's precomputed :func:`model_inputs`; same model for the same seed.
+
+    Parameters
+    ----------
+    inputs : sequence of arrays (z, C, s, s)
+        Each volume's :func:`model_inputs` (float32, one ``s`` for all: the input size), as arrays, memory
+        maps or anything with their ``shape`` that indexing by an integer array reads rows of: each batch is
+        gathered from them by index, nothing else is copied.
+    labels : sequence of ndarray (z,)
+        0/1 per slice.
+    data_hash : str, optional
+        The raw volumes' fingerprint (:func:`~labelassist.core.classify.data.data_hash`) for the record.
+    arch, output_stride, pool, epochs, batch_size, lr, init, val_fraction, patience, seed, device, checkpoint, \
+    half, progress, cancel
+        As in :func:`train_classifier`.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ParameterError
+        As :func:`train_classifier`; also inputs that are not (z, C, s, s) of one size.
+    """
+    import torch
+
+    input_size = int(inputs[0].shape[-1]) if len(inputs) else MIN_INPUT_SIZE
+    _check_options(arch=arch, pool=pool, n_volumes=len(inputs), n_labels=len(labels), val_fraction=val_fraction,
+                   lr=lr, init=init, checkpoint=checkpoint, epochs=epochs, batch_size=batch_size, input_size=input_size)
+    labels, n_ch = check_model_inputs(inputs, labels)
     in_channels = 3 if n_ch == 1 else n_ch
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    train_idx, val_idx = split_volumes(len(volumes), val_fraction, labels, rng)
-    x_tr, y_tr, _ = stack_slices(volumes, labels, train_idx, input_size=input_size, channels=n_ch)
-    x_va, y_va, v_va = stack_slices(volumes, labels, val_idx, input_size=input_size, channels=n_ch)
+    train_idx, val_idx = split_volumes(len(inputs), val_fraction, labels, rng)
+    train = SliceSet(inputs, labels, train_idx)
+    val = SliceSet(inputs, labels, val_idx) if val_idx else None
     model = build_classifier(arch, in_channels=in_channels, output_stride=output_stride, pool=pool)
     init_record = None if init is None else _warm_start(model, init, arch=arch, in_channels=in_channels)
     model = model.to(device)
-    pos = float(y_tr.float().mean())  # class-balanced: each class weighs half the loss
+    pos = float(train.y.float().mean())  # class-balanced: each class weighs half the loss
     weights = torch.tensor([0.5 / max(1 - pos, MIN_CLASS_SHARE), 0.5 / max(pos, MIN_CLASS_SHARE)],
                            dtype=torch.float32, device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
@@ -286,7 +350,7 @@ def train_classifier(
     meta = default_meta(arch, in_channels=in_channels, input_size=input_size, output_stride=output_stride, pool=pool)
     if init_record is not None:
         meta["init"] = init_record
-    data = {"data_hash": data_hash(volumes, labels), "volumes_train": len(train_idx), "volumes_val": len(val_idx),
+    data = {"data_hash": data_hash, "volumes_train": len(train_idx), "volumes_val": len(val_idx),
             "slices": int(sum(len(lab) for lab in labels)),
             "positive_slices": int(sum(int(lab.sum()) for lab in labels))}
     started = time.perf_counter()
@@ -296,8 +360,8 @@ def train_classifier(
 
     save = None if checkpoint is None else (lambda best, history: save_checkpoint(
         model, checkpoint, meta=record(best, history), half=half))
-    cancelled = _run_epochs(run, sched, x_tr, y_tr, None if x_va is None else (x_va, y_va, v_va), epochs=epochs,
-                            patience=patience, progress=progress, cancel=cancel, save=save)
+    cancelled = _run_epochs(run, sched, train, train.y, None if val is None else (val, val.y, val.volume),
+                            epochs=epochs, patience=patience, progress=progress, cancel=cancel, save=save)
     model.load_state_dict(run.best_state)
     model.eval()
     meta = record(run.best_record, run.history)
