@@ -89,15 +89,22 @@ def _progress_bar(total_slices: int, desc: str):
 def run(args) -> int:
     import numpy as np
 
-    from labelassist.io import save_labels
+    from labelassist.batch.task import propose_volume
+    from labelassist.core.nets.checkpoint import load_checkpoint
+    from labelassist.core.nets.device import resolve_device
+    from labelassist.io import load_volume, save_labels
 
     params = pipeline_params(args)
-    volume, pipe = open_pipeline(args, params)
-    bar, update = _progress_bar(pipe.n_slices, Path(args.volume).name)
-    try:
-        labels = pipe.run(progress=update)
+    volume = load_volume(args.volume, channel=args.channel)
+    device = resolve_device(args.device)
+    model, meta = load_checkpoint(resolve_model_path(args.model), device=device)
+    bar, update = _progress_bar(len(volume.array), Path(args.volume).name)
+    try:  # the one proposal 'labelassist batch' runs too
+        proposal = propose_volume(volume, model, meta, params, device=device, batch_size=args.batch_size,
+                                  progress=update)
     finally:
         bar.close()
+    labels, pipe = proposal.labels, proposal.pipeline
     out = save_labels(labels, args.output, like=volume)
     if args.save_maps:
         _save_maps(pipe, volume, Path(args.save_maps))
