@@ -63,6 +63,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda (one worker per GPU: --workers 1 on one GPU), auto")
+    ap.add_argument("--data", help="demo data folder (written there when it has no manifest.json; default: a temp folder)")
     args = ap.parse_args(argv)
 
     from labelassist.batch.inputs import expand_inputs
@@ -74,14 +76,17 @@ def main(argv=None) -> int:
 
     model = demo_model_path()
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data"
-        manifest = write_demo_data(data, seed=args.seed, n_mri=6, n_us=0)
+        data = Path(args.data) if args.data else Path(tmp) / "data"
+        if (data / "manifest.json").is_file():
+            manifest = json.loads((data / "manifest.json").read_text())
+        else:
+            manifest = write_demo_data(data, seed=args.seed, n_mri=6, n_us=0)
         volumes = expand_inputs([data / e["path"] for e in manifest["mri"]])
-        print(f"{len(volumes)} demo MRI volumes, demo model {model.name}, CPU, single-threaded workers")
+        print(f"{len(volumes)} demo MRI volumes, demo model {model.name}, {args.device}, single-threaded workers")
         results = []
         for n in args.workers:
             spec = BatchSpec(model_path=str(model), model_sha256=checkpoint_hash(model), params=PipelineParams(),
-                             out_dir=str(Path(tmp) / f"out{n}"), device="cpu")
+                             out_dir=str(Path(tmp) / f"out{n}"), device=args.device)
             res = run_once(volumes, spec, n)
             results.append(res)
             print(f"{n} worker(s): {res['wall_s']:.1f} s wall, {60 * len(volumes) / res['wall_s']:.2f} volumes/min, "
