@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 
 from labelassist.core.propose.params import PipelineParams
 from labelassist.errors import LabelAssistError, ParameterError
+from labelassist.io.save import atomic_write
 
 __all__ = ["BatchSpec", "Proposal", "propose_volume", "run_volume", "load_model", "provenance_path",
            "write_json_atomic", "SEGMENTER_MODES", "pinned_device", "pin_device"]
@@ -207,16 +206,7 @@ def provenance_path(output) -> Path:
 def write_json_atomic(data: dict, path) -> Path:
     """Write ``data`` as JSON to a temporary file beside ``path``, then rename (never half a file)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, default=str)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8"), ".json")
     return path
 
 
