@@ -45,13 +45,35 @@ def load_mask_pair(pred_path, truth_path):
         raise VolumeError(
             f"{pred_path}: its voxel grid (affine) differs from the truth {truth_path}; resample one onto the other"
         )
-    return _binary(pred.array), _binary(truth.array)
+    return _binary(pred.array, pred_path), _binary(truth.array, truth_path)
 
 
-def _binary(array):
+MAX_LABELS = 255  # a label volume holds at most this many distinct non-zero values
+
+
+def check_label_values(array, path) -> None:
+    """Refuse an intensity volume given as a mask: every value must be a whole number >= 0, with at most
+    :data:`MAX_LABELS` distinct labels besides 0 (a mask, or a multi-label segmentation)."""
     import numpy as np
 
-    a = np.nan_to_num(array if array.ndim == 3 else array[..., 0])
+    from labelassist.errors import VolumeError
+
+    finite = np.isfinite(array)
+    whole = bool(finite.all()) and bool(np.array_equal(array, np.round(array)))
+    values = np.unique(array[finite]) if whole else None
+    if whole and values[0] >= 0 and len(values) <= MAX_LABELS + 1:
+        return
+    shown = array[finite]
+    n = len(values) if values is not None else len(np.unique(shown))
+    lo, hi = (float(shown.min()), float(shown.max())) if shown.size else (float("nan"), float("nan"))
+    extra = "" if whole else (", some not whole numbers" if finite.all() else ", some NaN/Inf")
+    raise VolumeError(f"{path} does not look like a label volume: {n} distinct values in [{lo:g}, {hi:g}]{extra}; "
+                      "pass a mask (0 = background, whole-number labels)")
+
+
+def _binary(array, path):
+    a = array if array.ndim == 3 else array[..., 0]
+    check_label_values(a, path)
     return a > 0.5
 
 
@@ -83,6 +105,15 @@ def _folder_mode(pred, truth) -> bool:
     return False
 
 
+def _not_defined(pred, truth) -> str:
+    """What a metric that is not defined (None in the JSON: a ratio over no lesion) prints, and why."""
+    if not truth.any():
+        return "n/a (no lesion in the truth)" if pred.any() else "n/a (no lesion in either mask)"
+    if not pred.any():
+        return "n/a (no lesion predicted)"
+    return "n/a (no overlap with the truth: TP = 0)"
+
+
 def run(args) -> int:
     from labelassist.core.evaluate.metrics import evaluate
 
@@ -101,7 +132,8 @@ def run(args) -> int:
         return 0
     for key, label in FORMAT:
         if key in metrics:
-            print(f"{label:<45} {metrics[key]:.4f}")
+            value = metrics[key]
+            print(f"{label:<45} {value:.4f}" if value is not None else f"{label:<45} {_not_defined(pred, truth)}")
     for key in sorted(set(metrics) - {k for k, _ in FORMAT}):
         value = metrics[key]
         if isinstance(value, (int, float)):

@@ -93,8 +93,12 @@ def run(args) -> int:
     from labelassist.core.nets.checkpoint import load_checkpoint
     from labelassist.core.nets.device import resolve_device
     from labelassist.io import load_volume, save_labels
+    from labelassist.io.save import check_output_path
 
     params = pipeline_params(args)
+    check_output_path(args.output, source=args.volume)  # before any work: a bad -o is one line, at once
+    if args.save_maps:
+        _check_maps_folder(Path(args.save_maps))
     volume = load_volume(args.volume, channel=args.channel)
     device = resolve_device(args.device)
     model, meta = load_checkpoint(resolve_model_path(args.model), device=device)
@@ -111,6 +115,17 @@ def run(args) -> int:
     positive = int(np.count_nonzero(labels.reshape(len(labels), -1).any(axis=1)))
     print(f"{out}: {positive} of {pipe.n_slices} slices with a lesion, {int(labels.sum())} voxels")
     return 0
+
+
+def _check_maps_folder(folder: Path) -> None:
+    """``--save-maps`` must name a folder (made when missing) that can be written in."""
+    import os
+
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(f"--save-maps {folder}: is a file, not a folder; name a folder for the maps")
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(f"--save-maps {folder}: cannot write in {existing}; name a folder you can write in")
 
 
 def _save_maps(pipe, volume, folder: Path) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
 from labelassist.io.sniff import GZIP_MAGIC, check_size_claim, gunzip_head, read_head
-from labelassist.io.volume import Volume, spacing_zyx
+from labelassist.io.volume import Volume, check_affine, spacing_zyx
 
 __all__ = ["read_nifti", "nifti_image_for"]
 
@@ -31,6 +31,18 @@ def _header(path: Path, compressed: bool):
         return cls.from_fileobj(io.BytesIO(head), check=False)
     except Exception as exc:  # noqa: BLE001 - nibabel raises many kinds
         raise VolumeError(f"{path}: not a valid NIfTI header ({exc})".splitlines()[0]) from None
+
+
+def _check_forms(hdr, path: Path) -> None:
+    """Refuse, before the voxels are read, a header whose affine (the one nibabel uses) is NaN/Inf or singular."""
+    with np.errstate(all="ignore"):
+        try:
+            affine = hdr.get_best_affine()
+        except Exception as exc:  # noqa: BLE001 - nibabel fails on a quaternion it cannot use
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise VolumeError(f"{path}: its voxel-to-world affine cannot be built ({first}); "
+                              "fix the header (qform/sform)") from None
+    check_affine(affine, path)
 
 
 def _nib_load(path: Path, hdr, compressed: bool):
@@ -54,6 +66,7 @@ def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
     """
     compressed = read_head(path, 2) == GZIP_MAGIC  # the content says, whatever the name says
     hdr = _header(path, compressed)
+    _check_forms(hdr, path)
     shape = tuple(int(n) for n in hdr.get_data_shape())
     if len(shape) > 4:
         raise VolumeError(f"{path}: {len(shape)}-D data {shape}; labelassist reads 2-D, 3-D and 4-D volumes")
@@ -96,7 +109,7 @@ def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
     elif channel is not None:
         raise ParameterError(f"channel was given but {path} has no channel axis (shape {shape})")
     array = np.ascontiguousarray(data.transpose(2, 1, 0, 3) if data.ndim == 4 else data.transpose(2, 1, 0))
-    affine = np.asarray(img.affine, dtype=np.float64)
+    affine = check_affine(img.affine, path)
     return Volume(
         array=array,
         affine=affine,

@@ -14,7 +14,7 @@ from labelassist.errors import VolumeError
 from labelassist.io.formats import WRITABLE_SUFFIXES, by_suffix, split_suffix
 from labelassist.io.volume import Volume
 
-__all__ = ["save_labels", "save_map", "atomic_write"]
+__all__ = ["save_labels", "save_map", "atomic_write", "check_output_path"]
 
 
 def _suffix(path: Path) -> str:
@@ -48,6 +48,34 @@ def _check_folder(path: Path) -> None:
         raise VolumeError(f"{path}: the folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK):
         raise VolumeError(f"{path}: permission denied (cannot write in {parent})")
+
+
+def check_output_path(path, *, source=None) -> Path:
+    """Check, before any work, that labels can be written to ``path``; returns it as a Path.
+
+    Refused with one line naming ``path`` (:class:`VolumeError`): an existing folder, a suffix labels are not
+    written in (not one of :data:`WRITABLE_SUFFIXES`), a folder that does not exist or cannot be written in,
+    or the ``source`` volume itself (or a file inside the source's DICOM folder). :func:`save_labels` checks
+    again when it writes.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise VolumeError(f"{path}: is a folder; name the label file to write, e.g. {path / 'labels.nii.gz'}")
+    _suffix(path)
+    _check_folder(path)
+    if source is None:
+        return path
+    source, target = Path(source).resolve(), path.resolve()
+    if target == source:
+        raise VolumeError(f"{path}: refusing to overwrite the source {source}; choose another output path")
+    if source.is_dir() and source in target.parents:
+        from labelassist.io.formats import find_format
+
+        fmt = find_format(source)
+        if fmt is not None and fmt.name == "dicom-series":
+            raise VolumeError(f"{path}: refusing to write into the source DICOM folder {source}; "
+                              "choose another output path")
+    return path
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], suffix: str) -> None:

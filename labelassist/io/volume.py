@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Volume", "orientation_code", "spacing_zyx", "LPS_TO_RAS"]
+__all__ = ["Volume", "orientation_code", "spacing_zyx", "check_affine", "LPS_TO_RAS"]
 
 # DICOM and ITK give geometry in LPS+ (x to the patient's left, y to posterior); a Volume's world is RAS+
 # (NIfTI's): the one matrix that turns one into the other (it is its own inverse), for every reader.
@@ -31,6 +31,25 @@ def spacing_zyx(affine: np.ndarray) -> tuple[float, float, float]:
     """Voxel size in millimetres in ARRAY order (dz, dy, dx) from a voxel-to-world affine."""
     zooms = np.sqrt((np.asarray(affine, dtype=float)[:3, :3] ** 2).sum(axis=0))  # along x, y, z
     return float(zooms[2]), float(zooms[1]), float(zooms[0])
+
+
+def check_affine(affine, path) -> np.ndarray:
+    """``affine`` as a float64 (4, 4) array, or a one-line :class:`VolumeError` naming ``path``.
+
+    Every reader calls this on the voxel-to-world affine it built, so that no volume with NaN/Inf or a
+    singular (non-invertible: a zero or repeated column) geometry gets in, and no label is written with one.
+    """
+    from labelassist.errors import VolumeError
+
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.shape != (4, 4):
+        raise VolumeError(f"{path}: its voxel-to-world affine has shape {affine.shape}, not (4, 4)")
+    if not np.all(np.isfinite(affine)):
+        raise VolumeError(f"{path}: its voxel-to-world affine has NaN/Inf values; fix the header (qform/sform)")
+    if np.linalg.matrix_rank(affine[:3, :3]) < 3:
+        raise VolumeError(f"{path}: its voxel-to-world affine is singular (a zero or repeated axis, no inverse); "
+                          "fix the header (qform/sform)")
+    return affine
 
 
 @dataclass

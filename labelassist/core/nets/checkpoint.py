@@ -8,16 +8,18 @@ import os
 import tempfile
 from pathlib import Path
 
-from labelassist.core.nets.classifier import ARCHS, CLASS_NAMES, build_classifier
+from labelassist.core.nets.classifier import ARCHS, CLASS_NAMES, OUTPUT_STRIDES, POOLS, build_classifier
 from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD
 from labelassist.errors import CheckpointError
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "default_meta", "checkpoint_hash", "atomic_torch_save",
-           "read_torch_blob"]
+           "read_torch_blob", "check_meta", "check_finite_weights"]
 
 FORMAT = "labelassist-classifier"
 FORMAT_VERSION = 1
 REQUIRED = ("arch", "in_channels", "input_size", "class_names", "normalisation")
+# The ranges a checkpoint's integer meta fields must lie in (inclusive): checked before anything is built.
+META_RANGES = {"in_channels": (1, 16), "input_size": (16, 1024)}
 
 
 def default_meta(arch: str = "resnet18", *, in_channels: int = 3, input_size: int = 128, output_stride: int = 32,
@@ -56,11 +58,8 @@ def load_checkpoint(path, *, device="cpu"):
     """Load a classifier: returns ``(model in eval mode on device, meta)``; a bad file is one line."""
     path = Path(path)
     meta, state = read_torch_blob(path, fmt=FORMAT, hint="train one with 'labelassist train'", what="classifier")
-    missing = [k for k in REQUIRED if k not in meta]
-    if missing:
-        raise CheckpointError(f"{path}: checkpoint meta lacks {', '.join(missing)}")
-    if meta["arch"] not in ARCHS:
-        raise CheckpointError(f"{path}: unknown architecture {meta['arch']!r}; expected one of {', '.join(ARCHS)}")
+    check_meta(meta, path)
+    check_finite_weights(state, path)
     try:
         model = build_classifier(meta["arch"], in_channels=int(meta["in_channels"]),
                                  output_stride=int(meta.get("output_stride", 32)), pool=meta.get("pool", "avg"))
@@ -73,6 +72,38 @@ def load_checkpoint(path, *, device="cpu"):
         first = str(exc).splitlines()[0]
         raise CheckpointError(f"{path}: weights do not fit a {meta['arch']} ({first})") from None
     return model.to(device).eval(), meta
+
+
+def check_meta(meta: dict, path) -> None:
+    """Every meta field a classifier is built and run from, in its range; else a one-line CheckpointError."""
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint meta lacks {', '.join(missing)}")
+    if meta["arch"] not in ARCHS:
+        raise CheckpointError(f"{path}: unknown architecture {meta['arch']!r}; expected one of {', '.join(ARCHS)}")
+    for key, (lo, hi) in META_RANGES.items():
+        value = meta[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise CheckpointError(f"{path}: checkpoint meta {key} is {value!r}; it must be a whole number in "
+                                  f"[{lo}, {hi}]: the checkpoint is damaged, retrain it")
+    choices = {"output_stride": (meta.get("output_stride", 32), OUTPUT_STRIDES),
+               "pool": (meta.get("pool", "avg"), POOLS)}
+    for key, (value, allowed) in choices.items():
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or value not in allowed:
+            raise CheckpointError(f"{path}: checkpoint meta {key} is {value!r}; it must be one of "
+                                  f"{', '.join(map(str, allowed))}: the checkpoint is damaged, retrain it")
+
+
+def check_finite_weights(state: dict, path) -> None:
+    """Refuse a state dict with a NaN or Inf in any floating tensor (one line naming the first one)."""
+    import torch
+
+    for name, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{path}: weight {name!r} is not a tensor: the checkpoint is damaged; retrain it")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: weights hold NaN/Inf values ({name}): the checkpoint is damaged; "
+                                  "retrain or reload it")
 
 
 def atomic_torch_save(blob: dict, path) -> Path:
