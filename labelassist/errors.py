@@ -6,7 +6,7 @@ single ``labelassist: error: ...`` line and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-__all__ = ["LabelAssistError", "VolumeError", "ParameterError", "CheckpointError", "Cancelled"]
+__all__ = ["LabelAssistError", "VolumeError", "ParameterError", "CheckpointError", "Cancelled", "DeviceFallback"]
 
 
 class LabelAssistError(Exception):
@@ -35,3 +35,7 @@ class Cancelled(Exception):
     Not a ``LabelAssistError``: a cancelled job is not a failure, it simply
     returns nothing.
     """
+
+
+class DeviceFallback(UserWarning):
+    """Work ran out of GPU memory and went on with smaller batches or on the CPU (one line says which)."""

@@ -82,12 +82,16 @@ class Engine(QObject):
     failed(str, str)
         Any job's name and its one-line error, after the job's own ``failed``: for a status bar or a message
         box. Act on a job's outcome through its own signals (:class:`~labelassist.engine.jobs.Job`).
+    notice(str)
+        One line for the user while work goes on, e.g. "GPU out of memory at batch 16: retrying with 8"
+        (:class:`~labelassist.core.nets.device.OomFallback`).
     """
 
     model_changed = Signal(dict, str)
     progress = Signal(str, int, int)
     slice_ready = Signal(int)
     failed = Signal(str, str)
+    notice = Signal(str)
     busy_changed = Signal(bool)
     job_posted = Signal(object)
     _submit = Signal(str, int, object)
@@ -117,6 +121,7 @@ class Engine(QObject):
         w.returned.connect(self._on_returned, Qt.QueuedConnection)
         w.failed.connect(self._on_failed, Qt.QueuedConnection)
         w.cancelled.connect(self._on_cancelled, Qt.QueuedConnection)
+        w.notice.connect(self.notice, Qt.QueuedConnection)
         self._thread.start()
         self._alive = True
         _LIVE.add(self)

@@ -5,7 +5,9 @@ What the jobs share (the model, the device, the open volume's pipeline) is the w
 :class:`~labelassist.engine.jobs.JobContext`, which is also what a :meth:`~labelassist.engine.Engine.call`
 function gets. A job's return value goes out on ``returned(job_id, value)``;
 :class:`~labelassist.errors.Cancelled` means "no result" (``cancelled(job_id)``); any other exception
-becomes one line on ``failed(job_id, message)``.
+becomes one line on ``failed(job_id, message)``. A job that runs out of GPU memory goes on with smaller
+batches or on the CPU (:class:`~labelassist.core.nets.device.OomFallback`); each step is one line on
+``notice(message)``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ class Worker(QObject):
     Signals (all by job id; the engine turns them into its :class:`~labelassist.engine.jobs.Job` signals)
     -------
     started(int), progress(int, int done, int total), returned(int, object), failed(int, str),
-    cancelled(int); and, for every job, model_changed(dict, str) and slice_ready(int).
+    cancelled(int); and, for every job, model_changed(dict, str), slice_ready(int) and notice(str) (one line for
+    the user: the GPU ran out of memory and the work went on with smaller batches or on the CPU).
     """
 
     model_changed = Signal(dict, str)
@@ -50,6 +53,7 @@ class Worker(QObject):
     returned = Signal(int, object)
     failed = Signal(int, str)
     cancelled = Signal(int)
+    notice = Signal(str)
 
     def __init__(self, engine_shared, device="auto"):
         super().__init__()
@@ -59,12 +63,15 @@ class Worker(QObject):
     # -- dispatch ---------------------------------------------------------------------------------
     @Slot(str, int, object)
     def run_job(self, name: str, job_id: int, payload) -> None:
+        from labelassist.core.nets.device import report_fallbacks
+
         handler = getattr(self, f"_job_{name}", None)
         self.started.emit(job_id)
         try:
             if handler is None:
                 raise ParameterError(f"unknown engine job {name!r}")
-            result = handler(job_id, payload)
+            with report_fallbacks(self.notice.emit):  # out of GPU memory in any job: one line, work goes on
+                result = handler(job_id, payload)
         except Cancelled:
             self.cancelled.emit(job_id)
         except Exception as exc:  # noqa: BLE001 - the worker must survive every job
@@ -128,7 +135,8 @@ class Worker(QObject):
             self._job_model(job_id, None)
         ctx.set_pipeline(None)
         kwargs = {"params": ctx.params} if ctx.params is not None else {}
-        pipe = Pipeline(array, ctx.model, ctx.meta, device=ctx.device, batch_size=batch_size, **kwargs)
+        pipe = Pipeline(array, ctx.model, ctx.meta, device=ctx.device, batch_size=batch_size,
+                        on_fallback=self.notice.emit, **kwargs)
         ctx.set_pipeline(pipe, token)
         return {"token": token, "n_slices": pipe.n_slices}
 

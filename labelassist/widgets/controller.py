@@ -97,6 +97,7 @@ class ReviewController(QObject):
         e = self.engine
         e.slice_ready.connect(self._on_slice_ready)
         e.model_changed.connect(self._on_model)
+        e.notice.connect(self.say)  # out of GPU memory: smaller batches or the CPU, said in one line
         if panel is not None:
             self.attach_panel(panel)
         self.view.install_shortcuts(self.shortcuts())

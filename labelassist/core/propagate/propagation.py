@@ -91,28 +91,41 @@ def slice_confidence(probability, *, low: float = UNDECIDED_LOW, high: float = U
     return 1.0 - undecided / (support + prior)
 
 
-def _predict_tensor(net, x, device, batch_size, tta, progress=None, cancel=None, done=0, total=0):
+def _predict_tensor(net, x, device, batch_size, tta, progress=None, cancel=None, done=0, total=0,
+                    on_fallback=None):
+    """Probabilities of ``x`` in batches; out of memory: smaller batches, then the CPU (``OomFallback``).
+    ``progress`` counts batches of the first ``batch_size``, whatever size they shrink to."""
     import torch
 
+    from labelassist.core.nets.device import OomFallback, place
+
     net.eval()
-    out = []
+
+    def one_batch(start, stop, dev):
+        if cancel is not None and cancel():
+            raise Cancelled()
+        place(net, dev)
+        xb = place(x[start:stop], dev)
+        p = net(xb).sigmoid()
+        if tta:
+            p = (p + net(xb.flip(-1)).sigmoid().flip(-1)) / 2
+        p = p.float().cpu()
+        if progress is not None:
+            progress(done + -(-stop // batch_size), total)
+        return p
+
     with torch.no_grad():
-        for s in range(0, len(x), batch_size):
-            if cancel is not None and cancel():
-                raise Cancelled()
-            xb = x[s : s + batch_size].to(device)
-            p = net(xb).sigmoid()
-            if tta:
-                p = (p + net(xb.flip(-1)).sigmoid().flip(-1)) / 2
-            out.append(p.float().cpu())
-            if progress is not None:
-                progress(done + s // batch_size + 1, total)
+        out = OomFallback(batch_size=batch_size, device=device, on_fallback=on_fallback).run(one_batch, len(x))
     return torch.cat(out)
 
 
 def predict(image, model: Segmenter, *, cam=None, device="auto", threshold: float = SEGMENTER_THRESHOLD,
-            tta: bool = True, batch_size: int = PREDICT_BATCH_SIZE):
+            tta: bool = True, batch_size: int = PREDICT_BATCH_SIZE, on_fallback: Callable[[str], None] | None = None):
     """The segmenter's masks, probabilities and per-slice confidence for every slice of ``image``.
+
+    A batch that runs out of GPU memory is retried with half as many slices, then on the CPU, each step told
+    in one line to ``on_fallback`` (by default a :class:`~labelassist.errors.DeviceFallback` warning; see
+    :class:`~labelassist.core.nets.device.OomFallback`).
 
     Returns
     -------
@@ -129,8 +142,7 @@ def predict(image, model: Segmenter, *, cam=None, device="auto", threshold: floa
     norm = normalise_volume(check_image(image))
     x = stack_inputs(norm, check_cam(cam, norm.shape[:3], model.meta), int(model.meta["context"]),
                      int(model.meta["input_size"]))
-    model.net.to(device)
-    p = _predict_tensor(model.net, x, device, batch_size, tta)
+    p = _predict_tensor(model.net, x, device, batch_size, tta, on_fallback=on_fallback)
     return _to_grid(p, norm.shape[1:3], threshold)
 
 

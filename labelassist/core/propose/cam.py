@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from labelassist.core.nets.classifier import LESION, OUTPUT_STRIDES, finer_stride, model_output_stride, target_layer
+from labelassist.core.nets.device import OomFallback, place
 from labelassist.core.nets.inputs import resize_to, to_model_input
 from labelassist.core.propose.params import CAM_METHODS
 from labelassist.errors import Cancelled, ParameterError
@@ -123,6 +124,7 @@ def compute_cams(
     cam_stride: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    fallback: OomFallback | None = None,
 ):
     """CAMs and p(lesion) of a stack of slices.
 
@@ -155,6 +157,10 @@ def compute_cams(
         Called after each batch.
     cancel : callable() -> bool, optional
         Checked before each batch; True raises :class:`~labelassist.errors.Cancelled`.
+    fallback : OomFallback, optional
+        Batch size and device to use instead of ``batch_size`` and ``device``, kept across calls. Either way,
+        a batch that runs out of memory is retried with half as many slices, then on the CPU
+        (:class:`~labelassist.core.nets.device.OomFallback`, one line told per step).
 
     Returns
     -------
@@ -177,7 +183,8 @@ def compute_cams(
         raise ParameterError("shifts > 1 needs a CAM taken at a target layer; FullGrad has none: use shifts=1")
     if cam_stride is not None and cam_stride not in OUTPUT_STRIDES:
         raise ParameterError(f"cam_stride must be 8, 16 or 32, got {cam_stride!r}")
-    model = model.to(device).eval()
+    state = fallback or OomFallback(batch_size=batch_size, device=device)
+    model = place(model, state.device).eval()
     finer = cam_stride is not None and int(cam_stride) < model_output_stride(model)
     if finer and method == "fullgrad":
         raise ParameterError("cam_stride finer than the model's needs a CAM taken at a target layer; FullGrad has "
@@ -188,31 +195,43 @@ def compute_cams(
     layers = [] if method == "fullgrad" else [target_layer(model)]
     runner = model if method in _NEEDS_INPUT_GRADIENT else GradTail(model).eval()
     with cls(model=runner, target_layers=layers) as cam:
-        if hasattr(cam, "batch_size"):
-            cam.batch_size = max(batch_size, 1)
-        for start in range(0, n, batch_size):
+
+        def one_batch(start, stop, dev):
             if cancel is not None and cancel():
                 raise Cancelled()
-            chunk = slices[start : start + batch_size]
-            x = to_model_input(chunk, input_size=input_size, in_channels=in_channels).to(device)
-            if finer:
-                with torch.no_grad():
-                    logits = model(x).detach().float()
-            with finer_stride(model, int(cam_stride)) if finer else nullcontext():
-                maps, stride = _cam_maps(cam, x, len(chunk), layers, input_size)
-                if not finer:
-                    logits = cam.outputs.detach().float()
-                if shifts > 1:
-                    for dy, dx in shift_offsets(int(shifts), stride)[1:]:
-                        moved, _ = _cam_maps(cam, _shift_input(x, dy, dx), len(chunk), layers, input_size)
-                        maps = maps + _unshift_maps(moved, dy, dx)
-                    maps = _rescale(maps)
+            place(model, dev)
+            if hasattr(cam, "device"):  # grad-cam moves inputs to where the model was when it was made
+                cam.device = next(model.parameters()).device
+            if hasattr(cam, "batch_size"):
+                cam.batch_size = state.batch_size
+            x = place(to_model_input(slices[start:stop], input_size=input_size, in_channels=in_channels), dev)
+            maps, logits = _batch_maps(cam, model, x, layers, input_size, int(shifts),
+                                       int(cam_stride) if finer else None)
             with torch.no_grad():
-                probs[start : start + len(chunk)] = torch.softmax(logits, dim=1)[:, LESION].cpu().numpy()
-            cams[start : start + len(chunk)] = np.clip(resize_to(maps, shape), 0.0, 1.0)
+                probs[start:stop] = torch.softmax(logits, dim=1)[:, LESION].cpu().numpy()
+            cams[start:stop] = np.clip(resize_to(maps, shape), 0.0, 1.0)
             if progress is not None:
-                progress(min(start + len(chunk), n), n)
+                progress(stop, n)
+
+        state.run(one_batch, n)
     return cams, probs
+
+
+def _batch_maps(cam, model, x, layers, input_size: int, shifts: int, finer: int | None):
+    """The CAMs (at the input size) and the logits of one batch; ``finer``: the finer output stride, or None."""
+    if finer:
+        with torch.no_grad():
+            logits = model(x).detach().float()
+    with finer_stride(model, finer) if finer else nullcontext():
+        maps, stride = _cam_maps(cam, x, len(x), layers, input_size)
+        if not finer:
+            logits = cam.outputs.detach().float()
+        if shifts > 1:
+            for dy, dx in shift_offsets(shifts, stride)[1:]:
+                moved, _ = _cam_maps(cam, _shift_input(x, dy, dx), len(x), layers, input_size)
+                maps = maps + _unshift_maps(moved, dy, dx)
+            maps = _rescale(maps)
+    return maps, logits
 
 
 def _cam_maps(cam, x, n: int, layers, input_size: int):

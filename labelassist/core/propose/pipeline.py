@@ -21,6 +21,7 @@ from labelassist.core.propose import boundaryfit, postfilter
 from labelassist.core.propose.cam import compute_cams
 from labelassist.core.propose.params import PipelineParams, invalidated_stages
 from labelassist.core.propose.perimeter import perimeter_map
+from labelassist.core.nets.device import OomFallback
 from labelassist.core.nets.inputs import check_channels, normalise_volume
 from labelassist.errors import Cancelled, ParameterError
 
@@ -88,6 +89,11 @@ class Pipeline:
         The starting parameters.
     batch_size : int
         Slices per CAM batch.
+    on_fallback : callable(str), optional
+        Told in one line when the GPU runs out of memory and CAMs go on with smaller batches or on the CPU
+        (:class:`~labelassist.core.nets.device.OomFallback`; by default a
+        :class:`~labelassist.errors.DeviceFallback` warning). The smaller batch or the CPU is kept for the
+        pipeline's life, so each step is taken and told once.
     """
 
     array: np.ndarray
@@ -96,6 +102,7 @@ class Pipeline:
     device: object = "cpu"
     params: PipelineParams = field(default_factory=PipelineParams)
     batch_size: int = 16
+    on_fallback: Callable[[str], None] | None = None
 
     def __post_init__(self):
         if self.array.ndim not in (3, 4):
@@ -103,6 +110,7 @@ class Pipeline:
         check_channels(1 if self.array.ndim == 3 else self.array.shape[-1], int(self.meta["in_channels"]))
         self.image = normalise_volume(self.array)
         self.results = [SliceResult() for _ in range(self.image.shape[0])]
+        self.fallback = OomFallback(batch_size=max(int(self.batch_size), 1), device=self.device)
 
     # -- parameters -------------------------------------------------------------------------------
     def set_params(self, params: PipelineParams | None = None, **changes) -> PipelineParams:
@@ -153,6 +161,7 @@ class Pipeline:
         todo = [i for i in indices if self.results[i].cam is None]
         if not todo:
             return
+        self.fallback.on_fallback = self.on_fallback
         # Batches of ``batch_size`` so that a cancel lands between batches and results land as they come.
         for start in range(0, len(todo), self.batch_size):
             if cancel is not None and cancel():
@@ -168,6 +177,7 @@ class Pipeline:
                 in_channels=int(self.meta["in_channels"]),
                 batch_size=self.batch_size,
                 device=self.device,
+                fallback=self.fallback,
             )
             for i, cam, p in zip(chunk, cams, probs):
                 self.results[i].cam = cam.astype(np.float16)
