@@ -10,6 +10,10 @@ sessions' export names (:func:`split_suffix`) and ``labelassist info`` (:func:`g
 A file is sniffed in the order of :data:`FORMATS`; MetaImage's test (a printable text header naming
 ``ObjectType`` or ``NDims``) cannot match the binary magic of the DICOM and image formats after it.
 A folder is a DICOM series when it holds a DICOM file, else a stack when it holds an image.
+
+Two-file formats: a detached NRRD (.nhdr) or MetaImage (.mhd) header names its data file, which the
+reader checks; an Analyze/NIfTI pair is a ``.hdr`` and an ``.img`` of the same stem, and an ``.img``
+(voxels only, no magic) is sniffed by its ``.hdr``.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ class Format:
     trust_suffix : bool
         Content without any magic bytes is read when the suffix names this format (DICOM data sets
         written without the 128-byte preamble; the reader decides).
+    listed_with : str
+        The name of the format whose file-dialog entry lists this one's suffixes too (:func:`file_filter`);
+        ``""``: an entry of its own.
     """
 
     name: str
@@ -72,6 +79,7 @@ class Format:
     gzip: bool = False
     channels: bool = False
     trust_suffix: bool = False
+    listed_with: str = ""
 
     @property
     def writes_labels(self) -> bool:
@@ -82,10 +90,39 @@ class Format:
 # -- readers (each imports its library only when it reads) ---------------------------------------------
 
 
+_PAIR_HEADER, _PAIR_DATA = ".hdr", ".img"  # an Analyze/NIfTI pair (suffixes of the nifti format below)
+
+
+def _pair_partner(path: Path, suffix: str) -> Path:
+    """The other file of a .hdr/.img pair: same stem, ``suffix`` in the case of ``path``'s own suffix."""
+    own = path.name[-4:]
+    return path.with_name(path.name[:-4] + (suffix.upper() if own.isupper() else suffix))
+
+
 def _read_nifti(path: Path, *, channel: int | None = None):
+    name = path.name.lower()
+    if name.endswith(_PAIR_HEADER) or name.endswith(_PAIR_DATA):
+        from labelassist.io.nibabel_formats import read_pair
+
+        is_header = name.endswith(_PAIR_HEADER)
+        header = path if is_header else _pair_partner(path, _PAIR_HEADER)
+        data = _pair_partner(path, _PAIR_DATA) if is_header else path
+        return read_pair(header, data, channel=channel, source=path)
     from labelassist.io.nifti import read_nifti
 
     return read_nifti(path, channel=channel)
+
+
+def _read_mgh(path: Path, *, channel: int | None = None):
+    from labelassist.io.nibabel_formats import read_mgh
+
+    return read_mgh(path, channel=channel)
+
+
+def _read_minc(path: Path, *, channel: int | None = None):
+    from labelassist.io.nibabel_formats import read_minc
+
+    return read_minc(path, channel=channel)
 
 
 def _read_nrrd(path: Path, *, channel: int | None = None):
@@ -165,14 +202,17 @@ _IMAGE = Format(
 )
 
 FORMATS: tuple[Format, ...] = (
-    Format("nifti", "NIfTI", "a NIfTI file", (".nii.gz", ".nii"), _sniff.is_nifti, _read_nifti,
-           write_suffixes=(".nii.gz", ".nii"), gzip=True, channels=True),
+    Format("nifti", "NIfTI", "a NIfTI file", (".nii.gz", ".nii", _PAIR_HEADER, _PAIR_DATA), _sniff.is_nifti_or_analyze,
+           _read_nifti, write_suffixes=(".nii.gz", ".nii"), gzip=True, channels=True),
     Format("nrrd", "NRRD", "an NRRD file", (".nrrd", ".nhdr"), _sniff.is_nrrd, _read_nrrd,
            write_suffixes=(".nrrd",), channels=True),
     Format("mha", "MetaImage", "a MetaImage file", (".mha", ".mhd"), _sniff.is_metaimage, _read_mha,
            write_suffixes=(".mha",), channels=True),
     _DICOM,
     _IMAGE,
+    Format("mgh", "FreeSurfer MGH", "a FreeSurfer MGH file", (".mgz", ".mgh"), _sniff.is_mgh, _read_mgh,
+           gzip=True, channels=True, listed_with="nifti"),
+    Format("minc", "MINC", "a MINC file", (".mnc",), _sniff.is_minc, _read_minc, listed_with="nifti"),
     Format("dicom-series", "DICOM series", "a DICOM folder", (), _has_dicom, _read_dicom_folder, folder=True),
     Format("image-folder", "folder of images", "a folder of images", (), _has_image, _read_image_folder, folder=True),
 )
@@ -265,8 +305,14 @@ def check_format(path) -> Format:
             raise VolumeError(f"{path}: no DICOM files or images ({_IMAGE.title}) in this folder")
         return fmt
     _sniff.check_readable_file(path)
-    actual = sniff_file(path)
     promised = by_suffix(path)
+    sniffed = path
+    if path.name.lower().endswith(_PAIR_DATA):  # voxels only: the pair's header says what it is
+        sniffed = _pair_partner(path, _PAIR_HEADER)
+        if not sniffed.is_file():
+            raise VolumeError(f"{path}: an Analyze/NIfTI .img holds voxels only and its header {sniffed} is missing; "
+                              "put the .hdr next to it")
+    actual = sniff_file(sniffed)
     if promised is not None and actual != promised.name:
         if promised.trust_suffix and actual == "unknown":
             return promised
@@ -290,10 +336,15 @@ def find_format(path) -> Format | None:
 
 def file_filter(*, writable: bool = False) -> str:
     """A file dialog's name filter: one entry per format (``"NIfTI (*.nii.gz *.nii);;NRRD (*.nrrd)..."``),
-    of the suffixes read, or with ``writable=True`` of those labels are written with."""
+    with the formats ``listed_with`` it, of the suffixes read, or with ``writable=True`` of those labels are
+    written with."""
     entries = []
     for fmt in FORMATS:
-        suffixes = fmt.write_suffixes if writable else fmt.suffixes
+        if fmt.listed_with:
+            continue
+        group = [fmt, *(f for f in FORMATS if f.listed_with == fmt.name)]
+        group = [f for f in group if (f.write_suffixes if writable else f.suffixes)]
+        suffixes = [s for f in group for s in (f.write_suffixes if writable else f.suffixes)]
         if suffixes:
-            entries.append(f"{fmt.title} ({' '.join('*' + s for s in suffixes)})")
+            entries.append(f"{', '.join(f.title for f in group)} ({' '.join('*' + s for s in suffixes)})")
     return ";;".join(entries)

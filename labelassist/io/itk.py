@@ -46,18 +46,31 @@ def _pixel_bytes(reader) -> int:
     return size * max(int(reader.GetNumberOfComponents()), 1)
 
 
-def _data_bytes_available(path: Path) -> tuple[int, bool]:
-    """Bytes on disk that can hold the voxels, and whether they may be compressed."""
-    size = path.stat().st_size
-    text = path.read_bytes()[:4096].decode("latin-1", "replace").lower()
-    compressed = any(k in text for k in ("compresseddata = true", "encoding: gzip", "encoding: gz", "encoding: bz"))
+def _data_file(path: Path, text: str) -> Path | None:
+    """The separate data file a detached header (.nhdr ``data file:``, .mhd ``ElementDataFile``) names,
+    else None (the voxels follow the header, or a list/pattern of files that SimpleITK resolves)."""
     for line in text.splitlines():
-        key, _, value = line.partition("=") if "=" in line else line.partition(":")
-        if key.strip() in ("elementdatafile", "data file", "datafile") and value.strip() not in ("local", ""):
-            extra = path.parent / value.strip()
-            if extra.exists():
-                size += extra.stat().st_size
-    return size, compressed
+        key, sep, value = line.partition(":=") if ":=" in line else line.partition("=") if "=" in line else line.partition(":")
+        value = value.strip()
+        if sep and key.strip().lower() in ("elementdatafile", "data file", "datafile"):
+            if value.lower() in ("local", "") or value.upper().startswith("LIST") or "%" in value or " " in value:
+                return None
+            return path.parent / value
+    return None
+
+
+def _data_bytes_available(path: Path) -> tuple[int, bool, Path | None]:
+    """Bytes on disk that can hold the voxels, whether they may be compressed, and the separate data file
+    (when there is one, only its bytes count: a detached header holds no voxels)."""
+    text = path.read_bytes()[:4096].decode("latin-1", "replace")
+    lower = text.lower()
+    compressed = any(k in lower for k in ("compresseddata = true", "encoding: gzip", "encoding: gz", "encoding: bz"))
+    data = _data_file(path, text)
+    if data is None:
+        return path.stat().st_size, compressed, None
+    if not data.is_file():
+        raise VolumeError(f"{path}: its data file {data} is missing; put it next to the header or fix the header's data file name")
+    return data.stat().st_size, compressed, data
 
 
 def read_itk(path: Path, kind: str, *, channel: int | None = None) -> Volume:
@@ -71,6 +84,7 @@ def read_itk(path: Path, kind: str, *, channel: int | None = None) -> Volume:
     if kind not in ("nrrd", "mha"):
         raise ParameterError(f"kind must be 'nrrd' or 'mha' (a format SimpleITK reads here), got {kind!r}")
 
+    available, compressed, data = _data_bytes_available(path)  # a detached header's data file must be there
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -80,18 +94,18 @@ def read_itk(path: Path, kind: str, *, channel: int | None = None) -> Volume:
     size = tuple(int(n) for n in reader.GetSize())
     if len(size) > 4:
         raise VolumeError(f"{path}: {len(size)}-D data {size}; labelassist reads 2-D, 3-D and 4-D volumes")
-    available, compressed = _data_bytes_available(path)
-    check_size_claim(
-        path,
-        n_voxels=int(np.prod(size, dtype=np.int64)),
-        itemsize=_pixel_bytes(reader),
-        available=available,
-        compressed=compressed,
-    )
+    n_voxels = int(np.prod(size, dtype=np.int64))
+    if data is not None and not compressed and n_voxels * _pixel_bytes(reader) > available:
+        raise VolumeError(
+            f"{path}: its data file {data} holds {available:,} bytes but the header claims "
+            f"{n_voxels * _pixel_bytes(reader):,}; the data file is truncated or belongs to another header"
+        )
+    check_size_claim(path, n_voxels=n_voxels, itemsize=_pixel_bytes(reader), available=available, compressed=compressed)
     try:
         image = reader.Execute()
     except RuntimeError as exc:
-        raise VolumeError(f"{path}: cannot read the voxel data ({_short(exc)}); truncated or corrupt?") from None
+        where = f"its data file {data}" if data is not None else "the voxel data"
+        raise VolumeError(f"{path}: cannot read {where} ({_short(exc)}); truncated or corrupt?") from None
     return _volume_from_image(image, path, kind, channel=channel)
 
 

@@ -12,7 +12,7 @@ from labelassist.errors import VolumeError
 
 __all__ = [
     "check_readable_file", "read_head", "gunzip_head", "check_size_claim", "MAX_VOXELS", "GZIP_MAGIC", "TIFF_MAGIC",
-    "is_nifti", "is_nrrd", "is_dicom", "is_image", "is_text", "is_metaimage",
+    "is_nifti", "is_nrrd", "is_dicom", "is_image", "is_text", "is_metaimage", "is_nifti_or_analyze", "is_mgh", "is_minc",
 ]
 
 # A hard cap on what any header may ask us to allocate (2**31 voxels = 8 GiB of float32).
@@ -63,6 +63,32 @@ def is_nifti(head: bytes) -> bool:
     if len(head) >= 348 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
         return True
     return len(head) >= 12 and head[4:8] in (b"n+2\x00", b"ni2\x00")
+
+
+def is_nifti_or_analyze(head: bytes) -> bool:
+    """NIfTI magic, or an Analyze 7.5 header (a .hdr with no magic): ``sizeof_hdr`` 348 (either byte
+    order) and ``dim[0]`` (byte 40) between 1 and 7 in the same order."""
+    if is_nifti(head):
+        return True
+    if len(head) < 348:
+        return False
+    for order in ("<", ">"):
+        if int.from_bytes(head[:4], "little" if order == "<" else "big") == 348:
+            return 1 <= int.from_bytes(head[40:42], "little" if order == "<" else "big") <= 7
+    return False
+
+
+def is_mgh(head: bytes) -> bool:
+    """A FreeSurfer MGH header (big-endian): version 1, four positive sizes, a known voxel type."""
+    if len(head) < 28 or head[:4] != b"\x00\x00\x00\x01":
+        return False
+    sizes = [int.from_bytes(head[i : i + 4], "big", signed=True) for i in range(4, 20, 4)]
+    return all(n > 0 for n in sizes) and int.from_bytes(head[20:24], "big") in (0, 1, 3, 4)
+
+
+def is_minc(head: bytes) -> bool:
+    """MINC1 (netCDF classic or 64-bit offset) or MINC2 (HDF5) magic."""
+    return head.startswith((b"CDF\x01", b"CDF\x02", b"\x89HDF\r\n\x1a\n"))
 
 
 def is_nrrd(head: bytes) -> bool:
