@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import VolumeError
-from labelassist.io.volume import LPS_TO_RAS, Volume, spacing_zyx
+from labelassist.io.limits import FLOAT_BYTES, check_memory
+from labelassist.io.volume import LPS_TO_RAS, Volume, check_affine, spacing_zyx
 
 __all__ = ["read_dicom_file"]
 
@@ -71,7 +72,8 @@ def read_dicom_file(path) -> Volume:
     rows, cols, frames = _check_claim(ds, path)
     arr = _pixels(ds, path)
     array, colour = _to_float(ds, arr, rows, cols, frames, path)
-    affine = _affine(ds, frames, path)
+    affine = check_affine(_affine(ds, frames, path), path, fix="fix the header's ImageOrientationPatient, "
+                          "ImagePositionPatient and PixelSpacing")
     header = {
         "dicom_files": [path],
         "transfer_syntax": str(_syntax(ds) or ""),
@@ -191,6 +193,10 @@ def _check_claim(ds, path: Path) -> tuple[int, int, int]:
             f"{path}: header claims {frames} frame(s) of {rows} x {cols} x {spp} ({need:,} bytes) "
             f"but the pixel data holds {have:,} bytes; the file is truncated or its header lies"
         )
+    colour = spp == 3 or str(ds.get("PhotometricInterpretation", "")).upper() == "PALETTE COLOR"
+    pixels = rows * cols * frames
+    check_memory(path, pixels * (spp * max(bits // 8, 1) + FLOAT_BYTES * (3 if colour else 1)),
+                 f"its {frames} frame(s) of {rows} x {cols}")
     return rows, cols, frames
 
 

@@ -14,6 +14,7 @@ written beside the PNG masks shares with the images.
 from __future__ import annotations
 
 import re
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,14 +22,15 @@ import numpy as np
 
 from labelassist.errors import VolumeError
 from labelassist.io.formats import by_suffix
+from labelassist.io.limits import FLOAT_BYTES, MAX_SLICE_PIXELS, check_memory
 from labelassist.io.sniff import TIFF_MAGIC
 from labelassist.io.volume import Volume
 
 __all__ = ["read_image", "read_image_folder", "natural_key", "IMAGE_AFFINE"]
 
 IMAGE_AFFINE = np.diag([-1.0, -1.0, 1.0, 1.0])
-# Largest image (pixels per page) labelassist reads: 2**28, i.e. 1 GiB per channel as float32.
-MAX_PIXELS = 2**28
+# Largest image (pixels per page) labelassist reads: 16384 x 16384 = 2**28, i.e. 1 GiB per channel as float32.
+MAX_PIXELS = MAX_SLICE_PIXELS
 # No image codec here packs real pixels this much better than deflate's ~1000:1: a header asking for
 # more than this many bytes per byte of file (and for more than 256 MiB) is lying.
 _MAX_RATIO = 2000
@@ -146,28 +148,56 @@ def _is_image_name(path: Path) -> bool:
     return fmt is not None and fmt.name == "image"
 
 
-def _check_claim(path: Path, size: int, *, tiff: bool) -> None:
-    """Refuse a header claiming an absurd image, from the header alone (Pillow opens lazily)."""
+def _png_ihdr(path: Path) -> tuple[int, int, int, int] | None:
+    """(width, height, pages, bands) from a PNG's IHDR chunk (the first 33 bytes), else None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(33)
+    except OSError:
+        return None
+    if len(head) < 33 or not head.startswith(b"\x89PNG\r\n\x1a\n") or head[12:16] != b"IHDR":
+        return None
+    bands = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}.get(head[25], 4)
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), 1, bands
+
+
+def _declared_size(path: Path, *, tiff: bool) -> tuple[int, int, int, int] | None:
+    """(width, height, pages, bands) the header declares, read without decoding a pixel; None if unknown."""
     try:
         from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow comes with matplotlib; OpenCV caps at 2**30 pixels
-        return
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        return _png_ihdr(path)
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-            pages = int(getattr(im, "n_frames", 1) or 1) if tiff else 1
-            bands = len(im.getbands())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limits below judge
+            with Image.open(path) as im:
+                width, height = im.size
+                pages = int(getattr(im, "n_frames", 1) or 1) if tiff else 1
+                return width, height, pages, len(im.getbands())
     except Image.DecompressionBombError:
-        raise VolumeError(f"{path}: header claims an image of more than {MAX_PIXELS:,} pixels; too large to read") from None
-    except Exception:  # noqa: BLE001 - Pillow cannot parse it: let OpenCV try and judge
+        raise VolumeError(f"{path}: header claims an image too large to read (Pillow's decompression-bomb "
+                          "limit); the file is corrupt or must be cropped first") from None
+    except Exception:  # noqa: BLE001 - Pillow cannot parse it: the PNG header, else let OpenCV try and judge
+        return _png_ihdr(path)
+
+
+def _check_claim(path: Path, size: int, *, tiff: bool) -> None:
+    """Refuse a header claiming an absurd image, or one the memory cannot hold, from the header alone."""
+    declared = _declared_size(path, tiff=tiff)
+    if declared is None:
         return
+    width, height, pages, bands = declared
     pixels = width * height
     need = pixels * pages * bands
     if pixels > MAX_PIXELS or (need > 2**28 and need > size * _MAX_RATIO):
         raise VolumeError(
             f"{path}: header claims {pages} page(s) of {width} x {height} x {bands} ({need:,} bytes) but the "
-            f"file holds {size:,} bytes; the file is corrupt or its header lies"
+            f"file holds {size:,} bytes (at most {MAX_PIXELS:,} pixels a page are read); the file is corrupt "
+            "or its header lies"
         )
+    out_channels = 1 if bands <= 2 else 3
+    check_memory(path, pixels * pages * (bands + FLOAT_BYTES * out_channels),
+                 f"its {pages} page(s) of {width} x {height}")
 
 
 def _planes(path: Path) -> list[np.ndarray]:

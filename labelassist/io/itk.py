@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
+from labelassist.io.limits import FLOAT_BYTES, check_memory
 from labelassist.io.sniff import check_size_claim
-from labelassist.io.volume import LPS_TO_RAS, Volume, spacing_zyx
+from labelassist.io.volume import LPS_TO_RAS, Volume, check_affine, spacing_zyx
 
 __all__ = ["read_itk", "read_dicom_series", "itk_affine", "itk_geometry"]
 
@@ -36,6 +37,22 @@ def itk_geometry(affine: np.ndarray):
     spacing = np.sqrt((m**2).sum(axis=0))
     direction = m / spacing[None, :]
     return tuple(lps[:3, 3]), tuple(spacing), tuple(direction.ravel())
+
+
+_ITK_FIX = "fix the header's spacing, direction and origin (ElementSpacing/TransformMatrix, space directions)"
+
+
+def _affine_of(dim: int, origin, spacing, direction, path) -> np.ndarray:
+    """The checked RAS affine of an ITK image's (or reader's) LPS geometry; a 4-D one keeps its first three axes."""
+    if dim == 4:
+        origin, spacing = tuple(origin)[:3], tuple(spacing)[:3]
+        direction = np.asarray(direction, dtype=float).reshape(4, 4)[:3, :3].ravel()
+    with np.errstate(all="ignore"):
+        try:
+            affine = itk_affine(origin, spacing, direction)
+        except ValueError as exc:
+            raise VolumeError(f"{path}: its geometry cannot be built ({exc}); {_ITK_FIX}") from None
+    return check_affine(affine, path, fix=_ITK_FIX)
 
 
 def _pixel_bytes(reader) -> int:
@@ -94,6 +111,7 @@ def read_itk(path: Path, kind: str, *, channel: int | None = None) -> Volume:
     size = tuple(int(n) for n in reader.GetSize())
     if len(size) > 4:
         raise VolumeError(f"{path}: {len(size)}-D data {size}; labelassist reads 2-D, 3-D and 4-D volumes")
+    _affine_of(len(size), reader.GetOrigin(), reader.GetSpacing(), reader.GetDirection(), path)  # before the voxels
     n_voxels = int(np.prod(size, dtype=np.int64))
     if data is not None and not compressed and n_voxels * _pixel_bytes(reader) > available:
         raise VolumeError(
@@ -117,13 +135,9 @@ def _volume_from_image(image, path: Path, fmt: str, *, channel=None, modality: s
     n_comp = image.GetNumberOfComponentsPerPixel()
     if dim == 4:  # (t, z, y, x): the 4th axis as channels
         array = np.moveaxis(array, 0, -1)
-        origin, spacing = image.GetOrigin()[:3], image.GetSpacing()[:3]
-        direction = np.asarray(image.GetDirection()).reshape(4, 4)[:3, :3].ravel()
-    else:
-        origin, spacing, direction = image.GetOrigin(), image.GetSpacing(), image.GetDirection()
     if dim == 2:
         array = array[None]
-    affine = itk_affine(origin, spacing, direction)
+    affine = _affine_of(dim, image.GetOrigin(), image.GetSpacing(), image.GetDirection(), path)
     names: tuple[str, ...] = ()
     if array.ndim == 4:
         n_ch = array.shape[-1]
@@ -167,6 +181,7 @@ def read_dicom_series(folder: Path) -> Volume:
             f"({len(series[best])} files, series {best})",
             stacklevel=3,
         )
+    _check_series_memory(folder, series[best])
     reader.SetFileNames(series[best])
     reader.MetaDataDictionaryArrayUpdateOn()
     try:
@@ -182,6 +197,22 @@ def read_dicom_series(folder: Path) -> Volume:
     vol.header["dicom_files"] = [Path(f) for f in series[best]]
     vol.header["series_uid"] = best
     return vol
+
+
+def _check_series_memory(folder: Path, files) -> None:
+    """Refuse, from the first file's header, a series whose voxels (as files x one file's) exceed the memory."""
+    import SimpleITK as sitk
+
+    first = sitk.ImageFileReader()
+    first.SetFileName(str(files[0]))
+    try:
+        first.ReadImageInformation()
+    except RuntimeError:
+        return  # the series reader says what is wrong with it
+    n_voxels = int(np.prod(first.GetSize(), dtype=np.int64)) * len(files)
+    itemsize = _pixel_bytes(first)
+    check_memory(folder, n_voxels * (itemsize + FLOAT_BYTES * max(int(first.GetNumberOfComponents()), 1)),
+                 f"its DICOM series of {len(files)} files ({n_voxels:,} voxels)")
 
 
 def _short(exc: Exception) -> str:

@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 from labelassist.errors import VolumeError
+from labelassist.io.limits import FLOAT_BYTES, check_memory
 
 __all__ = [
     "check_readable_file", "read_head", "gunzip_head", "check_size_claim", "MAX_VOXELS", "GZIP_MAGIC", "TIFF_MAGIC",
@@ -119,7 +120,8 @@ def is_metaimage(head: bytes) -> bool:
 
 
 def check_size_claim(path: Path, *, n_voxels: int, itemsize: int, available: int, compressed: bool) -> None:
-    """Refuse a header that asks for more voxels than the file can hold (before allocating anything)."""
+    """Refuse a header that asks for more voxels than the file can hold, or than the memory available can
+    hold (the raw samples plus their float32 volume), before allocating or inflating anything."""
     if n_voxels > MAX_VOXELS:
         raise VolumeError(
             f"{path}: header claims {n_voxels:,} voxels, more than labelassist reads ({MAX_VOXELS:,}); "
@@ -132,3 +134,4 @@ def check_size_claim(path: Path, *, n_voxels: int, itemsize: int, available: int
             f"{path}: header claims {n_voxels:,} voxels ({need:,} bytes) but the file holds only "
             f"{available:,} bytes{' compressed' if compressed else ''}; the file is truncated or its header lies"
         )
+    check_memory(path, n_voxels * (itemsize + FLOAT_BYTES), f"its {n_voxels:,} voxels")

@@ -33,11 +33,12 @@ def spacing_zyx(affine: np.ndarray) -> tuple[float, float, float]:
     return float(zooms[2]), float(zooms[1]), float(zooms[0])
 
 
-def check_affine(affine, path) -> np.ndarray:
+def check_affine(affine, path, *, fix: str = "fix the header (qform/sform)") -> np.ndarray:
     """``affine`` as a float64 (4, 4) array, or a one-line :class:`VolumeError` naming ``path``.
 
     Every reader calls this on the voxel-to-world affine it built, so that no volume with NaN/Inf or a
     singular (non-invertible: a zero or repeated column) geometry gets in, and no label is written with one.
+    ``fix`` ends the message: what to repair in this format's header.
     """
     from labelassist.errors import VolumeError
 
@@ -45,10 +46,10 @@ def check_affine(affine, path) -> np.ndarray:
     if affine.shape != (4, 4):
         raise VolumeError(f"{path}: its voxel-to-world affine has shape {affine.shape}, not (4, 4)")
     if not np.all(np.isfinite(affine)):
-        raise VolumeError(f"{path}: its voxel-to-world affine has NaN/Inf values; fix the header (qform/sform)")
+        raise VolumeError(f"{path}: its voxel-to-world affine has NaN/Inf values; {fix}")
     if np.linalg.matrix_rank(affine[:3, :3]) < 3:
         raise VolumeError(f"{path}: its voxel-to-world affine is singular (a zero or repeated axis, no inverse); "
-                          "fix the header (qform/sform)")
+                          f"{fix}")
     return affine
 
 

@@ -13,13 +13,16 @@ from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD
 from labelassist.errors import CheckpointError
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "default_meta", "checkpoint_hash", "atomic_torch_save",
-           "read_torch_blob", "check_meta", "check_finite_weights"]
+           "read_torch_blob", "check_meta", "check_finite_weights", "check_zip_size", "MAX_CHECKPOINT_BYTES"]
 
 FORMAT = "labelassist-classifier"
 FORMAT_VERSION = 1
 REQUIRED = ("arch", "in_channels", "input_size", "class_names", "normalisation")
 # The ranges a checkpoint's integer meta fields must lie in (inclusive): checked before anything is built.
 META_RANGES = {"in_channels": (1, 16), "input_size": (16, 1024)}
+# Most bytes a checkpoint's members may inflate to (the sum of the zip's declared sizes): a labelassist
+# model is tens of MB; more is a zip bomb or not ours.
+MAX_CHECKPOINT_BYTES = 4 * 2**30
 
 
 def default_meta(arch: str = "resnet18", *, in_channels: int = 3, input_size: int = 128, output_stride: int = 32,
@@ -133,6 +136,7 @@ def read_torch_blob(path, *, fmt: str, hint: str, what: str) -> tuple[dict, dict
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
+    check_zip_size(path)
     try:
         blob = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle/zip errors of every kind
@@ -143,6 +147,22 @@ def read_torch_blob(path, *, fmt: str, hint: str, what: str) -> tuple[dict, dict
     if not isinstance(meta, dict) or not isinstance(state, dict):
         raise CheckpointError(f"{path}: checkpoint lacks its meta or state_dict")
     return meta, state
+
+
+def check_zip_size(path) -> None:
+    """Refuse, before ``torch.load`` inflates anything, a zip checkpoint whose members declare more than
+    :data:`MAX_CHECKPOINT_BYTES` in all (torch allocates each member's declared size). Not a zip: nothing."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(int(info.file_size) for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # torch.load judges it (a legacy checkpoint, or not a checkpoint)
+    if total > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path}: its members inflate to {total:,} bytes, more than a model checkpoint "
+                              f"holds ({MAX_CHECKPOINT_BYTES:,}): a zip bomb or not a labelassist model; "
+                              "use the model file you trained")
 
 
 def checkpoint_hash(path) -> str:
