@@ -27,6 +27,20 @@ NO_X_SERVER = f"no X server: {_INSTALL}"
 
 
 @pytest.fixture
+def other_value():
+    """``other_value(spec)``: a valid value of a pipeline parameter other than its default."""
+
+    def other(spec):
+        if spec.choices is not None:
+            return next(c for c in spec.choices if c != spec.default)
+        if spec.type is bool:
+            return not spec.default
+        return spec.default + (0.25 if spec.type is float else 1)
+
+    return other
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)
 

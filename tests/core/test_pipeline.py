@@ -123,15 +123,7 @@ def test_bad_parameters_are_one_line_errors(changes, match):
         PipelineParams(**changes)
 
 
-def _other_value(spec):
-    if spec.choices is not None:
-        return next(c for c in spec.choices if c != spec.default)
-    if spec.type is bool:
-        return not spec.default
-    return spec.default + (0.25 if spec.type is float else 1)
-
-
-def test_each_parameter_drops_exactly_the_stage_its_schema_names(volume, model):
+def test_each_parameter_drops_exactly_the_stage_its_schema_names(volume, model, other_value):
     from labelassist.core.propose.params import param_specs
 
     pipe = _pipe(volume, model)
@@ -142,10 +134,10 @@ def test_each_parameter_drops_exactly_the_stage_its_schema_names(volume, model):
         for res in pipe.results:  # every stage cached (stand-ins: only their presence matters here)
             for name in cached:
                 setattr(res, name, np.zeros(1))
-        pipe.set_params(**{spec.name: _other_value(spec)})
+        pipe.set_params(**{spec.name: other_value(spec)})
         gone = {name for name in cached if getattr(pipe.results[0], name) is None}
         assert gone == dropped_by[spec.stage], spec.name
-        assert getattr(pipe.params, spec.name) == _other_value(spec)
+        assert getattr(pipe.params, spec.name) == other_value(spec)
         pipe.set_params(**{spec.name: spec.default})
 
 

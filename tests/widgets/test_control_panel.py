@@ -19,14 +19,6 @@ def panel(qtbot):
     return p
 
 
-def _other_value(spec):
-    if spec.choices is not None:
-        return next(c for c in spec.choices if c != spec.default)
-    if spec.type is bool:
-        return not spec.default
-    return spec.default + (0.25 if spec.type is float else 1)
-
-
 def _label_of(widget) -> str:
     form = widget.parentWidget().layout()
     assert isinstance(form, QFormLayout)
@@ -54,8 +46,8 @@ def test_every_parameter_has_the_widget_its_schema_asks_for(panel):
     assert panel.params() == asdict(schema.PipelineParams())
 
 
-def test_set_params_and_params_round_trip_every_field_without_emitting(panel, qtbot):
-    changed = {s.name: _other_value(s) for s in schema.param_specs()}
+def test_set_params_and_params_round_trip_every_field_without_emitting(panel, qtbot, other_value):
+    changed = {s.name: other_value(s) for s in schema.param_specs()}
     with qtbot.assertNotEmitted(panel.params_edited):
         panel.set_params({**changed, "not_a_parameter": 1})
     assert panel.params() == changed and panel.message.text() == ""
