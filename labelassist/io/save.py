@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,7 @@ from labelassist.errors import VolumeError
 from labelassist.io.formats import WRITABLE_SUFFIXES, by_suffix, split_suffix
 from labelassist.io.volume import Volume
 
-__all__ = ["save_labels", "save_map", "atomic_write", "check_output_path"]
+__all__ = ["save_labels", "save_map", "atomic_write", "check_output_path", "backup_path", "keep_backup"]
 
 
 def _suffix(path: Path) -> str:
@@ -78,19 +80,80 @@ def check_output_path(path, *, source=None) -> Path:
     return path
 
 
-def atomic_write(path: Path, write: Callable[[Path], None], suffix: str) -> None:
-    """Write through ``write(tmp)`` to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+# Writes that fail for lack of room: said in one line, the temporary file removed.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def atomic_write(path: Path, write: Callable[[Path], None], suffix: str, *, durable: bool = False) -> None:
+    """Write through ``write(tmp)`` to a temporary file beside ``path``, then rename it into place.
+
+    ``durable``: also flush the folder after the rename, so the new file survives a power cut (the caller's
+    ``write`` fsyncs the file itself). A disk that is full (or a file-size limit) raises a one-line
+    :class:`~labelassist.errors.VolumeError`; nothing is left behind and an earlier ``path`` is untouched.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    except OSError as exc:
+        _raise_no_room(exc, path)
+        raise
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
+        if isinstance(exc, OSError):
+            _raise_no_room(exc, path)
         raise
+    if durable:
+        _sync_folder(path.parent)
+
+
+def _raise_no_room(exc: OSError, path: Path) -> None:
+    if exc.errno in _NO_ROOM:
+        raise VolumeError(f"{path}: not written, the disk is full ({exc.strerror}): free some space or choose "
+                          "another folder (the earlier file, if any, is untouched)") from None
+
+
+def _sync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not every platform opens folders (Windows)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def backup_path(path) -> Path:
+    """The first free numbered backup name of ``path``: ``scan_labels.nii.gz`` -> ``scan_labels.backup-1.nii.gz``."""
+    path = Path(path)
+    stem, suffix = split_suffix(path)
+    n = 1
+    while (candidate := path.with_name(f"{stem}.backup-{n}{suffix}")).exists():
+        n += 1
+    return candidate
+
+
+def keep_backup(path) -> Path | None:
+    """Keep the file at ``path`` (if any) under a new numbered backup name that nothing else uses (a hard
+    link when the file system has them, else a copy); returns the backup's path."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    while True:
+        target = backup_path(path)
+        try:
+            os.link(path, target)  # fails rather than overwrite a backup made meanwhile
+            return target
+        except FileExistsError:
+            continue
+        except OSError:
+            with open(path, "rb") as src, open(target, "xb") as dst:
+                shutil.copyfileobj(src, dst)
+            return target
 
 
 def _umask() -> int:
@@ -137,7 +200,7 @@ def _write_volume(data: np.ndarray, path: Path, like: Volume, suffix: str) -> No
     atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True), suffix)
 
 
-def save_labels(labels, path, *, like: Volume) -> Path:
+def save_labels(labels, path, *, like: Volume, backup: bool = False) -> Path:
     """Write a label volume that lies exactly on ``like`` in world space.
 
     Parameters
@@ -149,6 +212,8 @@ def save_labels(labels, path, *, like: Volume) -> Path:
         when the source is NIfTI), ``.nrrd`` or ``.mha``.
     like : Volume
         The volume the labels belong to.
+    backup : bool
+        Keep a file already at ``path`` as a numbered backup (:func:`keep_backup`) before replacing it.
 
     Returns
     -------
@@ -167,6 +232,8 @@ def save_labels(labels, path, *, like: Volume) -> Path:
     _check_folder(path)
     _refuse_source(path, like)
     data = _label_array(labels, like, path)
+    if backup:
+        keep_backup(path)
     _write_volume(data, path, like, suffix)
     if like.format == "image":
         _write_pngs(data, path, like)

@@ -150,6 +150,7 @@ class ReviewController(QObject):
         self.export_path = Path(export_path) if export_path else default_export_path(volume)
         self._stale = set()
         self.learner.reset()
+        self.sessions.begin(volume, self.export_path)
         state = self.sessions.restore(volume) if restore else None
         if state is None:
             state = ReviewState.new(shape, params=asdict(self.engine.params),
@@ -197,6 +198,7 @@ class ReviewController(QObject):
         if self.state is None:
             return
         self.state.params = asdict(params)
+        self.sessions.save_soon()  # threshold and gate are part of the session (a slider burst saves once)
         self._stale = {i for i in self.state.unreviewed_indices() if self.state.has_proposal(i)}
         if invalidated_stages(changes) <= {"fit"}:
             self._refit_timer.start()  # coalesced: a burst of slider moves costs one re-fit
@@ -335,6 +337,14 @@ class ReviewController(QObject):
         if touched:
             self._reviewed(f"Slice{'s' if len(touched) > 1 else ''} {', '.join(map(str, touched))} corrected")
 
+    def begin_stroke(self, index: int) -> None:
+        """A paint stroke starts on slice ``index``: marked corrected at once, saved when it ends."""
+        self.sessions.begin_stroke(index)
+
+    def end_stroke(self) -> None:
+        """The stroke in progress ended (see :meth:`SessionKeeper.end_stroke`)."""
+        self.sessions.end_stroke()
+
     def next_unreviewed(self) -> None:
         if self.state is None:
             return
@@ -372,9 +382,10 @@ class ReviewController(QObject):
         return job
 
     # -- export and session -----------------------------------------------------------------------
-    def export(self, path=None) -> Path | None:
-        """Write the label volume (source geometry, atomically) and the session beside it."""
-        out = self.sessions.export(path)
+    def export(self, path=None, *, confirm=None) -> Path | None:
+        """Write the label volume (source geometry, atomically; an earlier export kept as a numbered backup) and
+        the session beside it. ``confirm(text) -> bool`` is asked before replacing another volume's export."""
+        out = self.sessions.export(path, confirm=confirm)
         if out is not None:
             self.exported.emit(str(out))
         return out

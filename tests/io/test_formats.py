@@ -198,14 +198,14 @@ def test_napari_manifest_patterns_are_the_tables_suffixes():
 
 @pytest.mark.parametrize("name", ["scan.nii.gz", "scan.nii", "scan.NII.GZ"])
 def test_session_stems_are_as_before(tmp_path, name):
-    from labelassist.io.session import default_export_path, session_paths
+    from labelassist.io.session import default_export_path, session_path
 
     path = tmp_path / name
     nib.save(nib.Nifti1Image(np.random.default_rng(0).random((4, 5, 3)).astype(np.float32), np.eye(4)), str(path))
     export = default_export_path(load_volume(path))
     stem = name[: -len(split_suffix(name)[1])]
     assert export == tmp_path / f"{stem}_labels.nii.gz"
-    assert session_paths(export)[0] == tmp_path / f"{stem}_labels.session.json"
+    assert session_path(export) == tmp_path / f"{stem}_labels.review-session.npz"
 
 
 def test_info_names_the_format_from_the_table(tmp_path):

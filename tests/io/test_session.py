@@ -10,7 +10,7 @@ from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, UNREVIEWED, R
 from labelassist.errors import ParameterError, VolumeError
 from labelassist.io import load_volume
 from labelassist.io.session import (
-    default_export_path, find_session, load_session, save_session, session_paths, set_aside,
+    default_export_path, find_session, load_session, save_session, session_path, set_aside,
 )
 
 
@@ -57,8 +57,9 @@ def test_session_round_trip_beside_export(volume, tmp_path):
     st.set_proposal(1, np.ones(volume.shape[1:]), params={"threshold": 0.4}, model_hash="abc")
     st.set_status(1, CORRECTED)
     save_session(st, export, like=volume)
-    meta, labels = session_paths(export)
-    assert meta.is_file() and labels.is_file() and find_session(volume) == export
+    assert session_path(export) == tmp_path / "scan_labels.review-session.npz"
+    assert session_path(export).is_file() and find_session(volume) == export
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.nii.gz", "scan_labels.review-session.npz"]
     back = load_session(export, like=volume)
     assert back.statuses == st.statuses and back.params == {"threshold": 0.4} and back.model_hash == "abc"
     np.testing.assert_array_equal(back.labels, st.labels)
@@ -68,19 +69,23 @@ def test_session_round_trip_beside_export(volume, tmp_path):
 def test_session_of_another_volume_or_damaged(volume, tmp_path):
     export = default_export_path(volume)
     save_session(ReviewState.new(volume.shape), export, like=volume)
-    volume.array[0, 0, 0] += 1  # same file name and shape, other content
+    other = load_volume(volume.source_path)
+    other.array[0, 0, 0] += 1  # same file name and shape, other content
     with pytest.raises(VolumeError, match="belongs to another volume .content differs"):
-        load_session(export, like=volume)
-    volume.array[0, 0, 0] -= 1
-    meta, labels = session_paths(export)
-    labels.write_bytes(b"garbage")
-    with pytest.raises(VolumeError, match="does not match .damaged session"):
-        load_session(export, like=volume)
-    meta.write_text("{not json")
-    with pytest.raises(VolumeError, match="damaged JSON"):
-        load_session(export, like=volume)
+        load_session(export, like=other)
+    fresh = load_volume(volume.source_path)
+    assert load_session(export, like=fresh) is not None
+    path = session_path(export)
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(VolumeError, match="session"):
+        load_session(export, like=fresh)
+    path.write_bytes(b"{not a zip")
+    with pytest.raises(VolumeError, match="not a readable review session"):
+        load_session(export, like=fresh)
     moved = set_aside(export)
-    assert len(moved) == 2 and all(p.exists() for p in moved) and find_session(volume) is None
+    assert len(moved) == 1 and moved[0].exists() and find_session(fresh) is None
 
 
 def test_export_path_falls_back_to_user_data_dir(volume, tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import pytest
 
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, UNREVIEWED
 from labelassist.io import load_volume
-from labelassist.io.session import session_paths
+from labelassist.io.session import session_path
 from labelassist.widgets import ControlPanel, ReviewController, ReviewView
 
 pytestmark = pytest.mark.gui
@@ -106,7 +106,7 @@ def test_session_autosaves_and_restores(qtbot, ctl, volume_path, tiny_model):
     ctl.state.labels[4, 10:20, 10:20] = 1
     ctl.mark_corrected([4])
     ctl.flush()
-    meta, _ = session_paths(ctl.export_path)
+    meta = session_path(ctl.export_path)
     assert meta.is_file() and meta.parent == volume_path.parent
     again = ReviewController(RecordingView(), model=tiny_model, device="cpu", auto_compute=False)
     try:
@@ -126,7 +126,7 @@ def test_export_round_trip_and_never_the_source(qtbot, ctl, volume_path, tmp_pat
     back = load_volume(out, labels=True)
     np.testing.assert_array_equal(back.array.astype(np.uint8), ctl.state.labels)
     np.testing.assert_allclose(back.affine, ctl.volume.affine)
-    assert session_paths(out)[0].is_file()
+    assert session_path(out).is_file()
     assert ctl.export(volume_path) is None and "refusing to overwrite the source" in ctl.panel.message.text()
 
 
