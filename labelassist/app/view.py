@@ -36,11 +36,14 @@ class VolumeView(QWidget):
         A stroke began on native slice z (before any pixel changes).
     edited(int)
         The labels of native slice z changed by a finished stroke, an undo or a redo.
+    stroke_ended()
+        The stroke in progress (if any) ended: released, or ended by a change of slice or axis.
     """
 
     current_changed = Signal(int)
     stroke_started = Signal(int)
     edited = Signal(int)
+    stroke_ended = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -121,7 +124,7 @@ class VolumeView(QWidget):
         if self.volume is None or axis == self.axis:
             self.axis = axis
             return
-        self.editor.release()
+        self.end_stroke()
         self.axis = axis
         self.canvas.refit_next_slice()
         self._set_range(self.volume.shape[AXIS_INDEX[axis]] // 2 if start is None else start)
@@ -215,6 +218,7 @@ class VolumeView(QWidget):
         edit = self.editor.release()
         if edit is not None:
             self.edited.emit(edit.key)
+        self.stroke_ended.emit()
 
     def _pixels_changed(self, z: int, box) -> None:
         if self.axis == "z" and z == self.current:

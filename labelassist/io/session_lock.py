@@ -67,6 +67,10 @@ class SessionLock:
             _unlock(fd)
         os.close(fd)
 
+    def __del__(self):  # a lock forgotten by its owner goes with it
+        with contextlib.suppress(Exception):
+            self.release()
+
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QLineEdit, QMessageBox, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 from superqt import QCollapsible, QLabeledDoubleSlider
 
@@ -248,6 +248,11 @@ class ControlPanel(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export labels", self.export_hint, EXPORT_FILTER)
         if path:
             self.export_requested.emit(path)
+
+    def confirm(self, text: str) -> bool:
+        """Ask the reviewer a yes/no question (default: no); e.g. before replacing another volume's export."""
+        yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+        return QMessageBox.question(self, "labelassist", text, yes | no, no) == yes
 
     # -- driven by the controller -----------------------------------------------------------------
     def set_params(self, params: dict) -> None:

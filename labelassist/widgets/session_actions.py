@@ -222,6 +222,7 @@ class SessionKeeper(QObject):
             return
         i = int(index)
         self.end_stroke()
+        self.flush()  # what came before the stroke is on disk before the stroke can be interrupted
         self.hold()
         self._stroke = (i, c.state.status(i), c.state.labels[i].copy())
         if not c.state.is_reviewed(i):

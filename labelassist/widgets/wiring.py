@@ -23,7 +23,7 @@ def connect_panel(controller, panel) -> None:
     panel.calibrate_requested.connect(controller.calibrate)
     panel.propagate_requested.connect(controller.propagate)
     panel.set_propagate_available(True)
-    panel.export_requested.connect(lambda p: controller.export(p or None))
+    panel.export_requested.connect(lambda p: controller.export(p or None, confirm=panel.confirm))
     panel.slice_clicked.connect(controller.show_slice)
     controller.message.connect(panel.show_message)
     controller.engine.busy_changed.connect(panel.set_busy)
