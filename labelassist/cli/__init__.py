@@ -49,8 +49,19 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"labelassist: warning: {message}", file=sys.stderr)
 
 
+def _tolerant_streams() -> None:
+    """A file name holding bytes that are not text (kept by Python as surrogates) must not crash a print,
+    whatever the terminal's encoding (``PYTHONIOENCODING=utf-8:strict``): such characters print escaped."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (captured, replaced): leave it
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    _tolerant_streams()
     # The process is labelassist's own: set up what torch needs here, before any command imports it (the
     # app draws with Qt's OpenGL, which with Mesa holds an LLVM that triton's clashes with).
     from labelassist.engine import keep_triton_out

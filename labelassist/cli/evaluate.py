@@ -38,7 +38,7 @@ def load_mask_pair(pred_path, truth_path):
     from labelassist.errors import VolumeError
     from labelassist.io import load_volume
 
-    pred, truth = load_volume(pred_path, labels=True), load_volume(truth_path, labels=True)
+    pred, truth = _load_mask(pred_path), _load_mask(truth_path)
     if pred.shape != truth.shape:
         raise VolumeError(f"{pred_path}: shape {pred.shape} does not match the truth {truth_path} {truth.shape}")
     if not np.allclose(pred.affine, truth.affine, atol=1e-3):
@@ -47,6 +47,26 @@ def load_mask_pair(pred_path, truth_path):
         )
     return _binary(pred.array, pred_path), _binary(truth.array, truth_path)
 
+
+def _load_mask(path):
+    """A label volume, refused in one line when it has a 4th axis of more than one entry (channels, time)."""
+    from labelassist.errors import ParameterError, VolumeError
+    from labelassist.io import load_volume
+
+    try:
+        vol = load_volume(path, labels=True)
+    except ParameterError:  # more 4th-axis entries than a reader keeps as channels
+        raise VolumeError(f"{path}: {_NOT_3D}") from None
+    if vol.array.ndim == 4:
+        if vol.array.shape[3] != 1:
+            what = "colour channels" if vol.channel_names == ("R", "G", "B") else "entries"
+            raise VolumeError(f"{path}: {vol.array.shape[3]} {what} along a 4th axis; {_NOT_3D}")
+        vol.array = vol.array[..., 0]
+    return vol
+
+
+_NOT_3D = ("a mask with a 4th axis (channels or time points); eval compares one 3-D mask per file: "
+           "save the mask you mean as its own 3-D file (grey, 0 = background)")
 
 MAX_LABELS = 255  # a label volume holds at most this many distinct non-zero values
 
@@ -72,9 +92,8 @@ def check_label_values(array, path) -> None:
 
 
 def _binary(array, path):
-    a = array if array.ndim == 3 else array[..., 0]
-    check_label_values(a, path)
-    return a > 0.5
+    check_label_values(array, path)
+    return array > 0.5
 
 
 FORMAT = [

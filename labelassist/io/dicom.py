@@ -130,7 +130,7 @@ def _why_no_pixels(ds) -> str:
 
     if "Rows" in ds and "Columns" in ds:
         return "the header describes an image but there is no pixel data; the file is truncated"
-    standard = any(el.tag.group % 2 == 0 and dictionary_has_tag(el.tag) for el in ds)
+    standard = any(tag.group % 2 == 0 and dictionary_has_tag(tag) for tag in ds.keys())  # values unparsed
     if _syntax(ds) is not None and not standard:
         return "a DICOM file with no image and no standard data element; it is truncated or corrupt"
     if standard:

@@ -138,9 +138,17 @@ def _read_mha(path: Path, *, channel: int | None = None):
 
 
 def _read_dicom(path: Path, *, channel: int | None = None):
+    from labelassist.errors import LabelAssistError
     from labelassist.io.dicom import read_dicom_file
 
-    return read_dicom_file(path)
+    try:
+        return read_dicom_file(path)
+    except (LabelAssistError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom parses elements when they are first used: any use may fail
+        first = (str(exc).splitlines() or [""])[0][:160]
+        raise VolumeError(f"{path}: a damaged DICOM data element ({type(exc).__name__}: {first}); "
+                          "the file is corrupt: export it again") from None
 
 
 def _read_image(path: Path, *, channel: int | None = None):

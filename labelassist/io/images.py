@@ -23,6 +23,7 @@ import numpy as np
 from labelassist.errors import VolumeError
 from labelassist.io.formats import by_suffix
 from labelassist.io.limits import FLOAT_BYTES, MAX_SLICE_PIXELS, check_memory
+from labelassist.io.quiet import library_output
 from labelassist.io.sniff import TIFF_MAGIC
 from labelassist.io.volume import Volume
 
@@ -116,10 +117,18 @@ def read_image_folder(folder) -> Volume:
 
 
 @contextmanager
-def _quiet_opencv():
-    """OpenCV prints its decoders' complaints on stderr; our one-line error says it better."""
+def _quiet_opencv(path: Path):
+    """OpenCV and its codecs (libpng, libtiff...) print their complaints on stderr: OpenCV's own log is
+    silenced, the codecs' lines become one warning when the image reads (our one-line error says it better
+    when it does not)."""
     import cv2
 
+    with library_output(path, library="the image decoder"), _silent_opencv_log(cv2):
+        yield
+
+
+@contextmanager
+def _silent_opencv_log(cv2):
     try:
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -169,7 +178,7 @@ def _declared_size(path: Path, *, tiff: bool) -> tuple[int, int, int, int] | Non
         return _png_ihdr(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limits below judge
+            warnings.simplefilter("ignore")  # bombs: the limits below judge; damaged EXIF & co: OpenCV judges
             with Image.open(path) as im:
                 width, height = im.size
                 pages = int(getattr(im, "n_frames", 1) or 1) if tiff else 1
@@ -211,7 +220,7 @@ def _planes(path: Path) -> list[np.ndarray]:
         raise VolumeError(f"{path}: cannot read ({exc.strerror or exc})") from None
     tiff = buf[:4].tobytes().startswith(TIFF_MAGIC)  # the content says TIFF (pages), whatever the name says
     _check_claim(path, size, tiff=tiff)
-    with _quiet_opencv():
+    with _quiet_opencv(path):
         try:
             if tiff:
                 ok, pages = cv2.imdecodemulti(buf, cv2.IMREAD_UNCHANGED)
@@ -220,8 +229,8 @@ def _planes(path: Path) -> list[np.ndarray]:
             img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         except cv2.error as exc:
             raise VolumeError(f"{path}: not a readable image ({' '.join(str(exc).split())[-120:]})") from None
-    if img is None:
-        raise VolumeError(f"{path}: not a readable image (corrupt, truncated or not an image)")
+        if img is None:
+            raise VolumeError(f"{path}: not a readable image (corrupt, truncated or not an image)")
     return [img]
 
 

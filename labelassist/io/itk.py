@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
+from labelassist.io.dicom_series import check_series_geometry
 from labelassist.io.limits import FLOAT_BYTES, check_memory
-from labelassist.io.sniff import check_size_claim
-from labelassist.io.volume import LPS_TO_RAS, Volume, check_affine, spacing_zyx
+from labelassist.io.quiet import library_output, summarise
+from labelassist.io.sniff import check_size_claim, read_head
+from labelassist.io.volume import LPS_TO_RAS, Volume, check_affine, check_real, spacing_zyx
 
 __all__ = ["read_itk", "read_dicom_series", "itk_affine", "itk_geometry"]
 
@@ -60,7 +62,17 @@ def _pixel_bytes(reader) -> int:
 
     name = sitk.GetPixelIDValueAsString(reader.GetPixelID())
     size = 8 if ("64" in name or "double" in name) else 4 if ("32" in name or "float" in name) else 2 if "16" in name else 1
-    return size * max(int(reader.GetNumberOfComponents()), 1)
+    parts = 2 if "complex" in name else 1  # real and imaginary
+    return size * parts * max(int(reader.GetNumberOfComponents()), 1)
+
+
+def _refuse_complex(reader, path) -> None:
+    """A complex-valued image cannot become intensities without losing its imaginary part: refuse it."""
+    import SimpleITK as sitk
+
+    name = sitk.GetPixelIDValueAsString(reader.GetPixelID())
+    if "complex" in name:
+        check_real(np.complex64, path, name=name)
 
 
 def _data_file(path: Path, text: str) -> Path | None:
@@ -76,10 +88,25 @@ def _data_file(path: Path, text: str) -> Path | None:
     return None
 
 
+def _check_units(path: Path, text: str) -> None:
+    """Refuse an NRRD whose ``space units`` are not millimetres: ITK ignores them, and labels would land
+    10x (cm) or 1000x (m) off."""
+    header = text.split("\n\n", 1)[0]
+    for line in header.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == "space units":
+            units = [u.strip() for u in value.replace('"', " ").split()]
+            other = sorted({u for u in units if u.lower() not in ("mm", "none", "???")})
+            if other:
+                raise VolumeError(f"{path}: its space units are {', '.join(other)}; labelassist reads millimetres: "
+                                  "convert the file to mm (spacing, directions and origin) first")
+
+
 def _data_bytes_available(path: Path) -> tuple[int, bool, Path | None]:
     """Bytes on disk that can hold the voxels, whether they may be compressed, and the separate data file
     (when there is one, only its bytes count: a detached header holds no voxels)."""
-    text = path.read_bytes()[:4096].decode("latin-1", "replace")
+    text = read_head(path, 4096).decode("latin-1", "replace")  # not the whole file: it may be gigabytes
+    _check_units(path, text)
     lower = text.lower()
     compressed = any(k in lower for k in ("compresseddata = true", "encoding: gzip", "encoding: gz", "encoding: bz"))
     data = _data_file(path, text)
@@ -105,9 +132,11 @@ def read_itk(path: Path, kind: str, *, channel: int | None = None) -> Volume:
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
-        reader.ReadImageInformation()
+        with library_output(path, library="ITK"):
+            reader.ReadImageInformation()
     except RuntimeError as exc:
         raise VolumeError(f"{path}: not a readable {kind.upper()} file ({_short(exc)})") from None
+    _refuse_complex(reader, path)
     size = tuple(int(n) for n in reader.GetSize())
     if len(size) > 4:
         raise VolumeError(f"{path}: {len(size)}-D data {size}; labelassist reads 2-D, 3-D and 4-D volumes")
@@ -120,7 +149,8 @@ def read_itk(path: Path, kind: str, *, channel: int | None = None) -> Volume:
         )
     check_size_claim(path, n_voxels=n_voxels, itemsize=_pixel_bytes(reader), available=available, compressed=compressed)
     try:
-        image = reader.Execute()
+        with library_output(path, library="ITK"):
+            image = reader.Execute()
     except RuntimeError as exc:
         where = f"its data file {data}" if data is not None else "the voxel data"
         raise VolumeError(f"{path}: cannot read {where} ({_short(exc)}); truncated or corrupt?") from None
@@ -168,12 +198,13 @@ def read_dicom_series(folder: Path) -> Volume:
 
     reader = sitk.ImageSeriesReader()
     try:
-        ids = reader.GetGDCMSeriesIDs(str(folder)) or ()
+        with library_output(folder, library="GDCM"):
+            ids = reader.GetGDCMSeriesIDs(str(folder)) or ()
+            series = {sid: reader.GetGDCMSeriesFileNames(str(folder), sid) for sid in ids}
     except RuntimeError as exc:
         raise VolumeError(f"{folder}: cannot list DICOM series ({_short(exc)})") from None
     if not ids:
         raise VolumeError(f"{folder}: no DICOM series with image geometry in this folder")
-    series = {sid: reader.GetGDCMSeriesFileNames(str(folder), sid) for sid in ids}
     best = max(series, key=lambda sid: len(series[sid]))
     if len(series) > 1:
         warnings.warn(
@@ -181,11 +212,14 @@ def read_dicom_series(folder: Path) -> Volume:
             f"({len(series[best])} files, series {best})",
             stacklevel=3,
         )
+    check_series_geometry(folder, series[best])  # one regular grid, or a one-line refusal (before any pixel)
     _check_series_memory(folder, series[best])
     reader.SetFileNames(series[best])
     reader.MetaDataDictionaryArrayUpdateOn()
     try:
-        image = reader.Execute()
+        # the slice spacing was checked above (1% or 0.01 mm); ITK's stricter complaint is noise
+        with library_output(folder, library="ITK/GDCM", ignore=("Non uniform sampling",)):
+            image = reader.Execute()
     except RuntimeError as exc:
         raise VolumeError(f"{folder}: cannot read DICOM series {best} ({_short(exc)})") from None
     modality = ""
@@ -206,7 +240,8 @@ def _check_series_memory(folder: Path, files) -> None:
     first = sitk.ImageFileReader()
     first.SetFileName(str(files[0]))
     try:
-        first.ReadImageInformation()
+        with library_output(folder, library="GDCM"):
+            first.ReadImageInformation()
     except RuntimeError:
         return  # the series reader says what is wrong with it
     n_voxels = int(np.prod(first.GetSize(), dtype=np.int64)) * len(files)
@@ -216,7 +251,7 @@ def _check_series_memory(folder: Path, files) -> None:
 
 
 def _short(exc: Exception) -> str:
-    """The useful last line of an ITK exception (they span many lines)."""
+    """The useful last line of an ITK exception (they span many lines), without object addresses."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     msg = next((ln for ln in reversed(lines) if "Description" in ln or "ERROR" in ln), lines[-1] if lines else "")
-    return msg.split("Description:")[-1].strip()[:200]
+    return summarise(msg.split("Description:")[-1])

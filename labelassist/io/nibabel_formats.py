@@ -16,8 +16,9 @@ import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
 from labelassist.io.nifti import MAX_CHANNELS
+from labelassist.io.quiet import library_log
 from labelassist.io.sniff import GZIP_MAGIC, check_size_claim, read_head
-from labelassist.io.volume import Volume, check_affine, spacing_zyx
+from labelassist.io.volume import Volume, check_affine, check_real, spacing_zyx
 
 __all__ = ["read_pair", "read_mgh", "read_minc", "HDF5_MAGIC"]
 
@@ -36,6 +37,7 @@ def read_pair(header: Path, data: Path, *, channel: int | None = None, source: P
         raise VolumeError(f"{source}: its data file {data} is missing; put it next to the header {header.name}")
     img = _load(nib, header, source)
     hdr = img.header
+    check_real(hdr.get_data_dtype(), source)
     offset = int(hdr.get_data_offset())
     n_voxels = int(np.prod(img.shape, dtype=np.int64))
     need, have = n_voxels * hdr.get_data_dtype().itemsize, data.stat().st_size
@@ -73,7 +75,8 @@ def read_minc(path: Path, *, channel: int | None = None) -> Volume:
 
 def _load(nib, path: Path, source: Path):
     try:
-        return nib.load(str(path))
+        with library_log(source, logger="nibabel.global", library="nibabel"):
+            return nib.load(str(path))
     except Exception as exc:  # noqa: BLE001 - nibabel raises many kinds
         first = (str(exc).splitlines()[0] if str(exc) else "")[:160]
         raise VolumeError(f"{source}: cannot read the header ({type(exc).__name__}: {first})") from None
@@ -86,6 +89,7 @@ def _check_claim(img, path: Path, *, compressed: bool) -> None:
 
 def _volume(img, path: Path, fmt: str, channel: int | None, header: dict) -> Volume:
     affine = check_affine(img.affine, path)
+    check_real(img.get_data_dtype(), path)  # MINC may hold complex voxels
     shape = tuple(int(n) for n in img.shape)
     if len(shape) > 4:
         raise VolumeError(f"{path}: {len(shape)}-D data {shape}; labelassist reads 2-D, 3-D and 4-D volumes")

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
+from labelassist.io.quiet import library_log
 from labelassist.io.sniff import GZIP_MAGIC, check_size_claim, gunzip_head, read_head
-from labelassist.io.volume import Volume, check_affine, spacing_zyx
+from labelassist.io.volume import Volume, check_affine, check_real, spacing_zyx
 
 __all__ = ["read_nifti", "nifti_image_for"]
 
@@ -31,6 +32,20 @@ def _header(path: Path, compressed: bool):
         return cls.from_fileobj(io.BytesIO(head), check=False)
     except Exception as exc:  # noqa: BLE001 - nibabel raises many kinds
         raise VolumeError(f"{path}: not a valid NIfTI header ({exc})".splitlines()[0]) from None
+
+
+def _data_dtype(hdr, path: Path) -> np.dtype:
+    """The voxels' dtype, or a one-line error for a datatype code nibabel does not know (or "none")."""
+    code = int(hdr["datatype"])
+    try:
+        dtype = hdr.get_data_dtype()
+    except (KeyError, ValueError, TypeError):
+        dtype = None
+    if dtype is None or dtype.kind == "V" or dtype.itemsize == 0:
+        raise VolumeError(f"{path}: unknown NIfTI datatype code {code}; fix the header's datatype "
+                          "(2 = uint8, 4 = int16, 8 = int32, 16 = float32, 64 = float64)")
+    check_real(dtype, path)
+    return dtype
 
 
 def _check_forms(hdr, path: Path) -> None:
@@ -67,6 +82,7 @@ def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
     compressed = read_head(path, 2) == GZIP_MAGIC  # the content says, whatever the name says
     hdr = _header(path, compressed)
     _check_forms(hdr, path)
+    dtype = _data_dtype(hdr, path)
     shape = tuple(int(n) for n in hdr.get_data_shape())
     if len(shape) > 4:
         raise VolumeError(f"{path}: {len(shape)}-D data {shape}; labelassist reads 2-D, 3-D and 4-D volumes")
@@ -77,12 +93,13 @@ def read_nifti(path: Path, *, channel: int | None = None) -> Volume:
     check_size_claim(
         path,
         n_voxels=n_voxels,
-        itemsize=hdr.get_data_dtype().itemsize,
+        itemsize=dtype.itemsize,
         available=max(path.stat().st_size - (0 if compressed else offset), 0),
         compressed=compressed,
     )
     try:
-        img, data = _nib_load(path, hdr, compressed)
+        with library_log(path, logger="nibabel.global", library="nibabel"):
+            img, data = _nib_load(path, hdr, compressed)
     except (EOFError, OSError, zlib.error, gzip.BadGzipFile, ValueError) as exc:
         raise VolumeError(f"{path}: cannot read the voxel data ({exc}); the file is truncated or corrupt") from None
     except Exception as exc:  # noqa: BLE001 - a library failure must not become a traceback

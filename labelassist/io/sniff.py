@@ -113,10 +113,24 @@ def is_text(head: bytes) -> bool:
     return bool(text) and all(32 <= b < 127 or b in (9, 10, 13) for b in text.split(b"\n\n")[0][:256])
 
 
+def _metaimage_header(head: bytes) -> bytes:
+    """The text header of a MetaImage: up to the end of its ``ElementDataFile`` line (always its last; the
+    voxels of an .mha follow at once, with no blank line), else the whole head."""
+    lower = head.lower()
+    at = lower.find(b"elementdatafile")
+    if at < 0:
+        return head
+    end = head.find(b"\n", at)
+    return head[: end + 1] if end >= 0 else head
+
+
 def is_metaimage(head: bytes) -> bool:
-    """A MetaImage text header (.mha, .mhd): text naming ``ObjectType`` or ``NDims``."""
-    lower = head[:512].lower()
-    return is_text(head) and (b"objecttype" in lower or b"ndims" in lower)
+    """A MetaImage text header (.mha, .mhd): text (no control bytes but tab and line ends) naming
+    ``ObjectType`` or ``NDims``; the voxels after a short header are not looked at."""
+    header = _metaimage_header(head[:1024])
+    lower = header.lower()
+    printable = bool(header) and all(b >= 32 and b != 127 or b in (9, 10, 13) for b in header)  # UTF-8 names too
+    return printable and (b"objecttype" in lower or b"ndims" in lower)
 
 
 def check_size_claim(path: Path, *, n_voxels: int, itemsize: int, available: int, compressed: bool) -> None:

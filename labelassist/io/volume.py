@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Volume", "orientation_code", "spacing_zyx", "check_affine", "LPS_TO_RAS"]
+__all__ = ["Volume", "orientation_code", "spacing_zyx", "check_affine", "check_real", "LPS_TO_RAS"]
 
 # DICOM and ITK give geometry in LPS+ (x to the patient's left, y to posterior); a Volume's world is RAS+
 # (NIfTI's): the one matrix that turns one into the other (it is its own inverse), for every reader.
@@ -51,6 +51,16 @@ def check_affine(affine, path, *, fix: str = "fix the header (qform/sform)") -> 
         raise VolumeError(f"{path}: its voxel-to-world affine is singular (a zero or repeated axis, no inverse); "
                           f"{fix}")
     return affine
+
+
+def check_real(dtype, path, *, name: str | None = None) -> None:
+    """Refuse, in one line naming ``path``, complex voxels (``dtype`` of kind ``"c"``): turning them into
+    intensities would silently drop the imaginary part. ``name`` is the dtype as the format calls it."""
+    from labelassist.errors import VolumeError
+
+    if np.dtype(dtype).kind == "c":
+        raise VolumeError(f"{path}: complex voxels ({name or np.dtype(dtype).name}); labelassist reads real "
+                          "intensities: save the magnitude (or the real part) with another tool first, e.g. numpy.abs")
 
 
 @dataclass
