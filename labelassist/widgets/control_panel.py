@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QMessageBox, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QLineEdit, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget,
 )
 from superqt import QCollapsible, QLabeledDoubleSlider
 
@@ -53,6 +53,8 @@ def param_control(spec: schema.ParamSpec, parent=None) -> ParamControl:
     elif spec.choices is not None:
         w = QComboBox(parent)
         w.addItems([str(c) for c in spec.choices])
+        w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        w.setMinimumContentsLength(8)  # narrow docks: the list opens wide enough anyway
         ctl = ParamControl(spec, w, lambda: t(w.currentText()), lambda v: w.setCurrentText(str(v)),
                            w.currentTextChanged)
     elif t is float and lo is not None and hi is not None:
@@ -127,8 +129,21 @@ class ControlPanel(QWidget):
         self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout.addWidget(self.message)
         layout.addStretch(1)
+        self._fit_narrow_docks(layout)
         self._wire()
         self.set_busy(False)
+
+    def _fit_narrow_docks(self, layout) -> None:
+        """Fit a dock of about 260 px (napari's default at 1600 px): slim margins, buttons that may shrink a
+        little below their text's width rather than push the panel wider than its dock."""
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the dock
+        for box in self.findChildren(QGroupBox):
+            if box.layout() is not None:
+                box.layout().setContentsMargins(6, 6, 6, 6)
+        for button in self.findChildren(QPushButton):
+            button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+            button.setMinimumWidth(min(button.sizeHint().width(), 60))
 
     # -- construction -----------------------------------------------------------------------------
     def _model_box(self) -> QGroupBox:
@@ -153,6 +168,9 @@ class ControlPanel(QWidget):
         self.more.layout().setContentsMargins(0, 0, 0, 0)  # one header line high when collapsed
         more = QWidget(self.more)
         forms = {False: QFormLayout(box), True: QFormLayout(more)}
+        for form in forms.values():  # a narrow dock puts a label above its control instead of cutting it off
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._controls: dict[str, ParamControl] = {}
         for spec in schema.param_specs():
             ctl = param_control(spec, more if spec.advanced else box)
@@ -325,3 +343,4 @@ class ControlPanel(QWidget):
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #e05050;" if error else "")
         self.message.setText(text)
+        self.message.setToolTip(text)  # a long path is cut at the dock's edge: the whole line is here

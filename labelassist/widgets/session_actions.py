@@ -126,6 +126,8 @@ class SessionKeeper(QObject):
     def begin(self, volume, export_path) -> None:
         """Take the session lock of ``export_path`` for ``volume`` (read-only, said, when another window has it)."""
         self.release()
+        if volume.format == "layer":  # an image made in napari, no file behind it: no other window can open it
+            return
         lock = SessionLock(lock_path(export_path))
         self.read_only = not lock.acquire()
         self._lock = None if self.read_only else lock
