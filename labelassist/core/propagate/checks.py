@@ -42,7 +42,8 @@ def slice_index(i, z: int, name: str) -> int:
     return k
 
 
-def check_options(reviewed, *, new: bool, weak, shape, weak_weight, threshold, context, batch_size, steps) -> None:
+def check_options(reviewed, *, new: bool, weak, shape, weak_weight, threshold, context, batch_size, steps,
+                  gate_margin: float = 0.0) -> None:
     """The options of :func:`~labelassist.core.propagate.propagation.propagate`, after its reviewed slices.
 
     ``reviewed`` is a :class:`~labelassist.core.propagate.targets.ReviewedSlices`; a ``new`` segmenter needs a
@@ -60,3 +61,5 @@ def check_options(reviewed, *, new: bool, weak, shape, weak_weight, threshold, c
     if context < 0 or batch_size < 1 or (steps is not None and steps < 0):
         raise ParameterError(f"context and steps must be >= 0 and batch_size >= 1; got {context}, {steps}, "
                              f"{batch_size}")
+    if not gate_margin >= 0.0:
+        raise ParameterError(f"gate_margin must be >= 0 (inf: no gate); got {gate_margin}")

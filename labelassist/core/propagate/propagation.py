@@ -7,12 +7,16 @@ the BoundaryFit pseudo-labels of unreviewed slices at a low weight. The segmente
 neighbours (``context``) and, optionally, the CAM; it trains at a working resolution of at most
 ``max_size`` pixels and its probabilities are mapped back to the slice grid. Reviewed slices are never
 changed by a prediction. The segmenter is kept per project (:func:`save_segmenter`) and fine-tuned volume
-after volume (pass it back as ``model``).
+after volume, and correction after correction (pass it back as ``model``): a fine-tuned net never undoes the
+reviewer (:mod:`~labelassist.core.propagate.keeps`), and what it finds away from every drawn lesion comes back
+as suggestions, not masks (:mod:`~labelassist.core.propagate.suggest`).
 
 The steps live in the package's modules: :mod:`~labelassist.core.propagate.checks` (arguments),
 :mod:`~labelassist.core.propagate.targets` (truth, weak targets, batches),
-:mod:`~labelassist.core.propagate.data` (inputs, augmentation, crops, loss) and
-:mod:`~labelassist.core.propagate.training` (making and training the segmenter); this module runs them.
+:mod:`~labelassist.core.propagate.data` (inputs, augmentation, crops, loss),
+:mod:`~labelassist.core.propagate.training` (making and training the segmenter),
+:mod:`~labelassist.core.propagate.predict` (prediction, confidence), ``keeps`` and ``suggest``; this module
+runs them.
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ from labelassist.core.nets.segmenter_checkpoint import SEGMENTER_FORMAT, Segment
 from labelassist.core.nets.unet import BASE_CHANNELS, DEPTH
 from labelassist.core.propagate.checks import check_cam, check_image, check_options
 from labelassist.core.propagate.data import stack_inputs
+from labelassist.core.propagate.keeps import GATE_MARGIN, keep_or_merge, previous_net
+from labelassist.core.propagate.predict import (PREDICT_BATCH_SIZE, SEGMENTER_THRESHOLD, predict, predict_tensor,
+                                                slice_confidence, to_grid)
+from labelassist.core.propagate.suggest import Suggestion, suggest_lesions
 from labelassist.core.propagate.targets import (WEAK_WEIGHT, ReviewedSlices, reviewed_slices, training_set,
                                                 weak_agreement, weak_target_weight)
 from labelassist.core.propagate.training import (BATCH_SIZE, CONTEXT, CROP, MAX_SIZE, fine_tune_copy, new_segmenter,
                                                  record_training, run_loss, train_segmenter, training_settings)
-from labelassist.errors import Cancelled
 
-__all__ = ["Segmenter", "PropagationResult", "propagate", "predict", "slice_confidence", "SEGMENTER_THRESHOLD",
+__all__ = ["Segmenter", "PropagationResult", "Suggestion", "propagate", "predict", "slice_confidence", "SEGMENTER_THRESHOLD",
            "keep_connected", "save_segmenter", "load_segmenter", "SEGMENTER_FORMAT", "PREDICT_BATCH_SIZE"]
 
 
@@ -53,7 +60,13 @@ class PropagationResult:
     model : Segmenter
         The trained segmenter (save it with :func:`save_segmenter`, pass it back to fine-tune).
     meta : dict
-        Figures of this run: slices used, steps, seconds, device, final loss.
+        Figures of this run: slices used, steps, seconds, device, final loss, whether the previous prediction
+        was kept (:mod:`~labelassist.core.propagate.keeps`).
+    suggested : ndarray (z, y, x) int32 or None
+        Suggested lesions (:mod:`~labelassist.core.propagate.suggest`): ``k`` on the k-th of ``suggestions``,
+        0 elsewhere. Never part of ``masks``: the reviewer accepts one or it is not exported.
+    suggestions : list of Suggestion
+        Best first: slices spanned, peak slice, size, score.
     """
 
     masks: np.ndarray
@@ -61,99 +74,8 @@ class PropagationResult:
     confidence: np.ndarray
     model: Segmenter
     meta: dict = field(default_factory=dict)
-
-
-# -- prediction -------------------------------------------------------------------------------------
-# The segmenter learns from batches half of which come from lesion slices, cropped around the lesion: it sees
-# lesion far more often than a volume holds it, and at 0.5 it over-draws (false positives were most of its
-# error on every demo volume looked at). 0.8, chosen on demo volumes of seed 7 (simulated review, Dice at 5
-# corrections: 0.73 at 0.5, 0.82 at 0.8, 0.75 at 0.9), not on the benchmark's.
-SEGMENTER_THRESHOLD = 0.8
-# Slices per prediction batch during propagate (no gradients: memory allows many).
-PREDICT_BATCH_SIZE = 32
-# slice_confidence: probabilities between these are undecided; the prior (pixels) keeps a lone undecided
-# pixel from making a slice look hopeless.
-UNDECIDED_LOW, UNDECIDED_HIGH, CONFIDENCE_PRIOR = 0.2, 0.8, 10.0
-
-
-def slice_confidence(probability, *, low: float = UNDECIDED_LOW, high: float = UNDECIDED_HIGH,
-                     prior: float = CONFIDENCE_PRIOR) -> np.ndarray:
-    """Per-slice confidence in [0, 1]: one minus the share of undecided pixels in what the segmenter calls lesion.
-
-    ``1 - n(low < p < high) / (n(p > low) + prior)``: a slice the segmenter calls empty everywhere, or a
-    lesion with a crisp edge, is near 1; a faint blob or a ragged, half-sure lesion is low. ``prior`` (pixels)
-    keeps a lone undecided pixel from making a slice look hopeless.
-    """
-    p = np.asarray(probability, dtype=np.float32)
-    p = p.reshape(len(p), -1) if p.ndim > 1 else p[None]
-    undecided = ((p > low) & (p < high)).sum(1)
-    support = (p > low).sum(1)
-    return 1.0 - undecided / (support + prior)
-
-
-def _predict_tensor(net, x, device, batch_size, tta, progress=None, cancel=None, done=0, total=0,
-                    on_fallback=None):
-    """Probabilities of ``x`` in batches; out of memory: smaller batches, then the CPU (``OomFallback``).
-    ``progress`` counts batches of the first ``batch_size``, whatever size they shrink to."""
-    import torch
-
-    from labelassist.core.nets.device import OomFallback, place
-
-    net.eval()
-
-    def one_batch(start, stop, dev):
-        if cancel is not None and cancel():
-            raise Cancelled()
-        place(net, dev)
-        xb = place(x[start:stop], dev)
-        p = net(xb).sigmoid()
-        if tta:
-            p = (p + net(xb.flip(-1)).sigmoid().flip(-1)) / 2
-        p = p.float().cpu()
-        if progress is not None:
-            progress(done + -(-stop // batch_size), total)
-        return p
-
-    with torch.no_grad():
-        out = OomFallback(batch_size=batch_size, device=device, on_fallback=on_fallback).run(one_batch, len(x))
-    return torch.cat(out)
-
-
-def predict(image, model: Segmenter, *, cam=None, device="auto", threshold: float = SEGMENTER_THRESHOLD,
-            tta: bool = True, batch_size: int = PREDICT_BATCH_SIZE, on_fallback: Callable[[str], None] | None = None):
-    """The segmenter's masks, probabilities and per-slice confidence for every slice of ``image``.
-
-    A batch that runs out of GPU memory is retried with half as many slices, then on the CPU, each step told
-    in one line to ``on_fallback`` (by default a :class:`~labelassist.errors.DeviceFallback` warning; see
-    :class:`~labelassist.core.nets.device.OomFallback`).
-
-    Returns
-    -------
-    masks : ndarray (z, y, x) uint8
-        Probability at or above ``threshold``.
-    probability : ndarray (z, y, x) float16
-        On the slice grid.
-    confidence : ndarray (z,)
-        :func:`slice_confidence` of the probabilities at the working size.
-    """
-    from labelassist.core.nets.device import resolve_device
-
-    device = resolve_device(device)
-    norm = normalise_volume(check_image(image))
-    x = stack_inputs(norm, check_cam(cam, norm.shape[:3], model.meta), int(model.meta["context"]),
-                     int(model.meta["input_size"]))
-    p = _predict_tensor(model.net, x, device, batch_size, tta, on_fallback=on_fallback)
-    return _to_grid(p, norm.shape[1:3], threshold)
-
-
-def _to_grid(p, shape, threshold):
-    import torch.nn.functional as F
-
-    conf = slice_confidence(p.numpy())
-    if tuple(p.shape[-2:]) != tuple(shape):
-        p = F.interpolate(p[:, None], size=tuple(shape), mode="bilinear", align_corners=False)[:, 0]
-    prob = p.numpy()
-    return (prob >= threshold).astype(np.uint8), prob.astype(np.float16), conf
+    suggested: np.ndarray | None = None
+    suggestions: list = field(default_factory=list)
 
 
 def keep_connected(masks, anchors) -> int:
@@ -201,6 +123,8 @@ def propagate(
     depth: int = DEPTH,
     threshold: float = SEGMENTER_THRESHOLD,
     connected: bool = True,
+    merge: bool = True,
+    gate_margin: float = GATE_MARGIN,
     tta: bool = True,
     device="auto",
     seed: int = 0,
@@ -252,7 +176,16 @@ def propagate(
         trained on a few slices adds elsewhere is false (demo MRI, 3 lesion and 2 lesion-free slices given:
         mean Dice 0.46 kept whole, 0.72 kept connected, over 8 volumes). A lesion never drawn is then left
         out of the masks, not of ``probability`` and ``confidence``, which the review queue reads to send the
-        reviewer there. Not applied while no reviewed slice shows a lesion.
+        reviewer there, and the components away from every kept lesion come back as ``suggested``
+        (:func:`~labelassist.core.propagate.suggest.suggest_lesions`). Not applied while no reviewed slice
+        shows a lesion.
+    merge, gate_margin
+        A learner that never undoes the reviewer (:mod:`~labelassist.core.propagate.keeps`): when ``model`` is
+        fine-tuned, its previous prediction of this volume is recomputed; a new net whose Dice on the reviewed
+        slices falls more than ``gate_margin`` (0.05) below the previous net's is refused (the previous
+        prediction and net are kept, ``meta["kept_previous"]``); otherwise, with ``merge``, each voxel takes
+        the higher of the two nets' probabilities (what one noisy fine-tune loses stays until the next net
+        agrees). ``merge=False`` and ``gate_margin=inf``: the new net alone.
     tta : bool
         Average the prediction with that of the mirrored slice.
     device : str or torch.device
@@ -281,7 +214,8 @@ def propagate(
     image = check_image(image)
     truth = reviewed_slices(labels, reviewed, rejected=rejected, shape=image.shape[:3])
     check_options(truth, new=model is None, weak=weak, shape=image.shape[:3], weak_weight=weak_weight,
-                  threshold=threshold, context=context, batch_size=batch_size, steps=steps)
+                  threshold=threshold, context=context, batch_size=batch_size, steps=steps,
+                  gate_margin=gate_margin)
     device = resolve_device(device)
     n_image = 1 if image.ndim == 3 else image.shape[-1]
     if model is None:
@@ -298,18 +232,28 @@ def propagate(
     agreement = weak_agreement(weak, truth)
     weight = weak_target_weight(weak_weight, agreement)
     data = training_set(x, truth, weak=weak if settings.steps else None, weight=weight)  # no steps: no weak targets
-    total = settings.steps + -(-len(x) // PREDICT_BATCH_SIZE)
+    previous = previous_net(model, settings.steps, device)
+    batches = -(-len(x) // PREDICT_BATCH_SIZE)
+    total = settings.steps + batches * (1 if previous is None else 2)
     losses = train_segmenter(segmenter, data, settings, device=device, progress=progress, cancel=cancel, total=total)
-    p = _predict_tensor(segmenter.net, x, device, PREDICT_BATCH_SIZE, tta, progress, cancel, settings.steps, total)
-    masks, prob, conf = _to_grid(p, image.shape[1:3], threshold)
+    p = predict_tensor(segmenter.net, x, device, PREDICT_BATCH_SIZE, tta, progress, cancel, settings.steps, total)
+    kept = {"kept_previous": False}
+    if previous is not None:
+        p_old = predict_tensor(previous.net, x, device, PREDICT_BATCH_SIZE, tta, progress, cancel,
+                               settings.steps + batches, total)
+        p, kept = keep_or_merge(p, p_old, truth, image.shape[1:3], threshold=threshold, margin=gate_margin, merge=merge)
+        segmenter = previous if kept["kept_previous"] else segmenter
+    masks, prob, conf = to_grid(p, image.shape[1:3], threshold)
     _keep_reviewed(masks, prob, conf, truth)
     dropped = keep_connected(masks, truth.anchors) if connected and truth.anchors else 0
+    suggested, suggestions = suggest_lesions(prob, masks, truth.indices) if connected and truth.anchors else (None, [])
     segmenter.net.eval()
     run = {"reviewed": len(truth.indices), "positive": int(truth.positive.sum()), "weak": len(data.pools["weak"]),
            "steps": settings.steps, "weak_agreement": None if agreement is None else round(agreement, 3),
            "weak_weight": round(weight, 4), "connected": bool(connected), "dropped_components": dropped,
            "seconds": round(time.perf_counter() - started, 2), "device": str(device), "loss": run_loss(losses),
-           "seed": seed}
-    if settings.steps:
-        record_training(meta, run, reviewed=len(truth.indices), steps=settings.steps)
-    return PropagationResult(masks=masks, probability=prob, confidence=conf, model=segmenter, meta=run)
+           "seed": seed, **kept}
+    if settings.steps:  # a refused run too, in the net that goes on (its record says kept_previous)
+        record_training(segmenter.meta, run, reviewed=len(truth.indices), steps=settings.steps)
+    return PropagationResult(masks=masks, probability=prob, confidence=conf, model=segmenter, meta=run,
+                             suggested=suggested, suggestions=suggestions)

@@ -8,12 +8,14 @@ import numpy as np
 
 from labelassist.errors import ParameterError
 
-__all__ = ["review_queue", "disagreement", "lost_lesion", "AGREEMENT_WEIGHT", "CONTINUITY_WEIGHT"]
+__all__ = ["review_queue", "disagreement", "lost_lesion", "AGREEMENT_WEIGHT", "CONTINUITY_WEIGHT", "SUGGESTION_WEIGHT"]
 
 # Weight of the segmenter's disagreement with BoundaryFit beside the uncertainty 1 - confidence.
 AGREEMENT_WEIGHT = 0.5
 # Weight of a drawn lesion the segmenter loses on a neighbouring slice: it outranks mere uncertainty.
 CONTINUITY_WEIGHT = 1.0
+# Weight of a suggested lesion's score on its peak slice (the best suggestion's slice goes first regardless).
+SUGGESTION_WEIGHT = 1.0
 # Pixels around a drawn lesion within which the segmenter's mask on a neighbour counts as carrying it on.
 LOST_MARGIN = 2
 
@@ -58,7 +60,8 @@ def lost_lesion(masks, reviewed: Iterable[int], *, margin: int = LOST_MARGIN) ->
 
 
 def review_queue(confidence, *, reviewed: Iterable[int] = (), segmenter_masks=None, fit_masks=None,
-                 agreement_weight: float = AGREEMENT_WEIGHT, continuity_weight: float = CONTINUITY_WEIGHT) -> list[int]:
+                 agreement_weight: float = AGREEMENT_WEIGHT, continuity_weight: float = CONTINUITY_WEIGHT,
+                 suggestions=(), suggestion_weight: float = SUGGESTION_WEIGHT) -> list[int]:
     """Unreviewed slice indices, the one to look at next first.
 
     Parameters
@@ -77,6 +80,13 @@ def review_queue(confidence, *, reviewed: Iterable[int] = (), segmenter_masks=No
         reviewed slices' own masks), counted where the segmenter keeps less than half of a drawn neighbour's
         lesion (``clip(2 lost - 1, 0, 1)``; a lesion that only shrinks towards its end does not count). A slice
         next to a drawn lesion on which the segmenter marks none of it comes before one it is merely unsure of.
+    suggestions : sequence of Suggestion
+        Suggested lesions, best first (``PropagationResult.suggestions``,
+        :func:`~labelassist.core.propagate.suggest.suggest_lesions`): the peak slice of the best one not yet
+        reviewed comes first, the others' peak slices gain ``suggestion_weight`` times their score. A lesion nobody drew is where a
+        look teaches the most.
+    suggestion_weight : float
+        See ``suggestions``.
 
     Returns
     -------
@@ -106,8 +116,13 @@ def review_queue(confidence, *, reviewed: Iterable[int] = (), segmenter_masks=No
         if len(lost) != z:
             raise ParameterError(f"segmenter_masks has {len(lost)} slices but confidence has {z}; they must match")
         score = score + continuity_weight * np.clip(2.0 * lost - 1.0, 0.0, 1.0)
+    peaks = [int(s.peak) for s in suggestions if 0 <= int(s.peak) < z and int(s.peak) not in done]
+    for s in suggestions:
+        if 0 <= int(s.peak) < z:
+            score[int(s.peak)] += suggestion_weight * float(s.score)
     ref = np.array(sorted(done))
     idx = np.arange(z)
     dist = np.abs(idx[:, None] - ref[None, :]).min(1) if len(ref) else np.full(z, z)
     order = np.lexsort((idx, -dist, -np.round(score, 6)))
-    return [int(i) for i in order if int(i) not in done]
+    first = peaks[:1]
+    return first + [int(i) for i in order if int(i) not in done and int(i) not in first]

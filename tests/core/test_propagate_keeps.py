@@ -1,0 +1,98 @@
+"""A learner that never undoes the reviewer: a new net worse on the reviewed slices is refused and the previous
+prediction kept; otherwise the two nets' probabilities are merged (the higher); reviewed slices stay untouched."""
+
+import numpy as np
+import pytest
+import torch
+
+import labelassist.core.propagate.propagation as propagation
+from labelassist.core.propagate.keeps import keep_or_merge, reviewed_dice
+from labelassist.core.propagate.predict import predict
+from labelassist.core.propagate.propagation import propagate
+from labelassist.core.propagate.targets import reviewed_slices
+
+FAST = dict(steps=60, batch_size=6, crop=None, device="cpu", tta=False)
+FIRST = [0, 4, 7, 11]
+
+
+def _volume(z=12, size=32, seed=0):
+    """Noisy slices with a bright disc on slices 3-8 that drifts across the slice; its mask is the truth."""
+    rng = np.random.default_rng(seed)
+    img = rng.normal(100, 6, (z, size, size)).astype(np.float32)
+    yy, xx = np.mgrid[:size, :size]
+    mask = np.zeros((z, size, size), np.uint8)
+    for k in range(3, 9):
+        cy, cx, r = 10 + 2 * (k - 3), 12 + (k - 3), 4 + (k % 2)
+        mask[k] = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+    img[mask > 0] += 60
+    return img, mask
+
+
+@pytest.fixture(scope="module")
+def first_round():
+    img, mask = _volume()
+    labels = np.zeros_like(mask)
+    labels[FIRST] = mask[FIRST]
+    return img, mask, labels, propagate(img, labels, FIRST, seed=0, **FAST)
+
+
+def _blind(segmenter, data, settings, **kwargs):
+    """A 'training' that leaves a net predicting nothing anywhere (its head: zero weights, bias -20)."""
+    with torch.no_grad():
+        segmenter.net.head.weight.zero_()
+        segmenter.net.head.bias.fill_(-20.0)
+    return [1.0] * settings.steps
+
+
+def test_the_learner_keeps_the_previous_prediction_when_a_new_net_is_worse(first_round, monkeypatch):
+    img, mask, labels, res = first_round
+    assert res.masks[[5, 6]].any()  # the previous net carries the lesion onto unreviewed slices
+    monkeypatch.setattr(propagation, "train_segmenter", _blind)
+    labels = res.masks.copy()
+    labels[5] = mask[5]  # one more correction
+    out = propagate(img, labels, FIRST + [5], model=res.model, seed=1, **FAST)
+    assert out.meta["kept_previous"] and out.meta["dice_new"] < out.meta["dice_previous"]
+    held = [i for i in range(len(img)) if i not in FIRST + [5]]
+    previous = predict(img, res.model, device="cpu", tta=False)[1]
+    np.testing.assert_allclose(out.probability[held].astype(np.float32), previous[held].astype(np.float32),
+                               atol=1e-3)
+    assert out.masks[[3, 6, 8]].any(axis=(1, 2)).all()  # the lesion is still carried on, not wiped out
+    np.testing.assert_array_equal(out.masks[FIRST + [5]], labels[FIRST + [5]])  # reviewed slices untouched
+    # the previous net goes on: a refused net is not the one fine-tuned next time
+    for a, b in zip(out.model.net.state_dict().values(), res.model.net.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    assert out.model is not res.model and out.model.meta["training"]["history"][-1]["kept_previous"]
+
+
+def test_a_new_net_no_worse_is_merged_with_the_previous():
+    """Each voxel takes the higher probability: what the new net adds shows, what it alone loses stays."""
+    truth = reviewed_slices(np.ones((3, 4, 4), np.uint8), [0], shape=(3, 4, 4))
+    new, old = torch.full((3, 4, 4), 0.9), torch.full((3, 4, 4), 0.9)
+    new[1, :2] = 0.1  # the new net loses half a lesion on slice 1
+    old[2, :, :2] = 0.1  # and finds what the previous one missed on slice 2
+    out, record = keep_or_merge(new, old, truth, (4, 4), threshold=0.5)
+    assert not record["kept_previous"] and record["dice_new"] == record["dice_previous"] == 1.0
+    torch.testing.assert_close(out, torch.full((3, 4, 4), 0.9))
+    out, _ = keep_or_merge(new, old, truth, (4, 4), threshold=0.5, merge=False)
+    torch.testing.assert_close(out, new)
+
+
+def test_the_gate_refuses_a_new_net_that_misses_the_reviewed_lesion():
+    truth = reviewed_slices(np.ones((3, 4, 4), np.uint8), [1], shape=(3, 4, 4))
+    new, old = torch.zeros(3, 4, 4), torch.full((3, 4, 4), 0.9)
+    out, record = keep_or_merge(new, old, truth, (4, 4), threshold=0.5)
+    assert record == {"kept_previous": True, "dice_new": 0.0, "dice_previous": 1.0}
+    assert out is old
+
+
+def test_reviewed_dice_of_nothing_against_nothing_is_one():
+    assert reviewed_dice(np.zeros((2, 3, 3)), np.zeros((2, 3, 3)), threshold=0.5) == 1.0
+    assert reviewed_dice(np.ones((1, 2, 2)), np.ones((1, 2, 2)), threshold=0.5) == 1.0
+
+
+def test_a_negative_gate_margin_is_one_line():
+    from labelassist.errors import ParameterError
+
+    img, mask = _volume()
+    with pytest.raises(ParameterError, match="gate_margin must be >= 0"):
+        propagate(img, mask, [4], steps=1, device="cpu", gate_margin=-0.1)
