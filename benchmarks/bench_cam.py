@@ -3,7 +3,9 @@
     python benchmarks/bench_cam.py [--slices 155] [--size 240] [--arch resnet34] [--device cpu] [--batch 16]
 
 Throughput goal: >= 3x the per-slice loop. Memory goal: peak RSS of a whole pipeline run over a
-155 x 240 x 240 volume <= 4x the volume's float32 size plus the model (measured in a fresh process).
+155 x 240 x 240 volume <= 4x the volume's float32 size above the process with everything imported and the
+model loaded (measured in a fresh process; the volume itself counts, as the random volume is made after the
+baseline). ``labelassist run`` end to end (read, propose, write): benchmarks/bench_run_memory.py.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def _rss_kb(field: str) -> int:
 
 def memory_child(args):
     """Run in a fresh process: peak RSS of a whole pipeline run (CAM + perimeter + fit) over the volume."""
+    import pytorch_grad_cam  # noqa: F401 - its imports (matplotlib, sklearn, pandas: ~120 MiB) are code, not the run
+    import skimage.segmentation  # noqa: F401
     import torch
 
     from labelassist.core.nets.classifier import build_classifier
@@ -110,9 +114,10 @@ def main():
                          capture_output=True, text=True, check=True)
     m = json.loads(out.stdout.strip().splitlines()[-1])
     extra = (m["peak_kb"] - m["base_kb"]) * 1024
-    budget = 4 * m["volume_bytes"] + m["model_bytes"]
+    budget = 4 * m["volume_bytes"]
     print(f"  pipeline peak memory    : {extra / 2**20:7.1f} MiB above the loaded model (volume {m['volume_bytes'] / 2**20:.1f} MiB, "
-          f"model {m['model_bytes'] / 2**20:.1f} MiB; budget 4x volume + model = {budget / 2**20:.1f} MiB)")
+          f"model {m['model_bytes'] / 2**20:.1f} MiB; budget 4x volume = {budget / 2**20:.1f} MiB; "
+          "labelassist run itself: benchmarks/bench_run_memory.py)")
 
 
 if __name__ == "__main__":

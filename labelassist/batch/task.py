@@ -20,11 +20,19 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.core.propose.params import PipelineParams
-from labelassist.errors import LabelAssistError, ParameterError
+from labelassist.errors import LabelAssistError, ParameterError, VolumeError
 from labelassist.io.save import atomic_write
 
 __all__ = ["BatchSpec", "Proposal", "propose_volume", "run_volume", "load_model", "provenance_path",
-           "write_json_atomic", "SEGMENTER_MODES", "pinned_device", "pin_device"]
+           "write_json_atomic", "SEGMENTER_MODES", "pinned_device", "pin_device", "run_memory_need",
+           "check_run_memory", "limit_heap_retention"]
+
+# What a proposal holds beyond the volume itself, per voxel (bytes): the CAMs (float16, 2), the perimeters
+# (bool, 1), the masks and the labels returned (uint8, 2), the writer's copy (1) and the allocator's slack.
+# Measured with benchmarks/bench_run_memory.py: 155 x 240 x 240 (8.9 M voxels) peaked 85 MiB above the volume.
+RUN_BYTES_PER_VOXEL = 8
+# Besides the voxels: one CAM batch's working set (bytes), plus the model's weights (counted apart).
+RUN_FIXED_BYTES = 32 * 2**20
 
 SEGMENTER_MODES = ("union", "replace")
 """How the segmenter's masks combine with BoundaryFit's: ``union`` (default: a voxel is lesion when either
@@ -129,8 +137,10 @@ def propose_volume(volume, model, meta: dict, params: PipelineParams, *, device=
         raise ParameterError(f"segmenter_mode must be one of {', '.join(SEGMENTER_MODES)}; got {segmenter_mode!r}")
     if not isinstance(params, PipelineParams):
         raise ParameterError(f"params must be a PipelineParams, got {type(params).__name__}")
+    limit_heap_retention()
     t0 = time.perf_counter()
-    pipe = Pipeline(volume.array, model, meta, device=device, params=params, batch_size=batch_size)
+    pipe = Pipeline(volume.array, model, meta, device=device, params=params, batch_size=batch_size,
+                    keep_regions=False)
     labels = pipe.run(progress=progress)
     timings = {"propose_s": time.perf_counter() - t0}
     seg_masks = None
@@ -143,6 +153,41 @@ def propose_volume(volume, model, meta: dict, params: PipelineParams, *, device=
         labels = seg_masks.astype(np.uint8) if segmenter_mode == "replace" else (labels | seg_masks).astype(np.uint8)
         timings["segmenter_s"] = time.perf_counter() - t1
     return Proposal(labels=labels, pipeline=pipe, segmenter_masks=seg_masks, timings=timings)
+
+
+def run_memory_need(shape, *, model_bytes: int = 0) -> int:
+    """Bytes a proposal over a volume of ``shape`` takes beyond the loaded volume (an estimate: see
+    :data:`RUN_BYTES_PER_VOXEL`); ``model_bytes``: the classifier's weights when not loaded yet."""
+    voxels = int(np.prod(tuple(shape)[:3], dtype=np.int64))
+    return voxels * RUN_BYTES_PER_VOXEL + RUN_FIXED_BYTES + int(model_bytes)
+
+
+def check_run_memory(volume, *, model_path=None) -> None:
+    """Refuse (one line) a proposal over ``volume`` (already read) that cannot fit in the available memory,
+    before the model is loaded; ``model_path``: the checkpoint, whose size stands for its weights."""
+    from labelassist.io.limits import available_memory
+
+    model_bytes = Path(model_path).stat().st_size if model_path is not None and Path(model_path).is_file() else 0
+    need, have = run_memory_need(volume.array.shape, model_bytes=model_bytes), available_memory()
+    if need > have:
+        raise VolumeError(f"{volume.source_path}: proposing masks needs about {need / 2**20:.0f} MiB of memory, "
+                          f"{have / 2**20:.0f} MiB available; free memory, or crop or downsample the volume")
+
+
+def limit_heap_retention() -> None:
+    """Make glibc return big freed blocks to the system at once (Linux; elsewhere nothing).
+
+    glibc raises its mmap threshold to the size of each big block freed (up to 32 MiB), so the CAM's many
+    short-lived tensors of a few MiB end up in the heap, where freed memory stays resident: about 100 MiB more
+    at the peak of a 155 x 240 x 240 run. Fixing the threshold at glibc's default (128 KiB) keeps them out of it.
+    Process-wide and idempotent: a ``labelassist run`` or batch worker owns its process.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
 
 
 # -- the worker side: device pinning and the model cache ------------------------------------------------------
@@ -276,6 +321,7 @@ def _process(input_path: Path, output: Path, spec: BatchSpec) -> dict:
     times["models_s"] = time.perf_counter() - t
     t = time.perf_counter()
     volume = load_volume(input_path, channel=spec.channel)
+    check_run_memory(volume)
     times["read_s"] = time.perf_counter() - t
     result = propose_volume(volume, model, meta, spec.params, device=device, batch_size=spec.batch_size,
                             segmenter=segmenter, segmenter_mode=spec.segmenter_mode)

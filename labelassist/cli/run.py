@@ -89,7 +89,7 @@ def _progress_bar(total_slices: int, desc: str):
 def run(args) -> int:
     import numpy as np
 
-    from labelassist.batch.task import propose_volume
+    from labelassist.batch.task import check_run_memory, propose_volume
     from labelassist.core.nets.checkpoint import load_checkpoint
     from labelassist.core.nets.device import resolve_device
     from labelassist.io import load_volume, save_labels
@@ -100,8 +100,10 @@ def run(args) -> int:
     if args.save_maps:
         _check_maps_folder(Path(args.save_maps))
     volume = load_volume(args.volume, channel=args.channel)
+    model_path = resolve_model_path(args.model)
+    check_run_memory(volume, model_path=model_path)  # before the model is loaded: one line, no output file
     device = resolve_device(args.device)
-    model, meta = load_checkpoint(resolve_model_path(args.model), device=device)
+    model, meta = load_checkpoint(model_path, device=device)
     bar, update = _progress_bar(len(volume.array), Path(args.volume).name)
     try:  # the one proposal 'labelassist batch' runs too
         proposal = propose_volume(volume, model, meta, params, device=device, batch_size=args.batch_size,

@@ -22,17 +22,23 @@ SLOW_METHODS = ("scorecam", "ablationcam")
 
 
 class GradTail(nn.Module):
-    """A ResNet whose stem runs without autograd: gradients flow only through ``layer4[-1]`` and the head.
+    """A ResNet whose stem runs without autograd: gradients flow only through the head.
 
     Grad-CAM and its gradient-based siblings need the gradient at the target layer only; letting autograd
     record the whole network (as a plain model does) makes the backward pass cost as much as the forward
     pass again. Outputs equal the model's. Methods that need input gradients (FullGrad, ShapleyCAM) get
     the plain model.
+
+    With ``tap=True`` even ``layer4[-1]`` runs without autograd and its output passes through :attr:`tap`
+    (an identity), which is then the CAM's target layer: the activations are the same tensor and their
+    gradient comes from the same pooling and ``fc`` backward, but no activation of ``layer4[-1]`` is kept for
+    a backward pass and no weight gradient is computed (grad-cam retains the graph until its next call).
     """
 
-    def __init__(self, model):
+    def __init__(self, model, *, tap: bool = False):
         super().__init__()
         self.inner = model
+        self.tap = nn.Identity() if tap else None
 
     def forward(self, x):
         m = self.inner
@@ -41,11 +47,16 @@ class GradTail(nn.Module):
             x = m.layer3(m.layer2(m.layer1(x)))
             for block in m.layer4[:-1]:
                 x = block(x)
-        x = m.layer4[-1](x)
+            if self.tap is not None:
+                x = m.layer4[-1](x)
+        x = m.layer4[-1](x) if self.tap is None else self.tap(x.requires_grad_())
         return m.fc(torch.flatten(m.avgpool(x), 1))
 
 
 _NEEDS_INPUT_GRADIENT = ("fullgrad", "shapleycam")
+# Methods that read the target layer's activations (and gradients) only: they take the tapped GradTail.
+# ScoreCAM and AblationCAM work on the target layer itself (AblationCAM swaps the module) and keep layer4[-1].
+_UNTAPPED = (*_NEEDS_INPUT_GRADIENT, "scorecam", "ablationcam")
 
 
 def centre_cells(maps, *, stride: float) -> np.ndarray:
@@ -192,8 +203,11 @@ def compute_cams(
     n, shape = len(slices), slices.shape[1:3]
     cams = np.zeros((n, *shape), np.float32)
     probs = np.zeros(n, np.float32)
-    layers = [] if method == "fullgrad" else [target_layer(model)]
-    runner = model if method in _NEEDS_INPUT_GRADIENT else GradTail(model).eval()
+    runner = model if method in _NEEDS_INPUT_GRADIENT else GradTail(model, tap=method not in _UNTAPPED).eval()
+    if method == "fullgrad":
+        layers = []
+    else:
+        layers = [runner.tap if getattr(runner, "tap", None) is not None else target_layer(model)]
     with cls(model=runner, target_layers=layers) as cam:
 
         def one_batch(start, stop, dev):

@@ -23,6 +23,7 @@ from labelassist.core.propose.params import PipelineParams, invalidated_stages
 from labelassist.core.propose.perimeter import perimeter_map
 from labelassist.core.nets.device import OomFallback
 from labelassist.core.nets.inputs import check_channels, normalise_volume
+from labelassist.core.propose.lazy_image import NormalisedVolume
 from labelassist.errors import Cancelled, ParameterError
 
 __all__ = ["PipelineParams", "SliceResult", "Pipeline", "slice_mask"]
@@ -94,6 +95,14 @@ class Pipeline:
         (:class:`~labelassist.core.nets.device.OomFallback`; by default a
         :class:`~labelassist.errors.DeviceFallback` warning). The smaller batch or the CPU is kept for the
         pipeline's life, so each step is taken and told once.
+    keep_regions : bool
+        Keep every slice's regions (int32, 4 bytes a pixel) after its mask is made, so that a new threshold
+        is one gather (the default, for the GUI). False (``labelassist run``, batch) drops them once the
+        mask is made: a later :meth:`refit` computes them again.
+
+    Memory: each run stores its CAMs (float16), perimeters and masks in one block per stage, the
+    slices' fields being views of it; a recomputed stage gets a new block, so a view handed out before
+    never changes.
     """
 
     array: np.ndarray
@@ -103,14 +112,20 @@ class Pipeline:
     params: PipelineParams = field(default_factory=PipelineParams)
     batch_size: int = 16
     on_fallback: Callable[[str], None] | None = None
+    keep_regions: bool = True
 
     def __post_init__(self):
         if self.array.ndim not in (3, 4):
             raise ParameterError(f"array must be (z, y, x) or (z, y, x, c), got shape {self.array.shape}")
         check_channels(1 if self.array.ndim == 3 else self.array.shape[-1], int(self.meta["in_channels"]))
-        self.image = normalise_volume(self.array)
-        self.results = [SliceResult() for _ in range(self.image.shape[0])]
+        self.volume = NormalisedVolume(self.array)  # normalised slice by slice: no whole-volume copy
+        self.results = [SliceResult() for _ in range(self.volume.shape[0])]
         self.fallback = OomFallback(batch_size=max(int(self.batch_size), 1), device=self.device)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The whole normalised volume (a new float32 array each time: the pipeline itself reads slices)."""
+        return normalise_volume(self.array)
 
     # -- parameters -------------------------------------------------------------------------------
     def set_params(self, params: PipelineParams | None = None, **changes) -> PipelineParams:
@@ -150,7 +165,7 @@ class Pipeline:
         return len(self.results)
 
     def _slice_image(self, index: int) -> np.ndarray:
-        img = self.image[index]
+        img = self.volume[index]
         if img.ndim == 3 and img.shape[-1] not in (1, 3):
             img = img.mean(axis=-1)  # perimeter of a multi-modal slice: their mean
         elif img.ndim == 3 and img.shape[-1] == 1:
@@ -162,6 +177,7 @@ class Pipeline:
         if not todo:
             return
         self.fallback.on_fallback = self.on_fallback
+        block = np.empty((len(todo), *self.volume.shape[1:3]), np.float16)
         # Batches of ``batch_size`` so that a cancel lands between batches and results land as they come.
         for start in range(0, len(todo), self.batch_size):
             if cancel is not None and cancel():
@@ -169,7 +185,7 @@ class Pipeline:
             chunk = todo[start : start + self.batch_size]
             cams, probs = compute_cams(
                 self.model,
-                self.image[chunk],
+                self.volume[chunk],
                 method=self.params.cam_method,
                 shifts=1 if self.params.cam_method == "fullgrad" else self.params.cam_shifts,
                 cam_stride=None if self.params.cam_method == "fullgrad" else self.params.cam_stride,
@@ -179,19 +195,26 @@ class Pipeline:
                 device=self.device,
                 fallback=self.fallback,
             )
-            for i, cam, p in zip(chunk, cams, probs):
-                self.results[i].cam = cam.astype(np.float16)
+            for k, (i, p) in enumerate(zip(chunk, probs)):
+                block[start + k] = cams[k]  # float32 -> float16, as cam.astype(np.float16)
+                self.results[i].cam = block[start + k]
                 self.results[i].probability = float(p)
+            del cams
             if progress is not None:
                 progress(min(start + len(chunk), len(todo)), len(todo))
 
-    def ensure_perimeter(self, index: int) -> None:
-        """Compute slice ``index``'s perimeter map (regions and perimeter) unless it is cached."""
+    def ensure_perimeter(self, index: int, *, out: np.ndarray | None = None) -> None:
+        """Compute slice ``index``'s perimeter map (regions and perimeter) unless it is cached.
+
+        ``out``: a bool (H, W) array to hold the perimeter (a view of a run's block), or None.
+        """
         res = self.results[index]
         if res.regions is None:
             p = self.params
             pm = perimeter_map(self._slice_image(index), method=p.uss, n_segments=p.n_segments, uss_cnn=p.uss_cnn)
-            res.regions, res.perimeter = pm.regions, pm.perimeter
+            if out is not None:
+                out[...] = pm.perimeter
+            res.regions, res.perimeter = pm.regions, (pm.perimeter if out is None else out)
 
     def _mask(self, index: int) -> np.ndarray:
         return slice_mask(self.results[index], self.params)
@@ -219,19 +242,23 @@ class Pipeline:
                 progress(done, total)
 
         self._cams(idx, cam_progress, cancel)
-        masks = []
+        shape = self.volume.shape[1:3]
+        masks = np.empty((len(idx), *shape), np.uint8)
+        need = [i for i in idx if self.params.fit and self.results[i].regions is None]
+        walls = dict(zip(need, np.empty((len(need), *shape), bool)))
         for k, i in enumerate(idx):
             if cancel is not None and cancel():
                 raise Cancelled()
             if self.params.fit:
-                self.ensure_perimeter(i)
-            masks.append(self._mask(i))
+                self.ensure_perimeter(i, out=walls.get(i))
+            masks[k] = self._mask(i)
+            if not self.keep_regions:
+                self.results[i].regions = self.results[i].region_min = None
             if progress is not None:
                 progress(len(idx) + k + 1, total)
-        for i, m in zip(idx, masks):  # only a finished run makes masks final
-            self.results[i].mask = m
-        shape = self.image.shape[1:3]
-        return np.stack(masks) if masks else np.zeros((0, *shape), np.uint8)
+        for k, i in enumerate(idx):  # only a finished run makes masks final
+            self.results[i].mask = masks[k]
+        return masks.copy()  # the caller's own array: changing it changes no slice's mask
 
     def refit(self, index: int, **changes) -> np.ndarray:
         """Re-fit one slice after a change of threshold/gate/filters: a gather, no CAM or perimeter work."""
@@ -248,7 +275,7 @@ class Pipeline:
 
     def masks(self) -> np.ndarray:
         """The label volume (z, y, x) uint8: computed masks, zeros where a slice has none yet."""
-        out = np.zeros(self.image.shape[:3], np.uint8)
+        out = np.zeros(self.volume.shape[:3], np.uint8)
         for i, res in enumerate(self.results):
             if res.mask is not None:
                 out[i] = res.mask
