@@ -6,6 +6,11 @@ first slice of the review queue is corrected to the truth; every --retrain-every
 U-Net) learns from the reviewed slices (fine-tuned from the previous round) and re-predicts every unreviewed
 slice. The whole volume's lesion Dice is printed after each number of corrected slices, beside that of a
 reviewer who draws every lesion slice by hand (largest first, the best order for drawing by hand).
+
+With --interactions the reviewer's effort is counted too: each corrected slice takes region clicks first
+(a click adds or removes a region of the perimeter map), then a brush stroke per connected error left of more
+than 4 pixels; drawing by hand takes a stroke per lesion outline (of more than 4 pixels) per slice, and its
+curves go on until every lesion slice is drawn.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ import sys
 import numpy as np
 
 from labelassist.cli._common import positive_int, resolve_model_path
+from labelassist.cli._simulation import cold_start, hand_curve, plot_curves, proposal_pipeline, review, simulate
 from labelassist.core.propagate.training import NEW_SEGMENTER_STEPS
 
-__all__ = ["add_parser", "simulate", "hand_curve", "cold_start"]
+# simulate, cold_start, hand_curve and plot_curves live in ._simulation; benchmarks import them from here
+__all__ = ["add_parser", "simulate", "review", "hand_curve", "cold_start", "plot_curves"]
 
 
 def add_parser(sub) -> None:
@@ -36,102 +43,18 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-model", metavar="CKPT", help="write the final segmenter (to start the next volume from)")
+    p.add_argument("--interactions", action="store_true",
+                   help="count region clicks and brush strokes too (JSON: interactions, hand_interactions)")
     p.add_argument("--json", action="store_true", help='print {"curve": [[corrected_slices, dice], ...], "hand": ...}')
-    p.add_argument("--plot", metavar="PNG", help="plot both curves")
+    p.add_argument("--plot", metavar="PNG", help="plot both curves (with --interactions, a panel over interactions)")
     p.set_defaults(func=run)
-
-
-def cold_start(image, *, classifier, device="cpu"):
-    """CAM + BoundaryFit masks and p(lesion) per slice with the default parameters."""
-    from labelassist.core.nets.checkpoint import load_checkpoint
-    from labelassist.core.propose.pipeline import Pipeline
-
-    model, meta = load_checkpoint(classifier, device=device)
-    pipe = Pipeline(image, model, meta, device=device)
-    masks = pipe.run()
-    return masks, np.array([r.probability for r in pipe.results], float)
-
-
-def hand_curve(truth, rounds):
-    """Dice after drawing k lesion slices by hand (largest first), k = 0..rounds."""
-    area = np.asarray(truth).astype(bool).reshape(len(truth), -1).sum(1)
-    total = int(area.sum())
-    drawn = np.concatenate([[0], np.cumsum(np.sort(area)[::-1])])[: rounds + 1]
-    drawn = np.concatenate([drawn, np.full(rounds + 1 - len(drawn), total)])
-    return [[k, 1.0 if total == 0 else round(float(2 * d / (d + total)), 4)] for k, d in enumerate(drawn)]
-
-
-def simulate(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
-             device="cpu", seed=0, log=None):
-    """The reviewer's loop; returns ``(curve, final segmenter or None)``, curve = [[corrected, dice], ...].
-
-    ``model`` is a segmenter to start from; ``fit`` and ``probability`` the cold start's masks and p(lesion)
-    per slice (:func:`cold_start`); ``steps`` those of the first segmenter (later rounds fine-tune it).
-    """
-    from labelassist.core.evaluate.metrics import dice
-    from labelassist.core.propagate.propagation import predict, propagate
-    from labelassist.core.propagate.queue import review_queue
-
-    truth = (np.nan_to_num(np.asarray(truth, np.float32)) > 0).astype(np.uint8)
-    fit = np.asarray(fit, np.uint8)
-    labels, reviewed = fit.copy(), []
-    area = truth.reshape(len(truth), -1).sum(1)
-    first = [int(np.argmax(area))] if area.any() else []
-    if model is not None:
-        labels, _, conf = predict(image, model, device=device)
-        queue = review_queue(conf, segmenter_masks=labels, fit_masks=fit)
-    else:
-        queue = review_queue(1.0 - np.asarray(probability))
-    # the reviewer opens the volume and scrolls to the lesion they see, with a segmenter's proposals or without:
-    # the slice showing the largest lesion is corrected first; then the queue (the segmenter's, or the classifier's
-    # likeliest slices) leads
-    queue = first + [q for q in queue if q not in first]
-    curve = [[0, round(float(dice(labels, truth)), 4)]]
-    trained = model is not None
-    for r in range(1, rounds + 1):
-        if not queue:
-            break
-        i = queue[0]
-        labels[i] = truth[i]
-        reviewed.append(i)
-        can_learn = model is not None or truth[reviewed].any()
-        if can_learn and (len(reviewed) % retrain_every == 0 or not trained):
-            res = propagate(image, labels, reviewed, weak=fit, model=model, device=device, seed=seed + r,
-                            steps=steps if model is None else None)
-            model, labels, trained = res.model, res.masks, True
-            queue = review_queue(res.confidence, reviewed=reviewed, segmenter_masks=res.masks, fit_masks=fit)
-        else:
-            queue = [q for q in queue if q not in reviewed]
-        curve.append([len(reviewed), round(float(dice(labels, truth)), 4)])
-        if log is not None:
-            log(f"corrected {len(reviewed):3d} (slice {i:3d}, {'lesion' if truth[i].any() else 'empty '}): "
-                f"lesion Dice {curve[-1][1]:.3f}")
-    return curve, model
-
-
-def plot_curves(curve, hand, path, title=""):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=90)
-    ax.plot(*zip(*curve), "o-", label="segmenter learns from corrections")
-    ax.plot(*zip(*hand), "s--", color="grey", label="drawing by hand")
-    ax.set_xlabel("corrected slices")
-    ax.set_ylabel("lesion Dice (whole volume)")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def run(args) -> int:
     from labelassist.core.nets.device import resolve_device
+    from labelassist.core.evaluate.interactions import hand_interactions
     from labelassist.core.propagate.propagation import load_segmenter, save_segmenter
+    from labelassist.core.regions import VolumeRegions
     from labelassist.errors import VolumeError
     from labelassist.io import load_volume
 
@@ -141,20 +64,42 @@ def run(args) -> int:
         raise VolumeError(f"{args.truth}: shape {truth.shape} does not match the volume {volume.shape}")
     device = resolve_device(args.device)
     model = load_segmenter(args.model, device=device) if args.model else None
-    fit, prob = cold_start(volume.array, classifier=resolve_model_path(args.classifier), device=device)
+    pipe = proposal_pipeline(volume.array, classifier=resolve_model_path(args.classifier), device=device)
+    fit, prob = pipe.masks(), np.array([r.probability for r in pipe.results], float)
+    regions = VolumeRegions([r.perimeter for r in pipe.results], volume.array) if args.interactions else None
     log = None if args.json else (lambda line: print(line, flush=True))
-    curve, model = simulate(volume.array, truth.array, fit=fit, probability=prob, model=model, rounds=args.rounds,
-                            retrain_every=args.retrain_every, steps=args.steps, device=device, seed=args.seed, log=log)
-    hand = hand_curve(truth.array > 0, len(curve) - 1)
-    if args.save_model and model is not None:
-        save_segmenter(model, args.save_model)
+    res = review(volume.array, truth.array, fit=fit, probability=prob, model=model, rounds=args.rounds,
+                 retrain_every=args.retrain_every, steps=args.steps, device=device, seed=args.seed, log=log,
+                 regions=regions)
+    lesion = truth.array > 0
+    n_lesion_slices = int(np.count_nonzero(lesion.reshape(len(lesion), -1).any(1)))
+    hand = hand_curve(lesion, max(len(res.curve) - 1, n_lesion_slices if args.interactions else 0))
+    hand_inter = hand_interactions(lesion) if args.interactions else None
+    if args.save_model and res.model is not None:
+        save_segmenter(res.model, args.save_model)
     if args.plot:
-        plot_curves(curve, hand, args.plot)
-    if args.json:
-        print(json.dumps({"curve": curve, "hand": hand}))
-    else:
-        print("corrected  segmenter  hand")
-        for (k, d), (_, h) in zip(curve, hand):
-            print(f"{k:9d}  {d:9.3f}  {h:.3f}")
+        plot_curves(res.curve, hand, args.plot, interactions=res.interactions, hand_interactions=hand_inter)
+    out = {"curve": res.curve, "hand": hand}
+    if args.interactions:
+        out.update(interactions=res.interactions, hand_interactions=hand_inter)
+    print(json.dumps(out) if args.json else _table(out))
     sys.stdout.flush()
     return 0
+
+
+def _reach(curve, goal=0.9):
+    return next((str(x) for x, d in curve if d >= goal), f"> {curve[-1][0]}")
+
+
+def _table(out) -> str:
+    """The curves as text: Dice per corrected slice (and interactions so far), then the effort to Dice 0.9."""
+    inter = out.get("interactions")
+    lines = ["corrected  segmenter  hand" + ("  interactions" if inter else "")]
+    for k, (_, h) in enumerate(out["hand"]):
+        d = f"{out['curve'][k][1]:9.3f}" if k < len(out["curve"]) else " " * 9
+        n = f"  {inter[k][0]:12d}" if inter and k < len(inter) else ""
+        lines.append(f"{k:9d}  {d}  {h:.3f}{n}")
+    if inter:
+        lines.append(f"to lesion Dice 0.9: {_reach(inter)} interactions with the segmenter, "
+                     f"{_reach(out['hand_interactions'])} drawing by hand")
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""The simulated reviewer behind ``labelassist simulate-review`` (and benchmarks/bench_propagate.py).
+
+Round 0 is CAM + BoundaryFit (or a segmenter's prediction). The reviewer first corrects the slice showing the
+largest lesion (as one scrolls to a visible lesion), then each round the first slice of the review queue; every
+``retrain_every`` corrections the segmenter learns from the reviewed slices and re-predicts the others. With the
+slices' regions, each correction is also counted in interactions (region clicks, then brush strokes:
+:mod:`labelassist.core.evaluate.interactions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Review", "review", "simulate", "cold_start", "proposal_pipeline", "hand_curve", "plot_curves"]
+
+
+@dataclass
+class Review:
+    """What :func:`review` returns.
+
+    Attributes
+    ----------
+    curve : list of [int, float]
+        ``[corrected slices, whole-volume lesion Dice]`` after each correction (round 0 first).
+    interactions : list of [int, float] or None
+        ``[interactions so far, Dice]`` at the same points; None without regions.
+    model : Segmenter or None
+        The last segmenter.
+    """
+
+    curve: list
+    interactions: list | None
+    model: object = None
+
+
+def proposal_pipeline(image, *, classifier, device="cpu"):
+    """The CAM + BoundaryFit :class:`~labelassist.core.propose.pipeline.Pipeline` of the volume, run with the
+    default parameters (its results hold each slice's mask, p(lesion) and perimeter map)."""
+    from labelassist.core.nets.checkpoint import load_checkpoint
+    from labelassist.core.propose.pipeline import Pipeline
+
+    model, meta = load_checkpoint(classifier, device=device)
+    pipe = Pipeline(image, model, meta, device=device)
+    pipe.run()
+    return pipe
+
+
+def cold_start(image, *, classifier, device="cpu"):
+    """CAM + BoundaryFit masks and p(lesion) per slice with the default parameters."""
+    pipe = proposal_pipeline(image, classifier=classifier, device=device)
+    return pipe.masks(), np.array([r.probability for r in pipe.results], float)
+
+
+def hand_curve(truth, rounds=None):
+    """Dice after drawing k lesion slices by hand (largest first), k = 0..rounds (None: every lesion slice)."""
+    area = np.asarray(truth).astype(bool).reshape(len(truth), -1).sum(1)
+    total = int(area.sum())
+    rounds = int(np.count_nonzero(area)) if rounds is None else rounds
+    drawn = np.concatenate([[0], np.cumsum(np.sort(area)[::-1])])[: rounds + 1]
+    drawn = np.concatenate([drawn, np.full(rounds + 1 - len(drawn), total)])
+    return [[k, 1.0 if total == 0 else round(float(2 * d / (d + total)), 4)] for k, d in enumerate(drawn)]
+
+
+def _first_queue(image, truth, fit, probability, model, device):
+    """The labels shown at round 0 and the reviewer's order: the largest lesion's slice, then the queue."""
+    from labelassist.core.propagate.propagation import predict
+    from labelassist.core.propagate.queue import review_queue
+
+    labels = fit.copy()
+    area = truth.reshape(len(truth), -1).sum(1)
+    first = [int(np.argmax(area))] if area.any() else []
+    if model is not None:
+        labels, _, conf = predict(image, model, device=device)
+        queue = review_queue(conf, segmenter_masks=labels, fit_masks=fit)
+    else:
+        queue = review_queue(1.0 - np.asarray(probability))
+    # the reviewer opens the volume and scrolls to the lesion they see, with a segmenter's proposals or without:
+    # the slice showing the largest lesion is corrected first; then the queue (the segmenter's, or the classifier's
+    # likeliest slices) leads
+    return labels, first + [q for q in queue if q not in first]
+
+
+def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
+           device="cpu", seed=0, log=None, regions=None) -> Review:
+    """The reviewer's loop (module docstring); ``regions[i]`` (e.g. a
+    :class:`~labelassist.core.regions.VolumeRegions`) are slice ``i``'s regions, to count interactions."""
+    from labelassist.core.evaluate.interactions import correct_slice
+    from labelassist.core.evaluate.metrics import dice
+    from labelassist.core.propagate.propagation import propagate
+    from labelassist.core.propagate.queue import review_queue
+
+    truth = (np.nan_to_num(np.asarray(truth, np.float32)) > 0).astype(np.uint8)
+    fit = np.asarray(fit, np.uint8)
+    labels, queue = _first_queue(image, truth, fit, probability, model, device)
+    reviewed, trained, effort = [], model is not None, 0
+    curve = [[0, round(float(dice(labels, truth)), 4)]]
+    inter = None if regions is None else [[0, curve[0][1]]]
+    for r in range(1, rounds + 1):
+        if not queue:
+            break
+        i = queue[0]
+        note = ""
+        if regions is not None:
+            _, clicks, strokes = correct_slice(labels[i], truth[i], regions[i])
+            effort += clicks + strokes
+            note = f", {clicks} clicks + {strokes} strokes"
+        labels[i] = truth[i]
+        reviewed.append(i)
+        can_learn = model is not None or truth[reviewed].any()
+        if can_learn and (len(reviewed) % retrain_every == 0 or not trained):
+            res = propagate(image, labels, reviewed, weak=fit, model=model, device=device, seed=seed + r,
+                            steps=steps if model is None else None)
+            model, labels, trained = res.model, res.masks, True
+            queue = review_queue(res.confidence, reviewed=reviewed, segmenter_masks=res.masks, fit_masks=fit)
+        else:
+            queue = [q for q in queue if q not in reviewed]
+        curve.append([len(reviewed), round(float(dice(labels, truth)), 4)])
+        if inter is not None:
+            inter.append([effort, curve[-1][1]])
+        if log is not None:
+            log(f"corrected {len(reviewed):3d} (slice {i:3d}, {'lesion' if truth[i].any() else 'empty '}{note}): "
+                f"lesion Dice {curve[-1][1]:.3f}")
+    return Review(curve=curve, interactions=inter, model=model)
+
+
+def simulate(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
+             device="cpu", seed=0, log=None):
+    """The reviewer's loop; returns ``(curve, final segmenter or None)``, curve = [[corrected, dice], ...].
+
+    ``model`` is a segmenter to start from; ``fit`` and ``probability`` the cold start's masks and p(lesion)
+    per slice (:func:`cold_start`); ``steps`` those of the first segmenter (later rounds fine-tune it).
+    :func:`review` does the same and counts interactions too.
+    """
+    res = review(image, truth, fit=fit, probability=probability, model=model, rounds=rounds,
+                 retrain_every=retrain_every, steps=steps, device=device, seed=seed, log=log)
+    return res.curve, res.model
+
+
+def _panel(ax, learner, hand, xlabel):
+    ax.plot(*zip(*learner), "o-", label="segmenter learns from corrections")
+    ax.plot(*zip(*hand), "s--", color="grey", label="drawing by hand")
+    ax.set_xlabel(xlabel)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+
+
+def plot_curves(curve, hand, path, title="", *, interactions=None, hand_interactions=None):
+    """Plot Dice over corrected slices; with ``interactions`` and ``hand_interactions`` a second panel over
+    interactions (region clicks and brush strokes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    both = interactions is not None and hand_interactions is not None
+    fig, axes = plt.subplots(1, 2 if both else 1, figsize=(9.5 if both else 5, 3.2), dpi=90, squeeze=False)
+    _panel(axes[0, 0], curve, hand, "corrected slices")
+    axes[0, 0].set_ylabel("lesion Dice (whole volume)")
+    if both:
+        _panel(axes[0, 1], interactions, hand_interactions, "interactions (region clicks + brush strokes)")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

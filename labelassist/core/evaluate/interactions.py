@@ -1,0 +1,174 @@
+"""The reviewer's effort counted in interactions: region clicks and brush strokes (issue 18, part 5).
+
+A simulated reviewer corrects a proposed slice to the truth with region clicks first (:func:`click_regions`: one
+click sets a whole region of :func:`labelassist.core.regions.slice_regions` on or off), then one brush stroke
+per connected error left of more than ``min_error`` pixels (:func:`count_strokes`: painting a missed part or
+erasing a wrong one; errors that small are noise a reviewer leaves, and the slice still ends equal to the
+truth). Drawing by hand is counted the same way from an empty slice, without the region tool: one stroke per
+lesion outline (:func:`hand_interactions`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from labelassist.core.regions import RegionMap, apply_region
+from labelassist.errors import ParameterError
+
+__all__ = ["click_regions", "count_strokes", "correct_slice", "hand_interactions", "MIN_ERROR"]
+
+MIN_ERROR = 4  # pixels: a connected error of this size or smaller takes no stroke
+_EIGHT = np.ones((3, 3), bool)
+
+
+def _check(mask, truth):
+    mask, truth = np.asarray(mask).astype(bool), np.asarray(truth).astype(bool)
+    if mask.shape != truth.shape or mask.ndim != 2:
+        raise ParameterError(f"proposal {mask.shape} and truth {truth.shape} must be slices (H, W) of one shape")
+    return mask, truth
+
+
+def count_strokes(mask, truth, *, min_error: int = MIN_ERROR) -> int:
+    """Brush strokes to turn ``mask`` into ``truth``: one per 8-connected missed or wrong part of more than
+    ``min_error`` pixels (a stroke paints or erases, so missed and wrong parts are counted apart)."""
+    mask, truth = _check(mask, truth)
+    strokes = 0
+    for error in (truth & ~mask, mask & ~truth):
+        labels, n = ndimage.label(error, structure=_EIGHT)
+        if n:
+            strokes += int(np.count_nonzero(np.bincount(labels.ravel())[1:] > min_error))
+    return strokes
+
+
+def _region_counts(mask, truth, labels, n):
+    flat = labels.ravel()
+
+    def count(a):
+        return np.bincount(flat, weights=a.ravel(), minlength=n + 1)[: n + 1]
+
+    area = np.bincount(flat, minlength=n + 1)[: n + 1].astype(float)
+    return area, count(truth), count(mask), count(mask & truth)
+
+
+def click_regions(mask, truth, regions, *, min_error: int = MIN_ERROR) -> tuple[np.ndarray, int]:
+    """The region clicks a reviewer makes on ``mask``: greedily the click that most improves the slice's Dice.
+
+    A click adds a region most of which is truth, or removes one most of which is not, and is made only while
+    it raises the slice's Dice and fixes more than ``min_error`` pixels net; each region is clicked once at most.
+
+    Parameters
+    ----------
+    mask, truth : ndarray (H, W)
+        The proposal and the true mask of one slice.
+    regions : RegionMap or ndarray of int (H, W)
+        The slice's regions (0: no region, never clicked).
+    min_error : int
+        A click must fix more pixels than this (as a stroke must cover a larger error).
+
+    Returns
+    -------
+    mask : ndarray of uint8 (H, W)
+        The proposal after the clicks (a new array).
+    clicks : int
+    """
+    mask, truth = _check(mask, truth)
+    rmap = regions if isinstance(regions, RegionMap) else RegionMap(regions)
+    if rmap.labels.shape != mask.shape:
+        raise ParameterError(f"regions {rmap.labels.shape} and the slice {mask.shape} must have one shape")
+    n = rmap.n_regions
+    out = mask.astype(np.uint8)
+    if n == 0:
+        return out, 0
+    area, t, m, mt = _region_counts(mask, truth, rmap.labels, n)
+    add = t > area / 2  # the click each region would get
+    # change of (tp, fp, fn) if region r is clicked: on -> tp=t, fp=area-t; off -> tp=0, fp=0
+    d_tp = np.where(add, t - mt, -mt)
+    d_fp = np.where(add, (area - t) - (m - mt), -(m - mt))
+    d_fn = -d_tp
+    fixed = -(d_fp + d_fn)
+    candidate = fixed > min_error
+    candidate[0] = False
+    tp, fp, fn = float(np.sum(mt)), float(np.sum(m - mt)), float(np.sum(t - mt))
+    clicks = 0
+    while candidate.any():
+        ntp, nfp, nfn = tp + d_tp, fp + d_fp, fn + d_fn
+        denom = 2 * ntp + nfp + nfn
+        new = np.where(denom > 0, 2 * ntp / np.maximum(denom, 1), 1.0)
+        now = 1.0 if 2 * tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
+        gain = np.where(candidate, new - now, -np.inf)
+        best = int(np.argmax(gain))
+        if gain[best] <= 0:
+            break
+        apply_region(out, rmap, best, add=bool(add[best]))
+        tp, fp, fn = ntp[best], nfp[best], nfn[best]
+        candidate[best] = False
+        clicks += 1
+    return out, clicks
+
+
+def correct_slice(mask, truth, regions=None, *, min_error: int = MIN_ERROR) -> tuple[np.ndarray, int, int]:
+    """A simulated reviewer's correction of one slice: region clicks first, then brush strokes.
+
+    Parameters
+    ----------
+    mask, truth : ndarray (H, W)
+        The proposal shown and the true mask.
+    regions : RegionMap or ndarray of int (H, W), optional
+        The slice's regions; None: no region tool (strokes only).
+    min_error : int
+        Connected errors of at most this many pixels take no stroke (and clicks must fix more).
+
+    Returns
+    -------
+    corrected : ndarray of uint8 (H, W)
+        Equal to the truth.
+    clicks, strokes : int
+
+    Examples
+    --------
+    >>> truth = np.zeros((8, 8), np.uint8); truth[:, :4] = 1
+    >>> regions = np.where(np.arange(8) < 4, 1, 2)[None, :].repeat(8, 0)
+    >>> correct_slice(np.zeros_like(truth), truth, regions)[1:]
+    (1, 0)
+    """
+    mask, truth = _check(mask, truth)
+    clicks = 0
+    if regions is not None:
+        mask, clicks = click_regions(mask, truth, regions, min_error=min_error)
+    strokes = count_strokes(mask, truth, min_error=min_error)
+    return truth.astype(np.uint8), clicks, strokes
+
+
+def hand_interactions(truth, *, min_error: int = MIN_ERROR, order=None) -> list[list]:
+    """Interactions and the whole volume's lesion Dice while drawing every lesion slice by hand.
+
+    Parameters
+    ----------
+    truth : ndarray (Z, H, W)
+        The true label volume.
+    min_error : int
+        A lesion part of at most this many pixels takes no stroke (as in :func:`count_strokes`).
+    order : sequence of int, optional
+        The order slices are drawn in (default: largest lesion area first, the best order by hand).
+
+    Returns
+    -------
+    list of [int, float]
+        ``[[0, dice before], [strokes so far, dice], ...]``, one entry per lesion slice drawn, until every
+        lesion slice is drawn (Dice 1.0).
+    """
+    truth = np.asarray(truth).astype(bool)
+    if truth.ndim != 3:
+        raise ParameterError(f"truth must be a volume (Z, H, W), got shape {truth.shape}")
+    area = truth.reshape(len(truth), -1).sum(1)
+    if order is None:
+        order = [int(i) for i in np.argsort(-area, kind="stable") if area[i] > 0]
+    whole = int(area.sum())
+    curve = [[0, 1.0 if whole == 0 else 0.0]]
+    strokes = done = 0
+    for i in order:
+        strokes += count_strokes(np.zeros_like(truth[i]), truth[i], min_error=min_error)
+        done += int(area[i])
+        curve.append([strokes, round(2 * done / (done + whole), 4)])
+    return curve

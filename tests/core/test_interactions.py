@@ -1,0 +1,83 @@
+"""The simulated reviewer's effort: region clicks first, then one stroke per connected error of more than 4 px, the
+slice ending equal to the truth; drawing by hand counted the same way until every lesion slice is drawn."""
+
+import numpy as np
+import pytest
+
+from labelassist.core.evaluate.interactions import (click_regions, correct_slice, count_strokes,
+                                                    hand_interactions)
+from labelassist.errors import ParameterError
+
+
+def _quarters():
+    """20 x 20: region 1 the left half, 2 the top right quarter, 3 the bottom right one."""
+    regions = np.ones((20, 20), np.int32)
+    regions[:10, 10:] = 2
+    regions[10:, 10:] = 3
+    return regions
+
+
+def test_clicks_fix_whole_regions_then_strokes_fix_what_is_left():
+    regions = _quarters()
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:, :10] = 1  # the left region is lesion
+    truth[14:17, 14:17] = 1  # and a 9 px part of region 3: a stroke, not a click (most of region 3 is not lesion)
+    proposal = np.zeros_like(truth)
+    proposal[:10, 10:] = 1  # region 2 proposed, none of it lesion: one removing click
+    proposal[2:4, 2:7] = 1  # 10 px of region 1 found: one adding click does the rest
+    proposal[11, 18:20] = 1  # a 2 px speck: too small for a stroke or a click
+    corrected, clicks, strokes = correct_slice(proposal, truth, regions)
+    np.testing.assert_array_equal(corrected, truth)
+    assert (clicks, strokes) == (2, 1)
+    # without the region tool the same slice takes strokes only: paint the left half, the part, erase region 2
+    assert correct_slice(proposal, truth)[1:] == (0, 3)
+
+
+def test_no_click_that_lowers_dice_and_none_on_a_right_slice():
+    regions = _quarters()
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:, :6] = 1  # 60 % of region 1: adding it all would add 40 px of false lesion
+    after, clicks = click_regions(truth, truth, regions)
+    assert clicks == 0 and np.array_equal(after, truth)
+    assert correct_slice(truth, truth, regions)[1:] == (0, 0)
+    empty = np.zeros_like(truth)
+    after, clicks = click_regions(empty, truth, regions)  # from nothing, the click helps: Dice 0 -> 0.75
+    assert clicks == 1 and after[:, :10].all() and not after[:, 10:].any()
+
+
+def test_a_click_in_no_region_is_never_made():
+    truth = np.ones((8, 8), np.uint8)
+    regions = np.zeros((8, 8), np.int32)  # all air
+    _, clicks, strokes = correct_slice(np.zeros_like(truth), truth, regions)
+    assert (clicks, strokes) == (0, 1)
+
+
+def test_strokes_count_missed_and_wrong_parts_apart_and_diagonals_as_one():
+    truth = np.zeros((12, 12), np.uint8)
+    truth[1:4, 1:4] = 1  # missed, 9 px
+    mask = np.zeros_like(truth)
+    mask[1:4, 4:7] = 1  # wrong, 9 px, touching the missed part: a paint and an erase
+    for k in range(6):
+        mask[6 + k % 6, 6 + k] = 1  # a diagonal line of 6 px: one stroke
+    assert count_strokes(mask, truth) == 3
+    assert count_strokes(mask, truth, min_error=9) == 0
+
+
+def test_hand_drawing_counts_a_stroke_per_lesion_outline_until_every_lesion_slice_is_drawn():
+    truth = np.zeros((3, 16, 16), np.uint8)
+    truth[0, 1:4, 1:5] = 1  # 12 px
+    truth[0, 8:11, 8:12] = 1  # 12 px, a second lesion on the slice: a second outline
+    truth[0, 14, 14] = 1  # 1 px: no stroke
+    truth[2, 2:7, 2:6] = 1  # 20 px
+    curve = hand_interactions(truth)
+    assert curve == [[0, 0.0], [2, round(2 * 25 / (25 + 45), 4)], [3, 1.0]]  # slice 0 (25 px) first, then slice 2
+    assert hand_interactions(np.zeros((2, 4, 4))) == [[0, 1.0]]
+
+
+def test_bad_shapes_are_one_line():
+    with pytest.raises(ParameterError, match="must be slices"):
+        correct_slice(np.zeros((4, 4)), np.zeros((4, 5)))
+    with pytest.raises(ParameterError, match="regions .* must have one shape"):
+        click_regions(np.zeros((4, 4)), np.zeros((4, 4)), np.ones((5, 5), int))
+    with pytest.raises(ParameterError, match="truth must be a volume"):
+        hand_interactions(np.zeros((4, 4)))
