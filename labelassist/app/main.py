@@ -15,7 +15,7 @@ import numpy as np
 
 from labelassist.errors import ParameterError
 
-__all__ = ["run", "demo_volume", "cache_dir", "DEMO_SEED"]
+__all__ = ["run", "demo_volume", "cache_dir", "DEMO_SEED", "Timing"]
 
 DEMO_SEED = 1  # the shipped model was trained on seed 0: the demo volume is held out
 DEMO_FOLDER = "demo-app"
@@ -97,6 +97,7 @@ def run(file=None, *, model=None, device="auto", demo=False, screenshot=None, sl
     app = _application()
     from labelassist.app.window import MainWindow
 
+    log = Timing.from_env()
     window = MainWindow(model=model, device=device)
     window.resize(*size)
     window.show()
@@ -104,37 +105,99 @@ def run(file=None, *, model=None, device="auto", demo=False, screenshot=None, sl
     canvas = window.view.canvas
 
     def on_frame():
+        log.event("window_shown", torch="torch" in sys.modules)  # the first paint (torch comes after it)
         if "image_drawn" not in marks and canvas.layer_data("image") is not None:
             marks["image_drawn"] = time.time()
-        if "overlays_drawn" not in marks and window.controller.state is not None and \
-                window.controller.state.has_proposal(window.controller.current):
+            log.event("image_drawn")
+        c = window.controller if window.controller_started else None
+        if "overlays_drawn" not in marks and c is not None and c.state is not None and c.state.has_proposal(c.current):
             marks["overlays_drawn"] = time.time()
+            log.event("overlays_drawn")
             if timing:
                 print("timing: " + " ".join(f"{k}={v - started:.3f}" for k, v in marks.items()), flush=True)
                 print("timing-epoch: " + " ".join(f"{k}={v:.3f}" for k, v in marks.items()), flush=True)
 
     canvas.frame_drawn.connect(on_frame)
-    if file is not None and not window.open_volume(file, start=slice_index) and screenshot is not None:
-        return _shoot(app, window, screenshot, code=1)
+    window.controller_ready.connect(lambda c: log.event("engine_started"))
+    window.volume_loaded.connect(lambda p: log.event("volume_loaded"))
+    if file is not None:
+        window.open_volume(file, start=slice_index, wait=False)  # read in a worker thread: the window paints
+        log.event("load_started")
+        log.watch_stalls(window.loading, window.volume_loaded)
     if screenshot is None:
         return app.exec()
     return _screenshot_when_ready(app, window, screenshot, timeout)
 
 
+class Timing:
+    """``LABELASSIST_TIMING=path``: the app appends JSON lines ``{"event": name, "t": seconds since the epoch}``
+    to ``path`` (benchmarks/bench_startup.py reads them). Events, each once: ``window_shown`` (the first paint;
+    ``"torch"``: whether torch was imported by then), ``engine_started``, ``load_started``, ``volume_loaded``
+    (on screen), ``image_drawn``, ``overlays_drawn`` (the slice's proposal drawn), ``gui_stall`` (``p99_ms``,
+    ``worst_ms``, ``ticks``: the gaps between the ticks of a 10 ms timer of the GUI thread, from the start of
+    the load to the first tick after the volume is on screen). Without the variable nothing is recorded."""
+
+    def __init__(self, path=None):
+        self.path = Path(path) if path else None
+        self._seen: set[str] = set()
+
+    @classmethod
+    def from_env(cls) -> Timing:
+        return cls(os.environ.get("LABELASSIST_TIMING") or None)
+
+    def event(self, name: str, **fields) -> None:
+        if self.path is None or name in self._seen:
+            return
+        self._seen.add(name)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"event": name, "t": time.time(), **fields}) + "\n")
+
+    def watch_stalls(self, load, shown) -> None:
+        """Record the GUI thread's stalls from now until the first tick after ``shown`` (a signal: the volume
+        is on screen) or the end of ``load`` (a VolumeLoad) without a volume: ``gui_stall``."""
+        if self.path is None or load is None:
+            return
+        from qtpy.QtCore import QTimer
+
+        timer, ticks, state = QTimer(), [time.perf_counter()], {"shown": False}
+        shown.connect(lambda *args: state.update(shown=True))
+
+        def tick():
+            ticks.append(time.perf_counter())
+            if state["shown"] or load.state in ("failed", "cancelled"):
+                timer.stop()
+                gaps = np.diff(ticks) * 1000
+                self.event("gui_stall", p99_ms=round(float(np.percentile(gaps, 99)), 1),
+                           worst_ms=round(float(gaps.max()), 1), ticks=len(gaps), outcome=load.state)
+
+        timer.setInterval(10)
+        timer.timeout.connect(tick)
+        timer.start()
+        self._timer = timer  # kept alive with this object
+
+
+def _when_controller(window, fn) -> None:
+    """Call ``fn(controller)`` once the window has made its controller (after its first paint)."""
+    if window.controller_started:
+        fn(window.controller)
+    else:
+        window.controller_ready.connect(fn)
+
+
 def _screenshot_when_ready(app, window, path: Path, timeout: float) -> int:
     from qtpy.QtCore import QTimer
 
-    c = window.controller
     result = {"code": 0}
 
     def ready():
-        return c.state is not None and c.state.has_proposal(c.current) and not c.engine.busy
+        c = window.controller if window.controller_started else None
+        return c is not None and c.state is not None and c.state.has_proposal(c.current) and not c.engine.busy
 
     def check():
         if ready():
             done()
 
-    def failed(job, text):
+    def failed(*args):
         result["code"] = 1
         QTimer.singleShot(200, done)
 
@@ -150,11 +213,16 @@ def _screenshot_when_ready(app, window, path: Path, timeout: float) -> int:
         result["code"] = 1
         done()
 
-    c.engine.slice_ready.connect(lambda i: QTimer.singleShot(0, check))
-    c.engine.busy_changed.connect(lambda busy: QTimer.singleShot(0, check))
-    c.engine.failed.connect(failed)
+    def wire(c):
+        c.engine.slice_ready.connect(lambda i: QTimer.singleShot(0, check))
+        c.engine.busy_changed.connect(lambda busy: QTimer.singleShot(0, check))
+        c.engine.failed.connect(failed)
+        QTimer.singleShot(0, check)
+
+    if window.loading is not None:
+        window.loading.failed.connect(failed)  # a file that cannot be read: its line, and the window as it is
+    _when_controller(window, wire)
     QTimer.singleShot(int(timeout * 1000), too_late)
-    QTimer.singleShot(0, check)
     return app.exec()
 
 

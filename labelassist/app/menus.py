@@ -4,12 +4,33 @@ from __future__ import annotations
 
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QAction, QKeySequence
-from qtpy.QtWidgets import QMessageBox
+from qtpy.QtWidgets import QFileDialog, QMessageBox
 
 from labelassist.app.layerpanel import TOOL_KEYS
 from labelassist.app.render import LAYERS
 
-__all__ = ["build", "fill_recent", "shortcut_table"]
+__all__ = ["build", "fill_recent", "shortcut_table", "save_session", "export_as"]
+
+
+def save_session(w) -> None:
+    """File > Save session: write the session now (it is also saved after every review action)."""
+    if w.controller.state is None:
+        w.message("Open a volume first", error=True)
+        return
+    w.controller.save_session(wait=True)
+    w.message(f"Session saved beside {w.controller.export_path}")
+
+
+def export_as(w) -> None:
+    """File > Export labels as...: a file dialog; asks before replacing another volume's export."""
+    from labelassist.widgets.control_panel import EXPORT_FILTER
+
+    if w.controller.state is None:
+        w.message("Open a volume first", error=True)
+        return
+    path, _ = QFileDialog.getSaveFileName(w, "Export labels", str(w.controller.export_path), EXPORT_FILTER)
+    if path:
+        w.controller.export(path, confirm=w.panel.confirm)
 
 
 def _action(window, menu, text, slot, key=None, *, tip=""):
@@ -30,7 +51,7 @@ def build(w) -> None:
 
     bar = w.menuBar()
     f = bar.addMenu("&File")
-    _action(w, f, "&Open volume...", w.open_volume, QKeySequence.StandardKey.Open,
+    _action(w, f, "&Open volume...", lambda: w.open_volume(wait=False), QKeySequence.StandardKey.Open,
             tip="NIfTI, NRRD, MetaImage, DICOM, PNG/JPG/BMP/TIFF (or drop a file on the window)")
     _action(w, f, "Open &folder (DICOM series, images)...", w.open_folder, "Ctrl+Shift+O")
     w.recent_menu = f.addMenu("Open &recent")
@@ -41,9 +62,9 @@ def build(w) -> None:
     _action(w, f, "&Train a model from the reviewed slices...", lambda: training.open_dialog(w), "Ctrl+T",
             tip="a classifier from your yes/no per slice (accepted/corrected with a lesion: yes; rejected: no)")
     f.addSeparator()
-    _action(w, f, "&Save session", w.save_session, QKeySequence.StandardKey.Save)
-    _action(w, f, "&Export labels", w.export_labels, "Ctrl+E", tip="beside the volume, with the session")
-    _action(w, f, "Export labels &as...", w.export_as, "Ctrl+Shift+E")
+    _action(w, f, "&Save session", lambda: save_session(w), QKeySequence.StandardKey.Save)
+    _action(w, f, "&Export labels", lambda: w.controller.export(), "Ctrl+E", tip="beside the volume, with the session")
+    _action(w, f, "Export labels &as...", lambda: export_as(w), "Ctrl+Shift+E")
     f.addSeparator()
     _action(w, f, "&Quit", w.close, QKeySequence.StandardKey.Quit)
 
@@ -90,7 +111,7 @@ def fill_recent(w) -> None:
     recent = w.settings.recent()
     for path in recent:
         action = menu.addAction(str(path))
-        action.triggered.connect(lambda _=False, p=path: w.open_volume(p))
+        action.triggered.connect(lambda _=False, p=path: w.open_volume(p, wait=False))
     if not recent:
         menu.addAction("(none)").setEnabled(False)
     else:

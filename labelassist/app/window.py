@@ -7,7 +7,9 @@ renders (through :class:`~labelassist.app.adapter.AppReviewView`) and forwards s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtGui import QAction, QKeySequence, QShortcut
 from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea
@@ -18,15 +20,14 @@ from labelassist.app.layerpanel import LayerPanel
 from labelassist.app.settings import AppSettings
 from labelassist.app.view import VolumeView
 from labelassist.core.review import UNREVIEWED
-from labelassist.errors import LabelAssistError
 from labelassist.widgets.control_panel import ControlPanel
-from labelassist.widgets.controller import ReviewController
+from labelassist.widgets.loading import VOLUME_FILTER, LoadProgress, VolumeLoad, import_in_background, load_volume_async
 from labelassist.widgets.status_strip import PROPOSED
 
-__all__ = ["MainWindow", "VOLUME_FILTER"]
+if TYPE_CHECKING:
+    from labelassist.widgets.controller import ReviewController
 
-VOLUME_FILTER = ("Volumes and images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm *.png *.jpg *.jpeg *.bmp "
-                 "*.tif *.tiff);;All files (*)")
+__all__ = ["MainWindow", "VOLUME_FILTER"]
 
 
 class MainWindow(QMainWindow):
@@ -44,6 +45,7 @@ class MainWindow(QMainWindow):
 
     volume_loaded = Signal(str)
     error_shown = Signal(str)
+    controller_ready = Signal(object)
 
     def __init__(self, *, model=None, device="auto", engine=None, parent=None):
         super().__init__(parent)
@@ -52,6 +54,7 @@ class MainWindow(QMainWindow):
         self.settings = AppSettings()
         self.path: Path | None = None
         self.last_error = ""
+        self.loading: VolumeLoad | None = None  # the volume load in progress (or the last one)
         self._start: int | None = None
         self._message_box: QMessageBox | None = None
         self._review_actions: dict[str, QAction] = {}
@@ -67,10 +70,43 @@ class MainWindow(QMainWindow):
         self._status_bar()
         menus.build(self)
 
-        self.controller = ReviewController(AppReviewView(self), panel=self.panel, engine=engine, model=model,
-                                           device=device, parent=self)
-        self._wire()
+        # the controller's engine imports torch (seconds): made after the first paint, unless an engine is given
+        self._controller: ReviewController | None = None
+        self._controller_options = {"engine": engine, "model": model, "device": device}
+        self._pending_open = None
+        if engine is not None:
+            self.start_controller()
+        else:
+            self.view.canvas.frame_drawn.connect(self._first_frame)
         self.resize(1400, 860)
+
+    @property
+    def controller(self) -> ReviewController:
+        """The review controller (made now, importing torch, when the window has not started it yet)."""
+        return self._controller if self._controller is not None else self.start_controller()
+
+    @property
+    def controller_started(self) -> bool:
+        """True once the controller and its engine exist (``controller_ready`` was emitted)."""
+        return self._controller is not None
+
+    def start_controller(self) -> ReviewController:
+        """Make the review controller and its engine (once); emits ``controller_ready``."""
+        if self._controller is None:
+            from labelassist.widgets.controller import ReviewController
+
+            self._controller = ReviewController(AppReviewView(self), panel=self.panel, parent=self,
+                                                **self._controller_options)
+            self._wire()
+            self.controller_ready.emit(self._controller)
+            if self._pending_open is not None:  # a load that returned before the first paint
+                self._opened(*self._pending_open)
+        return self._controller
+
+    def _first_frame(self) -> None:
+        self.view.canvas.frame_drawn.disconnect(self._first_frame)
+        # torch's import (seconds) in a worker thread, once this frame is out; then the engine
+        QTimer.singleShot(0, lambda: import_in_background("labelassist.engine.engine", self.start_controller, parent=self))
 
     # -- construction -----------------------------------------------------------------------------
     def _dock(self, title, widget, area):
@@ -96,7 +132,8 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setVisible(False)
-        for w in (self.cursor_label, self.slice_label, self.progress, self.device_label):
+        self.load_progress = LoadProgress()  # a volume load: its step, a bar and Cancel
+        for w in (self.cursor_label, self.slice_label, self.load_progress, self.progress, self.device_label):
             bar.addPermanentWidget(w)
 
     def _wire(self):
@@ -104,6 +141,7 @@ class MainWindow(QMainWindow):
         v.current_changed.connect(self._on_current)
         v.edited.connect(lambda z: c.mark_corrected([z]))
         v.stroke_started.connect(self._on_stroke_started)
+        v.stroke_ended.connect(c.end_stroke)
         v.canvas.cursor_moved.connect(self._on_cursor)
         v.canvas.window_changed.connect(lp.show_window)
         lp.visibility_changed.connect(v.canvas.set_visible)
@@ -152,24 +190,38 @@ class MainWindow(QMainWindow):
         callback()
 
     # -- files ------------------------------------------------------------------------------------
-    def open_volume(self, path=None, *, start: int | None = None) -> bool:
-        """Open a volume (a dialog when ``path`` is None); its review session is restored when one exists."""
-        from labelassist.io import load_volume
+    def open_volume(self, path=None, *, start: int | None = None, wait: bool = True) -> bool:
+        """Open a volume (a dialog when ``path`` is None); its review session is restored when one exists.
 
+        Read in a worker thread (``self.loading``, progress and Cancel in the status bar; a load in progress is
+        cancelled); ``volume_loaded`` when on screen. ``wait``: return once done (events run meanwhile), whether
+        it opened; else at once (menus, drops), whether a load started."""
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Open a volume or image", self.settings.last_folder(),
                                                   VOLUME_FILTER)
             if not path:
                 return False
         path = Path(path)
-        self.setCursor(Qt.CursorShape.WaitCursor)
-        try:
-            volume = load_volume(path)
-        except LabelAssistError as exc:
-            self.show_error(str(exc))
-            return False
-        finally:
-            self.unsetCursor()
+        if self.loading is not None:
+            self.loading.cancel()
+        load = self.loading = load_volume_async(path)  # no parent: an old load and its volume go when dropped
+        self.load_progress.follow(load)
+        load.returned.connect(lambda volume: self._opened(load, path, volume, start, defer=not wait))
+        load.failed.connect(self.show_error)
+        load.cancelled.connect(lambda: self._load_cancelled(path))
+        return load.wait() and self.path == path if wait else True
+
+    def _opened(self, load, path: Path, volume, start: int | None, defer: bool = False) -> None:
+        """A load returned: review its volume (what used to follow ``load_volume``)."""
+        self._pending_open = None
+        if load is not self.loading or (self._controller is not None and self._controller.closed):
+            return
+        if defer and self._controller is None and self.isVisible():  # the engine (torch) is still starting:
+            self._pending_open = (load, path, volume, start)  # review it then, show it now (nothing to edit yet)
+            self.view.review_enabled = False
+            self.view.set_volume(volume, np.zeros(volume.shape, np.uint8), start=start)
+            return
+        self.view.review_enabled = True
         self.path = path
         self._start = start
         self.layers.axis.setCurrentIndex(0)
@@ -182,7 +234,10 @@ class MainWindow(QMainWindow):
         self.set_axis("z")
         self.view.canvas.setFocus()
         self.volume_loaded.emit(str(path))
-        return True
+
+    def _load_cancelled(self, path: Path) -> None:
+        still = f": still showing {self.path.name}" if self.path is not None else ": no volume open"
+        self.message(f"Loading {path.name} cancelled{still}")
 
     @staticmethod
     def _value_range(volume):
@@ -194,9 +249,9 @@ class MainWindow(QMainWindow):
     def start_slice(self, volume) -> int | None:
         return self._start
 
-    def open_folder(self) -> bool:
+    def open_folder(self, *, wait: bool = False) -> bool:
         path = QFileDialog.getExistingDirectory(self, "Open a DICOM series or an image folder", self.settings.last_folder())
-        return self.open_volume(path) if path else False
+        return self.open_volume(path, wait=wait) if path else False
 
     def open_model(self, path=None) -> None:
         from labelassist.widgets.control_panel import CHECKPOINT_FILTER
@@ -208,26 +263,6 @@ class MainWindow(QMainWindow):
                 return
         self.controller.load_model(path)
 
-    def save_session(self) -> None:
-        if self.controller.state is None:
-            self.message("Open a volume first", error=True)
-            return
-        self.controller.save_session(wait=True)
-        self.message(f"Session saved beside {self.controller.export_path}")
-
-    def export_labels(self, path=None):
-        return self.controller.export(path)
-
-    def export_as(self) -> None:
-        from labelassist.widgets.control_panel import EXPORT_FILTER
-
-        if self.controller.state is None:
-            self.message("Open a volume first", error=True)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", str(self.controller.export_path), EXPORT_FILTER)
-        if path:
-            self.controller.export(path)
-
     def dragEnterEvent(self, event):
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
@@ -236,7 +271,7 @@ class MainWindow(QMainWindow):
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
-            QTimer.singleShot(0, lambda: self.open_volume(paths[0]))
+            QTimer.singleShot(0, lambda: self.open_volume(paths[0], wait=False))
 
     # -- view -------------------------------------------------------------------------------------
     def set_axis(self, axis: str) -> None:
@@ -288,11 +323,9 @@ class MainWindow(QMainWindow):
         self.slice_label.setText(f"slice {z}: {st.status(z)} | reviewed {st.n_slices - counts[UNREVIEWED]}/{st.n_slices}")
 
     def _on_stroke_started(self, z: int) -> None:
-        # Marked corrected as the stroke starts, so that a proposal computed meanwhile cannot replace
-        # the half-drawn stroke (reviewed slices refuse proposals).
-        st = self.controller.state
-        if st is not None and not st.is_reviewed(z):
-            self.controller.mark_corrected([z])
+        # Marked corrected as the stroke starts, so that a proposal computed meanwhile cannot replace the
+        # half-drawn stroke (reviewed slices refuse proposals); saved once the stroke ends, never half.
+        self.controller.begin_stroke(z)
 
     def _on_current(self, index: int) -> None:
         if self.view.axis == "z":
@@ -349,8 +382,11 @@ class MainWindow(QMainWindow):
         self.error_shown.emit(text)
 
     def closeEvent(self, event):
-        self.view.editor.release()
+        self.view.end_stroke()
+        if self.loading is not None:
+            self.loading.cancel()
         try:
-            self.controller.close()
+            if self.controller_started:  # never start the engine just to close it
+                self.controller.close()
         finally:
             super().closeEvent(event)

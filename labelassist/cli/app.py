@@ -1,7 +1,9 @@
 """``labelassist app``: the standalone review app (PySide6), on FILE or on the bundled demo volume.
 
 With --screenshot the app loads FILE, computes the slice on screen, saves a picture of the window and
-exits (for tests, bug reports and the README's picture).
+exits (for tests, bug reports and the README's picture). The window shows at once: FILE is read in a worker
+thread and torch is imported after the first paint. With LABELASSIST_TIMING=PATH the app appends its start-up
+moments to PATH as JSON lines (see labelassist.app.main.Timing; benchmarks/bench_startup.py reads them).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # This module is napari's way into the dock widget (the manifest's widget command), so it is labelassist's entry
 # point into napari's process: set up what torch needs there before anything below imports it. The viewer has
 # usually drawn already, and with Mesa's OpenGL (llvmpipe under Xvfb or without a GPU driver) the first import of
@@ -13,11 +15,15 @@ keep_triton_out()
 
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QKeySequence
-from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QScrollArea, QShortcut, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea, QShortcut, QVBoxLayout, QWidget,
+)
 
+from labelassist.errors import ParameterError
 from labelassist.napari._geometry import VOLUME_KEY, volume_from_layer
 from labelassist.napari._view import NapariView
 from labelassist.widgets import ControlPanel, ReviewController
+from labelassist.widgets.loading import VOLUME_FILTER, LoadProgress, load_layer_async, load_volume_async
 
 __all__ = ["LabelAssistWidget"]
 
@@ -56,14 +62,21 @@ class LabelAssistWidget(QWidget):
         self.controller.message.connect(self._notify)
         self._layers: list = []
         self._opening = False
+        self.loading = None  # the VolumeLoad in progress (or the last one)
+        self.open_button = QPushButton("Open volume...", self)
+        self.open_button.setToolTip("Read a volume or image file in the background and review it")
+        self.open_button.clicked.connect(lambda: self.open_file())
+        self.load_progress = LoadProgress(self)
         row = QHBoxLayout()
         row.addWidget(QLabel("Volume", self))
         row.addWidget(self.source, 1)
+        row.addWidget(self.open_button)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.panel)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addWidget(self.load_progress)
         layout.addWidget(scroll)
         for sc in self.controller.shortcuts():  # keys also work while the dock has the focus
             shortcut = QShortcut(QKeySequence(sc.key), self)
@@ -109,12 +122,57 @@ class LabelAssistWidget(QWidget):
         if VOLUME_KEY in getattr(layer, "metadata", {}) and layer is not self.view.image_layer:
             self.open_layer(layer)  # a volume read by labelassist (file, sample): review it
 
-    def open_layer(self, layer) -> None:
-        """Review the volume behind an image layer (restoring its session when there is one)."""
+    def open_layer(self, layer):
+        """Review the volume behind an image layer (restoring its session when there is one).
+
+        The layer's volume and its identity (a hash of the whole array) are made in a worker thread
+        (:func:`~labelassist.widgets.loading.load_layer_async`), so that a large layer never freezes the viewer;
+        the review starts when that returns. Returns the load's handle (``self.loading``).
+        """
+        def make_volume():
+            try:
+                return volume_from_layer(layer)
+            except ValueError as exc:
+                raise ParameterError(str(exc)) from None
+
+        return self._follow(load_layer_async(make_volume, name=layer.name), lambda v: layer)
+
+    def open_file(self, path=None):
+        """Read a volume file (a dialog when ``path`` is None) in a worker thread, with its progress and Cancel in
+        the dock; then add it as an image layer (as napari's reader would) and review it. Returns the load
+        (None when the dialog was closed)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a volume or image", "", VOLUME_FILTER)
+            if not path:
+                return None
+        return self._follow(load_volume_async(path), self._add_image_layer)
+
+    def _follow(self, load, layer_for):
+        """Show ``load`` in the dock (a load in progress is cancelled); on success review ``layer_for(volume)``."""
+        if self.loading is not None:
+            self.loading.cancel()
+        self.loading = load
+        self.load_progress.follow(load)
+        load.returned.connect(lambda volume: self._loaded(load, volume, layer_for))
+        load.failed.connect(lambda text: self.panel.show_message(text, error=True))
+        load.cancelled.connect(lambda: self.panel.show_message(f"Loading {load.name} cancelled"))
+        return load
+
+    def _add_image_layer(self, volume):
+        from labelassist.napari._reader import image_layer_data
+
+        data, meta, _ = image_layer_data(volume, name=Path(volume.source_path).name)
+        self._opening = True  # reviewed below, not again by _on_inserted
         try:
-            volume = volume_from_layer(layer)
-        except ValueError as exc:
-            self.panel.show_message(str(exc), error=True)
+            return self.viewer.add_image(data, **meta)
+        finally:
+            self._opening = False
+
+    def _loaded(self, load, volume, layer_for) -> None:
+        if load is not self.loading or self.controller.closed:
+            return
+        layer = layer_for(volume)
+        if layer not in self.viewer.layers:  # removed while it loaded
             return
         self._opening = True
         try:

@@ -1,33 +1,31 @@
 """``ReviewController``: all review logic, shared by the napari plugin and the standalone app.
 
-It owns the :class:`~labelassist.engine.Engine`, the :class:`~labelassist.core.review.ReviewState` and the
-slice on screen. A frontend only renders (a :class:`~labelassist.widgets.view.ReviewView`) and forwards the
-user's slice changes (:meth:`ReviewController.go_to`) and paint strokes (:meth:`ReviewController.mark_corrected`).
-
-Rules it keeps: a proposal never overwrites an accepted, corrected or rejected slice; a threshold or gate
-change re-fits the slice on screen at once (coalesced, numpy only) and the others when they are shown or
-exported; every review action autosaves the session beside the export (in a background thread, atomically).
-Every engine job it posts is followed through the job's own signals (:meth:`ReviewController.follow`), so a
-job of someone else on the same engine (File > Train, a script) never reaches the review.
+It owns the engine, the review state and the slice on screen; a frontend renders (a ``ReviewView``) and forwards
+slice changes and strokes. A proposal never overwrites a reviewed slice; a threshold or gate change re-fits the
+slice on screen at once and the others when shown or exported; the session is saved after every review action
+(``SessionKeeper``). Each engine job is followed through its own signals, so another's job never reaches the review.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from labelassist.core.propose.params import invalidated_stages
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, ReviewState
-from labelassist.engine import Engine
 from labelassist.errors import LabelAssistError
 from labelassist.io.session import default_export_path
 from labelassist.widgets.learning import Learner
 from labelassist.widgets.session_actions import SessionKeeper
 from labelassist.widgets.view import ReviewView, Shortcut
-from labelassist.widgets.wiring import SHORTCUT_KEYS, connect_panel
+from labelassist.widgets.wiring import SHORTCUT_KEYS, connect_panel, review_shortcuts
+
+if TYPE_CHECKING:
+    from labelassist.engine import Engine
 
 __all__ = ["ReviewController", "SHORTCUT_KEYS"]
 
@@ -76,7 +74,11 @@ class ReviewController(QObject):
         super().__init__(parent)
         self.view = view or ReviewView()
         self._own_engine = engine is None
-        self.engine = engine or Engine(device=device)
+        if engine is None:
+            from labelassist.engine import Engine  # torch: seconds, after the window is shown
+
+            engine = Engine(device=device)
+        self.engine = engine
         self.panel = None
         self.auto_compute = auto_compute
         self.volume = None
@@ -88,8 +90,7 @@ class ReviewController(QObject):
         self._closed = False
         self._slice_job = None
         self.learner = Learner(self)
-        self.sessions = SessionKeeper(self, parent=self)
-        self.sessions.save_failed.connect(self._on_save_failed)  # a bound slot: queued to this thread
+        self.sessions = SessionKeeper(self, parent=self)  # says its own failed saves
         self._refit_timer = QTimer(self)
         self._refit_timer.setSingleShot(True)
         self._refit_timer.setInterval(0)
@@ -105,11 +106,7 @@ class ReviewController(QObject):
 
     # -- wiring -----------------------------------------------------------------------------------
     def shortcuts(self) -> list[Shortcut]:
-        return [
-            Shortcut("accept", SHORTCUT_KEYS["accept"], "Accept the slice's label", self.accept),
-            Shortcut("reject", SHORTCUT_KEYS["reject"], "Reject: the slice has no lesion", self.reject),
-            Shortcut("next", SHORTCUT_KEYS["next"], "Go to the next unreviewed slice", self.next_unreviewed),
-        ]
+        return review_shortcuts(self)
 
     def attach_panel(self, panel) -> None:
         """Connect a :class:`~labelassist.widgets.control_panel.ControlPanel` both ways."""
@@ -119,9 +116,6 @@ class ReviewController(QObject):
     def say(self, text: str, *, error: bool = False) -> None:
         """Tell the reviewer (``message`` signal: the panel, the status bar)."""
         self.message.emit(text, error)
-
-    def _on_save_failed(self, text: str) -> None:
-        self.say(text, error=True)
 
     @property
     def closed(self) -> bool:

@@ -14,10 +14,9 @@ import threading
 from dataclasses import asdict, fields
 from pathlib import Path
 
-import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from labelassist.core.propose.pipeline import PipelineParams
+from labelassist.core.propose.params import PipelineParams
 from labelassist.core.review import ReviewState
 from labelassist.errors import LabelAssistError
 from labelassist.io.save import save_labels
@@ -113,14 +112,18 @@ class SessionKeeper(QObject):
         self.controller = controller
         self.read_only = False
         self._saver = _Saver(self.save_failed.emit)
+        self.save_failed.connect(self._say_failed)  # a bound slot: queued from the saving thread to this one
         self._lock: SessionLock | None = None
         self._holds = 0
         self._deferred = False
-        self._stroke = None  # (slice, its status before the stroke, its labels before the stroke)
+        self._stroke: int | None = None  # the slice of the stroke in progress
         self._soon = QTimer(self)
         self._soon.setSingleShot(True)
         self._soon.setInterval(400)
         self._soon.timeout.connect(self.save)
+
+    def _say_failed(self, text: str) -> None:
+        self.controller.say(text, error=True)
 
     # -- opening ----------------------------------------------------------------------------------
     def begin(self, volume, export_path) -> None:
@@ -222,26 +225,18 @@ class SessionKeeper(QObject):
         c = self.controller
         if c.state is None or not 0 <= int(index) < c.state.n_slices:
             return
-        i = int(index)
         self.end_stroke()
         self.flush()  # what came before the stroke is on disk before the stroke can be interrupted
         self.hold()
-        self._stroke = (i, c.state.status(i), c.state.labels[i].copy())
-        if not c.state.is_reviewed(i):
-            c.mark_corrected([i])
+        self._stroke = int(index)
+        if not c.state.is_reviewed(self._stroke):
+            c.mark_corrected([self._stroke])
 
     def end_stroke(self) -> None:
-        """The stroke ended: one that changed nothing gives its slice back its status; then the session is
-        saved, once, with the whole stroke."""
+        """The stroke ended: the session is saved, once, with the whole stroke."""
         if self._stroke is None:
             return
-        c = self.controller
-        i, status, before = self._stroke
         self._stroke = None
-        if c.state is not None and c.state.status(i) != status and np.array_equal(c.state.labels[i], before):
-            c.state.set_status(i, status)
-            c.refresh_strip()
-            c.statuses_changed.emit()
         self.unhold()
 
     # -- saving -----------------------------------------------------------------------------------

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-__all__ = ["connect_panel", "SHORTCUT_KEYS"]
+from labelassist.widgets.view import Shortcut
+
+__all__ = ["connect_panel", "review_shortcuts", "SHORTCUT_KEYS"]
 
 SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N"}
+
+
+def review_shortcuts(controller) -> list[Shortcut]:
+    """The review's keys, each bound to ``controller``'s action (both frontends install them)."""
+    return [
+        Shortcut("accept", SHORTCUT_KEYS["accept"], "Accept the slice's label", controller.accept),
+        Shortcut("reject", SHORTCUT_KEYS["reject"], "Reject: the slice has no lesion", controller.reject),
+        Shortcut("next", SHORTCUT_KEYS["next"], "Go to the next unreviewed slice", controller.next_unreviewed),
+    ]
 
 
 def connect_panel(controller, panel) -> None:

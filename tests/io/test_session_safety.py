@@ -167,7 +167,8 @@ def test_one_writer_per_session_and_a_killed_holder_frees_it(volume, tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         from labelassist.io.session_lock import SessionLock
-        assert SessionLock({str(path)!r}).acquire()
+        lock = SessionLock({str(path)!r})
+        assert lock.acquire()
         print("held", flush=True)
         time.sleep(60)
     """)], stdout=subprocess.PIPE, text=True)

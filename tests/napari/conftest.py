@@ -6,8 +6,9 @@ WAIT = 60_000
 
 
 @pytest.fixture
-def dock(make_napari_viewer, tiny_model, volume_path, monkeypatch, tmp_path):
-    """A viewer with the volume read by the plugin's reader and the LabelAssist widget on it."""
+def dock(make_napari_viewer, tiny_model, volume_path, monkeypatch, tmp_path, qtbot):
+    """A viewer with the volume read by the plugin's reader and the LabelAssist widget reviewing it (the
+    widget prepares a layer's volume in a worker thread: this waits for it)."""
     from labelassist.napari._reader import read
     from labelassist.napari._widget import LabelAssistWidget
 
@@ -17,6 +18,7 @@ def dock(make_napari_viewer, tiny_model, volume_path, monkeypatch, tmp_path):
     viewer.add_image(data, **meta)
     widget = LabelAssistWidget(viewer, model=tiny_model, device="cpu", auto_compute=False)
     viewer.window.add_dock_widget(widget, name="LabelAssist")
+    qtbot.waitUntil(lambda: widget.controller.state is not None, timeout=WAIT)
     widget.controller.set_params(gate=0.0, threshold=0.3)
     yield viewer, widget
     widget.close_review()

@@ -148,9 +148,8 @@ def test_export_then_reread_same_labels_same_grid_and_session_restored(qtbot, do
     for layer in list(viewer.layers):
         viewer.layers.remove(layer)
     viewer.open(str(volume_path), plugin="labelassist")  # the same volume again: the session comes back
-    qtbot.waitUntil(lambda: c.volume is not None and c.volume.source_path == volume_path, timeout=WAIT)
-    assert c.state.statuses[1:3] == [ACCEPTED, REJECTED]
-    assert "Restored the review session" in widget.panel.message.text()
+    qtbot.waitUntil(lambda: "Restored the review session" in widget.panel.message.text(), timeout=WAIT)
+    assert c.volume.source_path == volume_path and c.state.statuses[1:3] == [ACCEPTED, REJECTED]
 
 
 def test_cancel_stops_a_run(qtbot, dock):

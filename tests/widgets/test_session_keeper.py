@@ -53,13 +53,6 @@ def test_a_stroke_is_saved_whole_when_it_ends_never_half(make, volume):
     np.testing.assert_array_equal(disk.labels[3], c.state.labels[3])
 
 
-def test_a_stroke_that_changed_nothing_leaves_the_slice_as_it_was(make, volume):
-    c = make(volume)
-    c.begin_stroke(2)
-    c.end_stroke()
-    assert c.state.status(2) == UNREVIEWED
-
-
 def test_threshold_and_gate_changes_are_saved(make, volume):
     c = make(volume)
     c.set_params(threshold=0.61)
