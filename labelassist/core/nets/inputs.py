@@ -6,7 +6,8 @@ import numpy as np
 
 from labelassist.errors import ParameterError
 
-__all__ = ["normalise_volume", "to_model_input", "check_channels", "resize_to", "MODEL_MEAN", "MODEL_STD"]
+__all__ = ["normalise_volume", "normalisation_ranges", "apply_normalisation", "to_model_input", "check_channels", "resize_to",
+           "MODEL_MEAN", "MODEL_STD"]
 
 # After the [0, 1] robust scaling, the model sees (x - MODEL_MEAN) / MODEL_STD (stored in checkpoints).
 MODEL_MEAN = 0.5
@@ -23,15 +24,37 @@ def normalise_volume(array, *, low: float = 0.5, high: float = 99.5) -> np.ndarr
         raise ParameterError(f"low and high must satisfy 0 <= low < high <= 100, got {low}, {high}")
     a = np.asarray(array, dtype=np.float32)
     out = np.array(a, dtype=np.float32, copy=True)  # the one full-size allocation; the rest is in place
-    channels = [slice(None)] if a.ndim <= 3 else [(..., c) for c in range(a.shape[-1])]
-    for ch in channels:
-        o = out[ch]
+    apply_normalisation(out, normalisation_ranges(out, low=low, high=high))
+    return out
+
+
+def _channels(ndim: int, n: int) -> list:
+    return [slice(None)] if ndim <= 3 else [(..., c) for c in range(n)]
+
+
+def normalisation_ranges(array, *, low: float = 0.5, high: float = 99.5) -> list:
+    """Per channel, the ``(lo, hi)`` percentiles :func:`normalise_volume` scales ``array`` with (None where no
+    voxel is finite), from a sample of at most ~2M voxels."""
+    a = np.asarray(array, dtype=np.float32)
+    out = []
+    for ch in _channels(a.ndim, a.shape[-1]):
+        o = a[ch]
         sample = o.ravel()[:: max(1, o.size // 2_000_000)]  # percentiles from at most ~2M voxels
         sample = sample[np.isfinite(sample)]
-        if sample.size == 0:
+        out.append(None if sample.size == 0 else tuple(float(v) for v in np.percentile(sample, [low, high])))
+    return out
+
+
+def apply_normalisation(out: np.ndarray, ranges: list) -> np.ndarray:
+    """Scale float32 ``out`` (a volume or some of its slices, channels last) in place to [0, 1] with the
+    per-channel ``ranges`` of :func:`normalisation_ranges`: NaN and -Inf to the low end, +Inf to the high."""
+    channels = [slice(None)] if len(ranges) == 1 else [(..., c) for c in range(len(ranges))]
+    for ch, rng in zip(channels, ranges):
+        o = out[ch]
+        if rng is None:
             o[...] = 0.0
             continue
-        lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
+        lo, hi = rng
         np.nan_to_num(o, copy=False, nan=lo, posinf=hi, neginf=lo)
         if hi <= lo:
             o[...] = 0.0
