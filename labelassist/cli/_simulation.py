@@ -113,7 +113,8 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
             res = propagate(image, labels, reviewed, weak=fit, model=model, device=device, seed=seed + r,
                             steps=steps if model is None else None)
             model, labels, trained = res.model, res.masks, True
-            queue = review_queue(res.confidence, reviewed=reviewed, segmenter_masks=res.masks, fit_masks=fit)
+            queue = review_queue(res.confidence, reviewed=reviewed, segmenter_masks=res.masks, fit_masks=fit,
+                                 suggestions=res.suggestions)  # a lesion nobody drew comes first
         else:
             queue = [q for q in queue if q not in reviewed]
         curve.append([len(reviewed), round(float(dice(labels, truth)), 4)])

@@ -17,7 +17,8 @@ __all__ = ["Learner", "run_propagation"]
 
 def run_propagation(ctx, progress, cancel, *, labels, reviewed, rejected, cam, weak, steps=None):
     """Engine-thread job: train/fine-tune the engine's segmenter (``ctx.segmenter``) on the reviewed slices,
-    predict the rest; returns ``{"masks", "confidence", "queue", "meta"}``."""
+    predict the rest; returns ``{"masks", "confidence", "queue", "meta", "suggestions"}`` (the slice range of each
+    suggested lesion, best first: never in ``masks``, so never exported unless the reviewer draws or accepts it)."""
     from labelassist.core.propagate.propagation import propagate
     from labelassist.core.propagate.queue import review_queue
 
@@ -26,8 +27,9 @@ def run_propagation(ctx, progress, cancel, *, labels, reviewed, rejected, cam, w
                        model=ctx.segmenter, device=ctx.device, steps=steps, progress=progress, cancel=cancel)
     ctx.segmenter = result.model
     queue = review_queue(result.confidence, reviewed=reviewed, segmenter_masks=result.masks,
-                         fit_masks=weak if weak is not None else None)
-    return {"masks": result.masks, "confidence": result.confidence, "queue": queue, "meta": result.meta}
+                         fit_masks=weak if weak is not None else None, suggestions=result.suggestions)
+    return {"masks": result.masks, "confidence": result.confidence, "queue": queue, "meta": result.meta,
+            "suggestions": [s.slices for s in result.suggestions]}
 
 
 class Learner:
@@ -127,9 +129,13 @@ class Learner:
                  "lesion on one slice and it is carried)") if dropped else ""
         head = (f"Propagated from {len(st.reviewed_indices())} reviewed slices" if meta.get("steps") else
                 "No reviewed slice shows a lesion yet, so the segmenter only predicted (it learns once one does)")
+        found = result.get("suggestions") or []
+        where = (f"; {len(found)} suggested lesion{'s' if len(found) != 1 else ''} away from the drawn ones (slices "
+                 + ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in found) + "): Next goes there first"
+                 if found else "")
         c.say(f"{head}: re-predicted {changed} slices "
               f"(mean confidence {conf[st.unreviewed_indices()].mean() if changed else 1.0:.2f}); "
-              f"Next goes to the least certain{apart}")
+              f"Next goes to the least certain{apart}{where}")
         c.save_session()
 
     def next_from_queue(self) -> int | None:
