@@ -1,8 +1,13 @@
-"""Brush, eraser and fill on a 2-D label slice, with one undo step per stroke (numpy only, no Qt).
+"""Brush, eraser, fill and region tool on a 2-D label slice, with one undo step per stroke (numpy only, no Qt).
 
 A stroke is everything between a mouse press and its release: its pixels change as the mouse moves
 (so the reviewer sees them at once) and on release the changed box is stored once, before and after,
 as a single undo step. Undo and redo write those boxes back into the slice they came from.
+
+The region tool adds (or removes) whole regions of the slice's perimeter map
+(:func:`labelassist.core.regions.apply_region`): the press takes the region under it, a drag every region it
+crosses (:func:`~labelassist.core.regions.regions_along`); the regions come from a getter given to
+:meth:`LabelEditor.set_region_source`.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from labelassist.core.regions import apply_region, regions_along
 from labelassist.errors import ParameterError
 
 __all__ = ["LabelEditor", "Edit", "TOOLS", "disk", "stamp_line", "flood_fill"]
 
-TOOLS = ("brush", "eraser", "fill")
+TOOLS = ("brush", "eraser", "fill", "region")
 MAX_BRUSH = 200
 
 
@@ -101,6 +107,8 @@ class LabelEditor:
         self._undo: list[Edit] = []
         self._redo: list[Edit] = []
         self._stroke = None  # (key, copy of the plane before, last point, box so far)
+        self._regions = lambda key: None  # key -> RegionMap | None (the region tool)
+        self._region_click = None  # (RegionMap, add) of the region stroke in progress
 
     # -- settings ----------------------------------------------------------------------------------
     @property
@@ -119,6 +127,15 @@ class LabelEditor:
             raise ParameterError(f"tool must be one of {', '.join(TOOLS)}; got {tool!r}")
         self.tool = tool
 
+    def set_region_source(self, get_regions: Callable[[object], object]) -> None:
+        """Where the region tool finds a slice's regions: ``get_regions(key)`` -> RegionMap, or None when the
+        slice has none yet (its perimeter map is not computed: a region press then changes nothing)."""
+        self._regions = get_regions
+
+    def regions_available(self, key) -> bool:
+        """True when the region tool can edit slice ``key`` (its region map exists)."""
+        return self._regions(key) is not None
+
     @property
     def can_undo(self) -> bool:
         return bool(self._undo)
@@ -132,12 +149,22 @@ class LabelEditor:
         return self._stroke is not None
 
     # -- strokes -----------------------------------------------------------------------------------
-    def press(self, key, y: float, x: float) -> None:
-        """Start a stroke on slice ``key`` at (y, x); the fill tool fills at once."""
+    def press(self, key, y: float, x: float, *, remove: bool = False) -> None:
+        """Start a stroke on slice ``key`` at (y, x); the fill tool fills at once.
+
+        The region tool adds the region under (y, x) (``remove``: takes it out of the mask), and its drag
+        every region crossed; without regions for ``key`` no stroke starts.
+        """
         self.cancel_stroke()
+        rmap = self._regions(key) if self.tool == "region" else None
+        if self.tool == "region" and rmap is None:
+            return
         plane = self._get_plane(key)
         self._stroke = [key, plane.copy(), (y, x), None]
-        if self.tool == "fill":
+        if rmap is not None:
+            self._region_click = (rmap, not remove)
+            self._apply_regions([(y, x)])
+        elif self.tool == "fill":
             self._grow(flood_fill(plane, int(round(y)), int(round(x)), self.label))
         else:
             self.move(y, x)
@@ -145,6 +172,10 @@ class LabelEditor:
     def move(self, y: float, x: float) -> None:
         """Continue the stroke to (y, x) (no-op for the fill tool or outside a stroke)."""
         if self._stroke is None or self.tool == "fill":
+            return
+        if self._region_click is not None:
+            self._apply_regions([self._stroke[2], (y, x)])
+            self._stroke[2] = (y, x)
             return
         key, _, last, _ = self._stroke
         value = 0 if self.tool == "eraser" else self.label
@@ -156,7 +187,7 @@ class LabelEditor:
         if self._stroke is None:
             return None
         key, before, _, box = self._stroke
-        self._stroke = None
+        self._stroke = self._region_click = None
         if box is None:
             return None
         plane = self._get_plane(key)
@@ -174,11 +205,19 @@ class LabelEditor:
         if self._stroke is None:
             return
         key, before, _, box = self._stroke
-        self._stroke = None
+        self._stroke = self._region_click = None
         if box is not None:
             y0, y1, x0, x1 = box
             self._get_plane(key)[y0:y1, x0:x1] = before[y0:y1, x0:x1]
             self._changed(key, box)
+
+    def _apply_regions(self, points) -> None:
+        rmap, add = self._region_click
+        plane = self._get_plane(self._stroke[0])
+        for label in regions_along(rmap, points):
+            box = apply_region(plane, rmap, label, add=add, value=self.label)
+            if box is not None:
+                self._grow((box[0].start, box[0].stop, box[1].start, box[1].stop))
 
     def _grow(self, box) -> None:
         if box is None:
@@ -209,7 +248,7 @@ class LabelEditor:
 
     def clear(self) -> None:
         """Forget the history (a new volume)."""
-        self._stroke = None
+        self._stroke = self._region_click = None
         self._undo.clear()
         self._redo.clear()
 

@@ -27,7 +27,9 @@ from labelassist.app.editing import MAX_BRUSH
 __all__ = ["LayerPanel", "AXES", "TOOL_KEYS"]
 
 AXES = {"z": "z (native: review and edit)", "y": "y (view only)", "x": "x (view only)"}
-TOOL_KEYS = {"brush": "P", "eraser": "E", "fill": "F", "pan": "H"}
+TOOL_TIPS = {"region": "region: click a region of the perimeter map to add it, Shift+click to remove it; "
+                       "drag to add (Shift: remove) every region crossed"}
+TOOL_KEYS = {"brush": "P", "eraser": "E", "fill": "F", "region": "G", "pan": "H"}
 
 
 class LayerPanel(QWidget):
@@ -40,6 +42,7 @@ class LayerPanel(QWidget):
     axis_changed = Signal(str)
     tool_changed = Signal(str)
     brush_changed = Signal(int)
+    refine_requested = Signal()
     undo_requested = Signal()
     redo_requested = Signal()
 
@@ -110,7 +113,7 @@ class LayerPanel(QWidget):
             b = QToolButton()
             b.setText(name)
             b.setCheckable(True)
-            b.setToolTip(f"{name} ({key})")
+            b.setToolTip(TOOL_TIPS.get(name, name) + f" ({key})")
             b.setObjectName(f"tool_{name}")
             self.tools.addButton(b, col)
             tl.addWidget(b, 0, col)
@@ -124,6 +127,10 @@ class LayerPanel(QWidget):
         self.brush.valueChanged.connect(self.brush_changed)
         tl.addWidget(QLabel("Brush radius"), 1, 0, 1, 2)
         tl.addWidget(self.brush, 1, 2, 1, 2)
+        self.finer = QPushButton("Finer")
+        self.finer.setToolTip("split the region under the mouse into finer regions, for the region tool (Shift+G)")
+        self.finer.clicked.connect(self.refine_requested)
+        tl.addWidget(self.finer, 1, 4)
         self.undo = QPushButton("Undo")
         self.redo = QPushButton("Redo")
         self.undo.setToolTip("undo the last stroke (Ctrl+Z)")
@@ -164,6 +171,8 @@ class LayerPanel(QWidget):
         self.tool_changed.emit(name)
 
     def set_editable(self, editable: bool, note: str = "") -> None:
-        for b in self.tools.buttons()[:3]:
-            b.setEnabled(editable)
+        for b in self.tools.buttons():
+            if b.objectName() != "tool_pan":
+                b.setEnabled(editable)
+        self.finer.setEnabled(editable)
         self.edit_note.setText(note)

@@ -74,6 +74,8 @@ def build(w) -> None:
     e.addSeparator()
     for tool, key in TOOL_KEYS.items():
         _action(w, e, tool.capitalize(), lambda t=tool: w.layers.select_tool(t), key)
+    _action(w, e, "Finer regions", lambda: w.controller_started and w.region_tool.refine(), "Shift+G",
+            tip="split the region under the mouse into smaller ones (region tool)")
     _action(w, e, "Larger brush", lambda: w.layers.brush.stepBy(1), "]")
     _action(w, e, "Smaller brush", lambda: w.layers.brush.stepBy(-1), "[")
 

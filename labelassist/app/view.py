@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from labelassist.app import render
 from labelassist.app.canvas import SliceCanvas
@@ -38,12 +38,15 @@ class VolumeView(QWidget):
         The labels of native slice z changed by a finished stroke, an undo or a redo.
     stroke_ended()
         The stroke in progress (if any) ended: released, or ended by a change of slice or axis.
+    message(str)
+        A one-line note for the status bar (a region click on a slice without regions yet).
     """
 
     current_changed = Signal(int)
     stroke_started = Signal(int)
     edited = Signal(int)
     stroke_ended = Signal()
+    message = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -70,12 +73,14 @@ class VolumeView(QWidget):
         self.perimeter: np.ndarray | None = None
         self._info: Callable[[int], str] = lambda i: ""
         self.editor = LabelEditor(self._plane, changed=self._pixels_changed)
+        self.mouse_at: tuple[float, float] | None = None  # the mouse over the canvas, image (y, x)
 
         self.slider.valueChanged.connect(self.show_slice)
         self.canvas.slice_step.connect(self.step)
         self.canvas.stroke_pressed.connect(self._press)
         self.canvas.stroke_moved.connect(self.editor.move)
         self.canvas.stroke_released.connect(self.end_stroke)
+        self.canvas.cursor_moved.connect(lambda y, x: setattr(self, "mouse_at", (y, x)))
 
     # -- data ------------------------------------------------------------------------------------
     def set_volume(self, volume, labels: np.ndarray, *, cam: np.ndarray | None = None,
@@ -210,8 +215,14 @@ class VolumeView(QWidget):
         z = self.native_index
         if z is None or not self.review_enabled:
             return
+        self.mouse_at = (y, x)
+        if self.editor.tool == "region" and not self.editor.regions_available(z):
+            self.message.emit(f"Region tool: slice {z} has no perimeter map yet: run the slice first "
+                              "(its regions come from the perimeter)")
+            return
         self.stroke_started.emit(z)
-        self.editor.press(z, y, x)
+        shift = bool(QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier)
+        self.editor.press(z, y, x, remove=shift and self.editor.tool == "region")
 
     def end_stroke(self) -> None:
         """Finish the stroke in progress (if any): its slice is reported on ``edited``."""

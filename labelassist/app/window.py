@@ -17,6 +17,7 @@ from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessa
 from labelassist.app import menus
 from labelassist.app.adapter import AppReviewView
 from labelassist.app.layerpanel import LayerPanel
+from labelassist.app.region_editing import RegionTool
 from labelassist.app.settings import AppSettings
 from labelassist.app.view import VolumeView
 from labelassist.core.review import UNREVIEWED
@@ -151,6 +152,8 @@ class MainWindow(QMainWindow):
         lp.axis_changed.connect(self.set_axis)
         lp.tool_changed.connect(self.set_tool)
         lp.brush_changed.connect(self.set_brush)
+        self.region_tool = RegionTool(self)  # the region tool's maps (RegionSource over the controller)
+        lp.refine_requested.connect(self.region_tool.refine)
         lp.undo_requested.connect(v.undo)
         lp.redo_requested.connect(v.redo)
         c.statuses_changed.connect(self.update_statuses)
@@ -291,6 +294,7 @@ class MainWindow(QMainWindow):
         if tool != "pan":
             self.view.editor.set_tool(tool)
         self.view.canvas.tool = tool
+        self.view.canvas.setCursor(Qt.CursorShape.PointingHandCursor if tool == "region" else Qt.CursorShape.ArrowCursor)
         self.view.canvas.update()
 
     def set_brush(self, radius: int) -> None:
