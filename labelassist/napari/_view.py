@@ -47,6 +47,7 @@ class NapariView(ReviewView):
         self.image_layer = None
         self.layers: dict = {}
         self._bound: list[str] = []
+        self.labels_added: list[Callable] = []  # called with each new ``boundaryfit`` layer (the region tool)
         viewer.dims.events.current_step.connect(self._on_step)
 
     # -- layers -----------------------------------------------------------------------------------
@@ -78,6 +79,8 @@ class NapariView(ReviewView):
         labels_layer = v.add_labels(labels, name=LABELS, opacity=0.5, metadata=dict(meta), **geo)
         labels_layer.events.paint.connect(self._on_paint)
         self.layers[LABELS] = labels_layer
+        for hook in self.labels_added:
+            hook(labels_layer)
         v.layers.selection.active = labels_layer
 
     def refresh(self, index: int | None = None) -> None:
@@ -123,12 +126,17 @@ class NapariView(ReviewView):
     # -- keys -------------------------------------------------------------------------------------
     def install_shortcuts(self, shortcuts) -> None:
         for sc in shortcuts:
-            def action(viewer, callback=sc.callback):
-                callback()
+            self.bind(sc.key, sc.callback, sc.description)
 
-            action.__doc__ = sc.description
-            self.viewer.bind_key(sc.key, action, overwrite=True)
-            self._bound.append(sc.key)
+    def bind(self, key: str, callback: Callable[[], None], description: str = "") -> None:
+        """Bind ``key`` (napari spelling: ``"G"``, ``"Shift-G"``) on the viewer to ``callback()`` until
+        :meth:`uninstall`."""
+        def action(viewer, callback=callback):
+            callback()
+
+        action.__doc__ = description
+        self.viewer.bind_key(key, action, overwrite=True)
+        self._bound.append(key)
 
     def uninstall(self) -> None:
         """Forget the viewer (its key bindings and slider); the layers stay for the user."""

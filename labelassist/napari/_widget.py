@@ -21,6 +21,7 @@ from qtpy.QtWidgets import (
 
 from labelassist.errors import ParameterError
 from labelassist.napari._geometry import VOLUME_KEY, volume_from_layer
+from labelassist.napari._regions import REFINE_KEY, TOGGLE_KEY, RegionTool
 from labelassist.napari._view import NapariView
 from labelassist.widgets import ControlPanel, ReviewController
 from labelassist.widgets.loading import VOLUME_FILTER, LoadProgress, load_layer_async, load_volume_async
@@ -60,6 +61,10 @@ class LabelAssistWidget(QWidget):
         self.controller = ReviewController(self.view, panel=self.panel, model=model, device=device,
                                            auto_compute=auto_compute)
         self.controller.message.connect(self._notify)
+        self.regions = RegionTool(self.view, self.controller)
+        self.view.labels_added.append(self.regions.attach)
+        self.view.bind(TOGGLE_KEY, self.regions.toggle, "Region tool on/off (click adds a region, Shift removes)")
+        self.view.bind(REFINE_KEY, lambda: self.regions.refine(), "Split the region under the cursor")
         self._layers: list = []
         self._opening = False
         self.loading = None  # the VolumeLoad in progress (or the last one)
@@ -190,6 +195,11 @@ class LabelAssistWidget(QWidget):
             self.viewer.layers.selection.active = layer
 
     # -- forwarded to the controller --------------------------------------------------------------
+    def region_click(self, z: int, y: int, x: int, *, add: bool = True) -> int:
+        """The region tool's click at voxel (z, y, x) of ``boundaryfit``: the region there added to the mask
+        (``add=False``: removed) as one undo step; returns how many regions changed (0 or 1)."""
+        return self.regions.click(z, y, x, add=add)
+
     def _painted(self, slices) -> None:
         self.controller.mark_corrected(slices)
 
