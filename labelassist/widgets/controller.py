@@ -370,19 +370,13 @@ class ReviewController(QObject):
     def calibrate(self):
         """Grid search of threshold and gate on the reviewed slices (a rejected slice counts as empty), then
         re-fit the unreviewed ones; returns the job (None when there is nothing to calibrate on)."""
-        job = self.learner.calibrate()
-        if job is not None:  # after the learner applied the result
-            job.returned.connect(lambda result: None if self._closed else self.calibrated.emit(dict(result)))
-        return job
+        return self.learner.calibrate()  # ``calibrated`` is emitted once the learner applied the result
 
     # -- export and session -----------------------------------------------------------------------
     def export(self, path=None, *, confirm=None) -> Path | None:
         """Write the label volume (source geometry, atomically; an earlier export kept as a numbered backup) and
         the session beside it. ``confirm(text) -> bool`` is asked before replacing another volume's export."""
-        out = self.sessions.export(path, confirm=confirm)
-        if out is not None:
-            self.exported.emit(str(out))
-        return out
+        return self.sessions.export(path, confirm=confirm)  # emits ``exported`` when written
 
     def save_session(self, *, wait: bool = False) -> None:
         """Save the session beside the export path (in the background unless ``wait``)."""

@@ -40,7 +40,7 @@ class Learner:
     ----------
     controller : ReviewController
         Used through its public API only (``state``, ``engine``, ``panel``, ``cam``, ``view``, ``say``,
-        ``follow``, ``mark_fresh``, ``refit_stale``, ``refresh_strip``, ``save_session``).
+        ``follow``, ``mark_fresh``, ``refit_stale``, ``refresh_strip``, ``save_session``, ``calibrated``).
     """
 
     def __init__(self, controller):
@@ -83,6 +83,7 @@ class Learner:
         c.say(f"Calibrated on {result['n_slices']} reviewed slices: threshold {result['threshold']:.2f}, "
               f"gate {result['gate']:.2f} (Dice {result['score']:.3f}); re-fitted {refitted} slices")
         c.save_session()
+        c.calibrated.emit(dict(result))
 
     # -- the segmenter ----------------------------------------------------------------------------------
     def propagate(self, *, steps: int | None = None):

@@ -92,7 +92,7 @@ class SessionKeeper(QObject):
     ----------
     controller : ReviewController
         Used through its public API only (``state``, ``volume``, ``export_path``, ``engine``, ``panel``,
-        ``view``, ``say``, ``refit_stale``, ``mark_corrected``, ``refresh_strip``, ``statuses_changed``).
+        ``view``, ``say``, ``refit_stale``, ``mark_corrected``, ``refresh_strip``, ``statuses_changed``, ``exported``).
 
     Attributes
     ----------
@@ -204,6 +204,7 @@ class SessionKeeper(QObject):
             return None
         n = len(c.state.reviewed_indices())
         c.say(f"Exported to {out} ({n} of {c.state.n_slices} slices reviewed)")
+        c.exported.emit(str(out))
         return out
 
     def _may_write_over(self, target: Path, confirm) -> bool:
