@@ -17,7 +17,8 @@ from scipy import ndimage
 
 from labelassist.errors import ParameterError
 
-__all__ = ["RegionMap", "VolumeRegions", "slice_regions", "finer_regions", "apply_region", "regions_along", "air_level"]
+__all__ = ["RegionMap", "VolumeRegions", "slice_regions", "finer_regions", "apply_region", "regions_along", "air_level",
+           "volume_air_level", "signal_walls"]
 
 _FOUR = ndimage.generate_binary_structure(2, 1)
 
@@ -30,6 +31,44 @@ def air_level(image) -> float:
     image = np.nan_to_num(np.asarray(image, dtype=np.float32))
     lo = float(image.min()) if image.size else 0.0
     return lo + 0.1 * (float(np.percentile(image, 99.5)) - lo) if image.size else 0.0
+
+
+def volume_air_level(volume) -> float:
+    """:func:`air_level` of a volume from at most ~16 of its slices (one level for all its slices, cheap)."""
+    volume = np.asarray(volume) if not hasattr(volume, "shape") else volume
+    return air_level(np.asarray(volume[:: max(1, volume.shape[0] // 16)]))
+
+
+def signal_walls(perimeter_slice, image, *, air: float, reach: int = 2) -> np.ndarray:
+    """The walls of a perimeter map where the image has signal: walls that only cross air are noise.
+
+    Parameters
+    ----------
+    perimeter_slice : ndarray (H, W)
+        The walls (nonzero) of one slice.
+    image : ndarray (H, W) or (H, W, C)
+        The slice (multi-channel: the mean of its channels).
+    air : float
+        The air level (:func:`volume_air_level`).
+    reach : int
+        A wall pixel is kept when a pixel within ``reach`` pixels of it is above ``air``.
+
+    Returns
+    -------
+    ndarray of uint8 (H, W)
+        1 on the walls kept.
+    """
+    import cv2
+
+    wall = np.asarray(perimeter_slice) > 0
+    grey = np.nan_to_num(np.asarray(image, dtype=np.float32))
+    grey = grey.mean(axis=-1) if grey.ndim == 3 else grey
+    if grey.shape != wall.shape:
+        raise ParameterError(f"image has shape {grey.shape} but perimeter_slice {wall.shape}; they must match")
+    signal = (grey > float(air)).astype(np.uint8)
+    if reach > 0:
+        signal = cv2.dilate(signal, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    return (wall & (signal > 0)).astype(np.uint8)
 
 
 def slice_regions(perimeter_slice, *, image=None, air: float | None = None) -> np.ndarray:

@@ -13,10 +13,10 @@ if TYPE_CHECKING:
     from labelassist.widgets.control_panel import ControlPanel
     from labelassist.widgets.controller import SHORTCUT_KEYS, ReviewController
     from labelassist.widgets.status_strip import StatusStrip
-    from labelassist.widgets.view import LAYER_NAMES, ReviewView, Shortcut
+    from labelassist.widgets.view import LAYER_NAMES, SUGGESTED, SUGGESTED_RGB, ReviewView, Shortcut
 
 __all__ = ["ControlPanel", "ReviewController", "StatusStrip", "ReviewView", "Shortcut", "LAYER_NAMES",
-           "SHORTCUT_KEYS"]
+           "SUGGESTED", "SUGGESTED_RGB", "SHORTCUT_KEYS"]
 
 _HOME = {
     "ControlPanel": "labelassist.widgets.control_panel",
@@ -26,6 +26,8 @@ _HOME = {
     "ReviewView": "labelassist.widgets.view",
     "Shortcut": "labelassist.widgets.view",
     "LAYER_NAMES": "labelassist.widgets.view",
+    "SUGGESTED": "labelassist.widgets.view",
+    "SUGGESTED_RGB": "labelassist.widgets.view",
 }
 
 

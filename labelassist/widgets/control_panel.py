@@ -95,7 +95,7 @@ class ControlPanel(QWidget):
     load_model_requested(str)
         A checkpoint path, or ``""`` for the shipped demo model.
     run_slice_requested, run_volume_requested, cancel_requested, accept_requested, reject_requested,
-    next_requested, calibrate_requested, propagate_requested
+    next_requested, calibrate_requested, propagate_requested, accept_suggestion_requested
         Button presses.
     export_requested(str)
         A path chosen in "Export as...", or ``""`` for the session's export path.
@@ -113,6 +113,7 @@ class ControlPanel(QWidget):
     next_requested = Signal()
     calibrate_requested = Signal()
     propagate_requested = Signal()
+    accept_suggestion_requested = Signal()
     export_requested = Signal(str)
     slice_clicked = Signal(int)
 
@@ -228,6 +229,8 @@ class ControlPanel(QWidget):
         self.propagate_button.setToolTip("The segmenter (a small U-Net) learns from the reviewed slices and "
                                          "re-predicts the unreviewed ones; Next then goes to the least certain")
         self.propagate_button.setVisible(False)
+        self.suggestion_button = QPushButton("Accept suggestion", box)
+        self.suggestion_button.setVisible(False)
         self.export_button = QPushButton("Export", box)
         self.export_as_button = QPushButton("Export as...", box)
         self.strip = StatusStrip(box)
@@ -238,8 +241,9 @@ class ControlPanel(QWidget):
         grid.addWidget(self.strip, 1, 0, 1, 3)
         grid.addWidget(self.calibrate_button, 2, 0, 1, 3)
         grid.addWidget(self.propagate_button, 3, 0, 1, 3)
-        grid.addWidget(self.export_button, 4, 0, 1, 2)
-        grid.addWidget(self.export_as_button, 4, 2)
+        grid.addWidget(self.suggestion_button, 4, 0, 1, 3)
+        grid.addWidget(self.export_button, 5, 0, 1, 2)
+        grid.addWidget(self.export_as_button, 5, 2)
         return box
 
     def _wire(self) -> None:
@@ -253,6 +257,7 @@ class ControlPanel(QWidget):
         self.next_button.clicked.connect(self.next_requested)
         self.calibrate_button.clicked.connect(self.calibrate_requested)
         self.propagate_button.clicked.connect(self.propagate_requested)
+        self.suggestion_button.clicked.connect(self.accept_suggestion_requested)
         self.export_button.clicked.connect(lambda: self.export_requested.emit(""))
         self.export_as_button.clicked.connect(self._choose_export)
         self.strip.slice_clicked.connect(self.slice_clicked)
@@ -328,9 +333,10 @@ class ControlPanel(QWidget):
         """``{"accept": "A", ...}``: shown in the buttons' text and tooltips."""
         tips = {"accept": "Accept the slice's label as it stands",
                 "reject": "Reject: the slice shows no lesion (its label becomes empty)",
-                "next": "Go to the next unreviewed slice"}
+                "next": "Go to the next unreviewed slice",
+                "accept_suggestion": "Add the suggested lesion (green outline) on this slice to its label"}
         for name, button in (("accept", self.accept_button), ("reject", self.reject_button),
-                             ("next", self.next_button)):
+                             ("next", self.next_button), ("accept_suggestion", self.suggestion_button)):
             key = hints.get(name)
             if key:
                 base = button.text().split(" [")[0]
@@ -339,6 +345,7 @@ class ControlPanel(QWidget):
 
     def set_propagate_available(self, available: bool) -> None:
         self.propagate_button.setVisible(bool(available))
+        self.suggestion_button.setVisible(bool(available))  # suggestions come from the learner
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #e05050;" if error else "")

@@ -16,6 +16,7 @@ import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from labelassist.core.propose.params import invalidated_stages
+from labelassist.core.regions import signal_walls, volume_air_level
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, ReviewState
 from labelassist.errors import LabelAssistError
 from labelassist.io.session import default_export_path
@@ -56,8 +57,7 @@ class ReviewController(QObject):
     Attributes
     ----------
     learner : Learner
-        The segmenter learned from the reviewed slices (:meth:`propagate`): ``learner.segmenter_slices`` (the slices it
-        proposed), ``learner.queue`` (unreviewed slices, the least certain first).
+        Calibration, the segmenter (:meth:`propagate`) and suggested lesions (``suggested``, never exported unaccepted).
     sessions : SessionKeeper
         Saves, restores and exports the review.
     """
@@ -83,7 +83,7 @@ class ReviewController(QObject):
         self.auto_compute = auto_compute
         self.volume = None
         self.state: ReviewState | None = None
-        self.cam = self.perimeter = None
+        self.cam = self.perimeter = self.suggested = None  # suggested: the learner's, never exported unaccepted
         self.export_path: Path | None = None
         self.current = 0
         self._stale: set[int] = set()
@@ -141,6 +141,8 @@ class ReviewController(QObject):
         self.volume = volume
         self.cam = np.zeros(shape, np.float32)
         self.perimeter = np.zeros(shape, np.uint8)
+        self.suggested = np.zeros(shape, np.uint8)
+        self.air = volume_air_level(volume.array)  # the grey level below which the image shows no body
         self.export_path = Path(export_path) if export_path else default_export_path(volume)
         self._stale = set()
         self.learner.reset()
@@ -152,6 +154,7 @@ class ReviewController(QObject):
         self.state = state
         self.follow(self.engine.open_volume(volume))
         self.view.show_volume(volume, cam=self.cam, perimeter=self.perimeter, labels=state.labels)
+        self.view.show_suggestions(self.suggested)
         self.current = min(max(int(self.view.current_index()), 0), shape[0] - 1)
         if self.panel is not None:
             self.panel.export_hint = str(self.export_path)
@@ -284,8 +287,8 @@ class ReviewController(QObject):
             return
         if view.cam is not None:
             self.cam[index] = view.cam
-        if view.perimeter is not None:
-            self.perimeter[index] = view.perimeter
+        if view.perimeter is not None:  # walls drawn where the image has signal: walls in the air are noise
+            self.perimeter[index] = signal_walls(view.perimeter, self.volume.array[index], air=self.air)
         self._propose(index)
         if index == self.current:
             self.view.refresh(index)
@@ -319,6 +322,10 @@ class ReviewController(QObject):
         self.state.set_status(i, REJECTED)
         self.view.refresh(i)
         self._reviewed(f"Slice {i} rejected (empty)")
+
+    def accept_suggestion(self, index: int | None = None) -> bool:
+        """Add the suggested lesion on slice ``index`` (default: on screen) to its label (:class:`Learner`)."""
+        return self.learner.accept_suggestion(self._index(index))
 
     def mark_corrected(self, indices) -> None:
         """The reviewer painted on these slices (their labels already hold the edit)."""
@@ -381,10 +388,6 @@ class ReviewController(QObject):
     def save_session(self, *, wait: bool = False) -> None:
         """Save the session beside the export path (in the background unless ``wait``)."""
         self.sessions.save(wait=wait)
-
-    def flush(self) -> None:
-        """Wait for a session save in flight."""
-        self.sessions.flush()
 
     def close(self) -> None:
         """Save the session (when anything was reviewed), stop the engine we made; a second call does nothing."""

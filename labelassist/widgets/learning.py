@@ -17,8 +17,9 @@ __all__ = ["Learner", "run_propagation"]
 
 def run_propagation(ctx, progress, cancel, *, labels, reviewed, rejected, cam, weak, steps=None):
     """Engine-thread job: train/fine-tune the engine's segmenter (``ctx.segmenter``) on the reviewed slices,
-    predict the rest; returns ``{"masks", "confidence", "queue", "meta", "suggestions"}`` (the slice range of each
-    suggested lesion, best first: never in ``masks``, so never exported unless the reviewer draws or accepts it)."""
+    predict the rest; returns ``{"masks", "confidence", "queue", "meta", "suggestions", "suggested"}``: the slice
+    range of each suggested lesion, best first, and their volume (``k`` on the k-th, or None). Never in ``masks``,
+    so never exported unless the reviewer draws or accepts one."""
     from labelassist.core.propagate.propagation import propagate
     from labelassist.core.propagate.queue import review_queue
 
@@ -29,7 +30,7 @@ def run_propagation(ctx, progress, cancel, *, labels, reviewed, rejected, cam, w
     queue = review_queue(result.confidence, reviewed=reviewed, segmenter_masks=result.masks,
                          fit_masks=weak if weak is not None else None, suggestions=result.suggestions)
     return {"masks": result.masks, "confidence": result.confidence, "queue": queue, "meta": result.meta,
-            "suggestions": [s.slices for s in result.suggestions]}
+            "suggestions": [s.slices for s in result.suggestions], "suggested": result.suggested}
 
 
 class Learner:
@@ -39,8 +40,8 @@ class Learner:
     Parameters
     ----------
     controller : ReviewController
-        Used through its public API only (``state``, ``engine``, ``panel``, ``cam``, ``view``, ``say``,
-        ``follow``, ``mark_fresh``, ``refit_stale``, ``refresh_strip``, ``save_session``, ``calibrated``).
+        Used through its public API only (``state``, ``engine``, ``panel``, ``cam``, ``suggested``, ``view``,
+        ``say``, ``follow``, ``mark_corrected``, ``mark_fresh``, ``refit_stale``, ``refresh_strip``, ``save_session``, ``calibrated``).
     """
 
     def __init__(self, controller):
@@ -121,6 +122,7 @@ class Learner:
                 c.mark_fresh(i)
                 changed += 1
         self.queue = [i for i in result["queue"] if not st.is_reviewed(i)]
+        self.show_suggested(result.get("suggested"))
         c.view.refresh(None)
         c.refresh_strip()
         conf = np.asarray(result["confidence"])
@@ -138,6 +140,39 @@ class Learner:
               f"(mean confidence {conf[st.unreviewed_indices()].mean() if changed else 1.0:.2f}); "
               f"Next goes to the least certain{apart}{where}")
         c.save_session()
+
+    # -- suggested lesions ------------------------------------------------------------------------
+    def show_suggested(self, suggested) -> None:
+        """Copy a propagation's suggested lesions (``k`` on the k-th; None: none) into ``controller.suggested``, on
+        the unreviewed slices only (the layer redraws on the next refresh)."""
+        c = self.controller
+        if c.suggested is None:
+            return
+        c.suggested[:] = 0
+        if suggested is not None:
+            todo = c.state.unreviewed_indices()
+            c.suggested[todo] = np.clip(np.asarray(suggested)[todo], 0, 255)
+
+    def accept_suggestion(self, index: int | None) -> bool:
+        """Add the suggested lesion on slice ``index`` to its label (one undo step where the frontend has one),
+        clear the suggestion there and mark the slice corrected; returns whether the label changed (said)."""
+        c = self.controller
+        if index is None or c.suggested is None:
+            return False
+        found = c.suggested[index] > 0
+        if not found.any():
+            c.say(f"No suggested lesion on slice {index}: suggestions (green outlines) come with a propagation",
+                  error=True)
+            return False
+        mask = ((c.state.labels[index] > 0) | found).astype(np.uint8)
+        added = int(mask.sum() - (c.state.labels[index] > 0).sum())
+        if not c.view.edit_slice(index, mask):
+            c.state.labels[index] = mask
+        c.suggested[index] = 0
+        c.view.refresh(index)
+        c.mark_corrected([index])
+        c.say(f"Suggested lesion accepted on slice {index} ({added} pixels added): the slice is corrected")
+        return True
 
     def next_from_queue(self) -> int | None:
         """The least certain slice still unreviewed (taken off the queue), or None."""

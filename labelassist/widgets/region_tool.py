@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelassist.core.regions import RegionMap, air_level, finer_regions, slice_regions
+from labelassist.core.regions import RegionMap, finer_regions, slice_regions
 
 __all__ = ["RegionSource"]
 
@@ -21,7 +21,7 @@ class RegionSource:
     Parameters
     ----------
     controller : ReviewController
-        Read through its public attributes only (``volume``, ``perimeter``).
+        Read through its public attributes only (``volume``, ``perimeter``, ``air``).
     """
 
     def __init__(self, controller):
@@ -45,8 +45,7 @@ class RegionSource:
         if hit is not None and np.array_equal(hit[0], walls):
             return hit[1]
         if self._air is None:
-            arr = c.volume.array
-            self._air = air_level(arr[:: max(1, arr.shape[0] // 16)])  # one level per volume, from <= ~16 slices
+            self._air = c.air  # one level per volume
         image = c.volume.array[int(z)]
         rmap = RegionMap(slice_regions(walls.astype(bool), image=image, air=self._air))
         self._maps[int(z)] = (walls.copy(), rmap)

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["ReviewView", "Shortcut", "LAYER_NAMES"]
+__all__ = ["ReviewView", "Shortcut", "LAYER_NAMES", "SUGGESTED", "SUGGESTED_RGB"]
 
 LAYER_NAMES = ("image", "grad-cam", "perimeter", "boundaryfit")
+SUGGESTED = "suggested"  # the layer of suggested lesions, over boundaryfit (never exported unless accepted)
+SUGGESTED_RGB = (0, 255, 140)  # a bright green that neither the CAM's colour map nor magenta boundaryfit takes
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,16 @@ class ReviewView:
 
     def show_volume(self, volume, *, cam, perimeter, labels) -> None:
         """A new volume: (re)create the four layers on these arrays (keep references: they change in place)."""
+
+    def show_suggestions(self, suggested) -> None:
+        """The ``suggested`` layer over ``suggested`` (uint8 z, y, x: ``k`` on the k-th lesion the learner
+        suggests away from every drawn one; zeros at first), called right after :meth:`show_volume`: an outline in
+        :data:`SUGGESTED_RGB` over ``boundaryfit``, not editable. It changes in place; :meth:`refresh` redraws it."""
+
+    def edit_slice(self, index: int, mask) -> bool:
+        """Replace slice ``index`` of the labels by ``mask`` (uint8 y, x) as one step of the frontend's undo and
+        redraw it; returns True. The default returns False: the controller then writes the labels itself."""
+        return False
 
     def refresh(self, index: int | None = None) -> None:
         """The arrays changed in place (slice ``index`` only, or everything): redraw what is on screen."""

@@ -8,7 +8,7 @@ from labelassist.widgets.view import Shortcut
 
 __all__ = ["connect_panel", "review_shortcuts", "SHORTCUT_KEYS"]
 
-SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N"}
+SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N", "accept_suggestion": "S"}
 
 
 def review_shortcuts(controller) -> list[Shortcut]:
@@ -17,6 +17,8 @@ def review_shortcuts(controller) -> list[Shortcut]:
         Shortcut("accept", SHORTCUT_KEYS["accept"], "Accept the slice's label", controller.accept),
         Shortcut("reject", SHORTCUT_KEYS["reject"], "Reject: the slice has no lesion", controller.reject),
         Shortcut("next", SHORTCUT_KEYS["next"], "Go to the next unreviewed slice", controller.next_unreviewed),
+        Shortcut("accept_suggestion", SHORTCUT_KEYS["accept_suggestion"],
+                 "Accept the suggested lesion on this slice (add it to the label)", controller.accept_suggestion),
     ]
 
 
@@ -33,6 +35,7 @@ def connect_panel(controller, panel) -> None:
     panel.next_requested.connect(controller.next_unreviewed)
     panel.calibrate_requested.connect(controller.calibrate)
     panel.propagate_requested.connect(controller.propagate)
+    panel.accept_suggestion_requested.connect(controller.accept_suggestion)
     panel.set_propagate_available(True)
     panel.export_requested.connect(lambda p: controller.export(p or None, confirm=panel.confirm))
     panel.slice_clicked.connect(controller.show_slice)

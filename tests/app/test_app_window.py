@@ -120,7 +120,7 @@ def test_reopening_restores_the_session(make_window, volume_path, qtbot):
     key(qtbot, w, Qt.Key.Key_R)
     edited = c.state.labels.copy()
     w.close()
-    c.flush()
+    c.sessions.flush()
 
     w2 = make_window()
     w2.open_volume(volume_path)

@@ -112,3 +112,18 @@ def test_bad_input_is_one_line(slice_and_regions):
         finer_regions(img, regions, 0)
     with pytest.raises(ParameterError, match="mask_slice has shape"):
         apply_region(np.zeros((3, 3), np.uint8), regions, 1, add=True)
+
+
+def test_signal_walls_keeps_walls_in_the_body_and_drops_those_in_the_air():
+    from labelassist.core.regions import signal_walls, volume_air_level
+
+    image = np.zeros((40, 40), np.float32)
+    image[10:30, 10:30] = 100.0  # the body; the rest is air
+    walls = np.zeros((40, 40), np.uint8)
+    walls[20, :] = 1  # a wall across the body and the air on both sides
+    kept = signal_walls(walls, image, air=volume_air_level(image[None]))
+    assert kept[20, 10:30].all()  # in the body
+    assert kept[20, 8] and not kept[20, 7]  # up to 2 px off the body's edge (reach), not further
+    assert not kept[20, :5].any() and not kept[20, 35:].any()
+    with pytest.raises(ParameterError, match="image has shape"):
+        signal_walls(walls, image[:, :20], air=1.0)

@@ -106,7 +106,7 @@ def test_painting_marks_corrected_in_one_undo_step_and_survives_recompute(qtbot,
     run_volume(widget)
     np.testing.assert_array_equal(layer.data[i], painted)  # the recompute left the correction alone
     assert c.state.status(i) == CORRECTED and any(layer.data[j].any() for j in range(6) if j != i)
-    c.flush()
+    c.sessions.flush()
     assert c.state.slice_info[i]["reviewed"]
 
 

@@ -60,7 +60,7 @@ def test_volume_run_fills_the_arrays_and_the_strip(qtbot, ctl):
     assert labels.any() and all(ctl.state.has_proposal(i) for i in range(6))
     assert ctl.panel.strip.marks == ["proposed"] * 6
     assert "Computed 6 slices" in ctl.panel.message.text()
-    assert [s.key for s in ctl.view.shortcuts] == ["A", "R", "N"]
+    assert [s.key for s in ctl.view.shortcuts] == ["A", "R", "N", "S"]
 
 
 def test_threshold_refits_current_slice_only(qtbot, ctl):
@@ -105,7 +105,7 @@ def test_session_autosaves_and_restores(qtbot, ctl, volume_path, tiny_model):
     ctl.reject(3)
     ctl.state.labels[4, 10:20, 10:20] = 1
     ctl.mark_corrected([4])
-    ctl.flush()
+    ctl.sessions.flush()
     meta = session_path(ctl.export_path)
     assert meta.is_file() and meta.parent == volume_path.parent
     again = ReviewController(RecordingView(), model=tiny_model, device="cpu", auto_compute=False)

@@ -37,17 +37,17 @@ def on_disk(c, volume=None):
 def test_a_stroke_is_saved_whole_when_it_ends_never_half(make, volume):
     c = make(volume)
     c.accept(0)
-    c.flush()
+    c.sessions.flush()
     c.begin_stroke(3)
     assert c.state.status(3) == CORRECTED  # a proposal cannot replace a half-drawn stroke
     c.state.labels[3, 2:6, 2:6] = 1  # the brush, half way
     c.accept(1)  # anything that saves meanwhile waits for the stroke's end
-    c.flush()
+    c.sessions.flush()
     disk = on_disk(c)
     assert disk.status(3) == UNREVIEWED and disk.status(1) == UNREVIEWED and not disk.labels[3].any()
     c.state.labels[3, 6:9, 2:6] = 1
     c.end_stroke()
-    c.flush()
+    c.sessions.flush()
     disk = on_disk(c)
     assert disk.status(3) == CORRECTED and disk.status(1) == ACCEPTED
     np.testing.assert_array_equal(disk.labels[3], c.state.labels[3])
@@ -57,7 +57,7 @@ def test_threshold_and_gate_changes_are_saved(make, volume):
     c = make(volume)
     c.set_params(threshold=0.61)
     c.set_params(gate=0.15)
-    c.flush()
+    c.sessions.flush()
     disk = on_disk(c)
     assert disk.params["threshold"] == 0.61 and disk.params["gate"] == 0.15
 
@@ -76,7 +76,7 @@ def test_saves_coalesce_and_the_newest_state_wins(make, volume, monkeypatch):
     for z in range(volume.shape[0]):
         c.accept(z)  # each asks for a save while the first is still writing
     gate.set()
-    c.flush()
+    c.sessions.flush()
     assert len(writes) <= 2 and writes[-1] == [ACCEPTED] * volume.shape[0]
     assert on_disk(c).statuses == [ACCEPTED] * volume.shape[0]
 
@@ -84,17 +84,17 @@ def test_saves_coalesce_and_the_newest_state_wins(make, volume, monkeypatch):
 def test_a_second_window_on_the_same_volume_is_read_only(make, volume, volume_path):
     first = make(volume)
     first.accept(0)
-    first.flush()
+    first.sessions.flush()
     second = make(load_volume(volume_path))
     assert second.sessions.read_only and second.state.status(0) == ACCEPTED  # it sees the review
     second.reject(0)
     second.accept(4)
-    second.flush()
+    second.sessions.flush()
     assert second.export() is None
     disk = on_disk(first)
     assert disk.status(0) == ACCEPTED and disk.status(4) == UNREVIEWED
     first.accept(5)
-    first.flush()
+    first.sessions.flush()
     assert on_disk(first).status(5) == ACCEPTED  # the first window still writes
 
 
