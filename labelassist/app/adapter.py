@@ -22,6 +22,12 @@ class AppReviewView(ReviewView):
         self._view.set_volume(volume, labels, cam=cam, perimeter=perimeter, info=self.window.slice_info,
                               start=self.window.start_slice(volume))
 
+    def show_suggestions(self, suggested) -> None:
+        self._view.set_suggestions(suggested)
+
+    def edit_slice(self, index: int, mask) -> bool:
+        return self._view.edit_slice(index, mask)  # one step of the label editor's undo (Ctrl+Z)
+
     def refresh(self, index: int | None = None) -> None:
         self._view.refresh(index)
         self.window.update_statuses()

@@ -1,4 +1,4 @@
-"""The slice canvas: four layers of one slice, window/level, zoom and pan, and the mouse for the painting tools.
+"""The slice canvas: the layers of one slice, window/level, zoom and pan, and the mouse for the painting tools.
 
 Mouse and keys on the canvas:
 
@@ -23,7 +23,7 @@ ZOOM_RANGE = (0.05, 64.0)
 
 
 class SliceCanvas(QWidget):
-    """Draws ``image``, ``grad-cam``, ``perimeter`` and ``boundaryfit`` of one slice.
+    """Draws ``image``, ``grad-cam``, ``perimeter``, ``boundaryfit`` and ``suggested`` (an outline) of one slice.
 
     Signals carry image coordinates (row ``y``, column ``x``, floats, in pixels of the slice).
     """
@@ -49,7 +49,8 @@ class SliceCanvas(QWidget):
         self._images: dict = dict.fromkeys(render.LAYERS)
         self._heat_table = render.heat_table()
         self._tables = {"perimeter": render.binary_table(render.PERIMETER_RGB),
-                        "boundaryfit": render.label_table(render.LABEL_RGB)}
+                        "boundaryfit": render.label_table(render.LABEL_RGB),
+                        render.SUGGESTED: render.binary_table(render.SUGGESTED_RGB)}
         self.window_width, self.level = 1.0, 0.5
         self.aspect = (1.0, 1.0)  # pixel height, width (relative); from the voxel spacing
         self.shape: tuple[int, int] | None = None
@@ -66,12 +67,17 @@ class SliceCanvas(QWidget):
         self._fitted = False
 
     # -- data ------------------------------------------------------------------------------------
-    def set_slice(self, image=None, cam=None, perimeter=None, labels=None, *, aspect=(1.0, 1.0)) -> None:
-        """Show a new slice: every layer at once (None hides a layer's data, e.g. not computed yet)."""
+    def set_slice(self, image=None, cam=None, perimeter=None, labels=None, *, suggested=None,
+                  aspect=(1.0, 1.0)) -> None:
+        """Show a new slice: every layer at once (None hides a layer's data, e.g. not computed yet).
+
+        ``suggested`` (2-D, ``k`` on the k-th suggested lesion) is drawn as the outline of each lesion.
+        """
         shape = None if image is None else tuple(np.shape(image)[:2])
         new_geometry = shape != self.shape or tuple(aspect) != self.aspect
         self.shape, self.aspect = shape, (float(aspect[0]), float(aspect[1]))
-        self._data.update({"image": image, "grad-cam": cam, "perimeter": perimeter, "boundaryfit": labels})
+        self._data.update({"image": image, "grad-cam": cam, "perimeter": perimeter, "boundaryfit": labels,
+                           render.SUGGESTED: suggested})
         for name in render.LAYERS:
             self._render(name)
         if new_geometry or not self._fitted:
@@ -106,6 +112,8 @@ class SliceCanvas(QWidget):
             self._images[name] = render.grey_image(data, window=self.window_width, level=self.level)
         elif name == "grad-cam":
             self._images[name] = render.heat_image(data, self._heat_table)
+        elif name == render.SUGGESTED:  # an outline: a new array, so each refresh draws it again
+            self._images[name] = render.indexed_image(render.outline(data), self._tables[name])
         else:
             self._images[name] = render.indexed_image(np.asarray(data, np.uint8) if data.dtype == bool else data,
                                                       self._tables[name])

@@ -227,6 +227,28 @@ class LabelEditor:
             min(old[0], box[0]), max(old[1], box[1]), min(old[2], box[2]), max(old[3], box[3]))
         self._changed(self._stroke[0], box)
 
+    def replace(self, key, data: np.ndarray) -> Edit | None:
+        """Write ``data`` (2-D, the slice's shape) over slice ``key`` as ONE undo step, like a stroke (an accepted
+        suggestion); a stroke in progress ends first, as its own step. Returns the step, or None when nothing
+        changed."""
+        self.release()
+        plane = self._get_plane(key)
+        data = np.asarray(data)
+        if data.shape != plane.shape:
+            raise ParameterError(f"data must have the slice's shape {plane.shape}; got {data.shape}: pass a 2-D "
+                                 "mask of slice key")
+        rows, cols = np.nonzero((plane != data).any(axis=1))[0], np.nonzero((plane != data).any(axis=0))[0]
+        if rows.size == 0:
+            return None
+        box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+        y0, y1, x0, x1 = box
+        edit = Edit(key, box, plane[y0:y1, x0:x1].copy(), data[y0:y1, x0:x1].astype(plane.dtype))
+        self._undo.append(edit)
+        del self._undo[: -self.max_undo]
+        self._redo.clear()
+        self._put(edit, edit.after)
+        return edit
+
     # -- history -----------------------------------------------------------------------------------
     def undo(self) -> Edit | None:
         """Revert the last stroke (of whichever slice); returns it, or None when there is nothing to undo."""

@@ -30,6 +30,8 @@ AXES = {"z": "z (native: review and edit)", "y": "y (view only)", "x": "x (view 
 TOOL_TIPS = {"region": "region: click a region of the perimeter map to add it, Shift+click to remove it; "
                        "drag to add (Shift: remove) every region crossed"}
 TOOL_KEYS = {"brush": "P", "eraser": "E", "fill": "F", "region": "G", "pan": "H"}
+LAYER_TIPS = {render.SUGGESTED: "lesions the learner suggests away from every drawn one (green outlines): "
+                                "never exported unless accepted (S adds the one on this slice to boundaryfit)"}
 
 
 class LayerPanel(QWidget):
@@ -64,7 +66,8 @@ class LayerPanel(QWidget):
         for row, (name, (vis, op)) in enumerate(reversed(render.LAYERS.items())):  # top layer first
             box = QCheckBox(name)
             box.setChecked(vis)
-            box.setToolTip(f"show or hide {name} (shortcut {self._layer_key(name)})")
+            tip = f"{LAYER_TIPS[name]}; " if name in LAYER_TIPS else ""
+            box.setToolTip(f"{tip}show or hide {name} (shortcut {self._layer_key(name)})")
             box.toggled.connect(lambda on, n=name: self.visibility_changed.emit(n, on))
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(0, 100)

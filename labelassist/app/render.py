@@ -1,4 +1,4 @@
-"""numpy slices to QImages for the canvas: window/level grey, heat map, perimeter, labels.
+"""numpy slices to QImages for the canvas: window/level grey, heat map, perimeter, labels, suggested lesions.
 
 Every layer but the image is an 8-bit indexed QImage with a colour table, so a repaint after a brush dab
 costs no colour conversion in numpy: the label slice's bytes are shown as they are.
@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtGui import QColor, QImage
+from scipy import ndimage
+
+from labelassist.widgets.view import SUGGESTED, SUGGESTED_RGB
 
 __all__ = [
     "ArrayImage",
     "LAYERS",
     "LABEL_RGB",
     "PERIMETER_RGB",
+    "SUGGESTED_RGB",
+    "OUTLINE_PX",
     "default_window",
     "grey_image",
     "heat_image",
@@ -21,17 +26,21 @@ __all__ = [
     "heat_table",
     "binary_table",
     "label_table",
+    "outline",
 ]
 
-# The four layers, bottom to top, with their default visibility and opacity (docs/architecture.md, rooms names).
+# The layers, bottom to top, with their default visibility and opacity (docs/architecture.md, rooms names);
+# ``suggested``: the learner's suggested lesions, an outline over boundaryfit, never edited nor exported.
 LAYERS = {
     "image": (True, 1.0),
     "grad-cam": (True, 0.4),
     "perimeter": (True, 0.35),
     "boundaryfit": (True, 0.5),
+    SUGGESTED: (True, 1.0),
 }
 LABEL_RGB = (255, 40, 220)  # boundaryfit: magenta, a colour the heat map never takes
 PERIMETER_RGB = (255, 220, 0)
+OUTLINE_PX = 2  # width of the suggested lesions' outline, in slice pixels
 
 
 def default_window(array: np.ndarray) -> tuple[float, float]:
@@ -118,3 +127,22 @@ def heat_image(cam: np.ndarray, table: list[int]) -> QImage:
     """A CAM in [0, 1] (float16/32) as an indexed QImage over ``table`` (see :func:`heat_table`)."""
     idx = np.clip(np.nan_to_num(np.asarray(cam, np.float32)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return indexed_image(idx, table)
+
+
+def outline(labels: np.ndarray, *, width: int = OUTLINE_PX) -> np.ndarray:
+    """The inner outline, ``width`` pixels wide, of each labelled region of a 2-D slice (uint8, 1 on the outline).
+
+    A pixel is on the outline when it is labelled and a pixel within ``width`` (or the slice's edge) is not
+    labelled the same; a slice with no label gives zeros at no cost.
+    """
+    if width < 1:
+        raise ValueError(f"width must be at least 1 pixel (the outline's width), got {width}")
+    labels = np.asarray(labels)
+    out = np.zeros(labels.shape, np.uint8)
+    if not labels.any():
+        return out
+    size = 2 * int(width) + 1
+    lo = ndimage.minimum_filter(labels, size=size, mode="constant", cval=0)
+    hi = ndimage.maximum_filter(labels, size=size, mode="constant", cval=0)
+    out[(labels > 0) & ((lo != labels) | (hi != labels))] = 1
+    return out

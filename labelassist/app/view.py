@@ -1,7 +1,8 @@
 """The volume view: the canvas, the slice slider and the painting tools over one volume.
 
 The review state is per slice of the volume's native slice axis z. Along z the view shows the slice's
-layers and edits ``boundaryfit`` in place in the label volume it was given. Along y or x it is view only:
+layers and edits ``boundaryfit`` in place in the label volume it was given (the learner's suggested lesions
+drawn over it as green outlines, never edited). Along y or x it is view only:
 the same volumes resliced (grad-cam and perimeter where their z slice is computed), with the tools
 disabled and a banner saying so, so a stroke can never land on the wrong voxels.
 """
@@ -71,6 +72,7 @@ class VolumeView(QWidget):
         self.review_enabled = True  # False while a job owns the labels (e.g. nothing loaded)
         self.cam: np.ndarray | None = None
         self.perimeter: np.ndarray | None = None
+        self.suggested: np.ndarray | None = None  # (z, y, x) uint8, k on the k-th suggested lesion (the controller's)
         self._info: Callable[[int], str] = lambda i: ""
         self.editor = LabelEditor(self._plane, changed=self._pixels_changed)
         self.mouse_at: tuple[float, float] | None = None  # the mouse over the canvas, image (y, x)
@@ -95,6 +97,7 @@ class VolumeView(QWidget):
         self.editor.clear()
         self.volume, self.labels = volume, labels
         self.cam, self.perimeter = cam, perimeter
+        self.suggested = None  # the previous volume's suggestions go: set_suggestions gives the new ones
         self._info = info or (lambda i: "")
         self.statuses = ["unreviewed"] * volume.shape[0]
         self.canvas.refit_next_slice()
@@ -134,6 +137,16 @@ class VolumeView(QWidget):
         self.canvas.refit_next_slice()
         self._set_range(self.volume.shape[AXIS_INDEX[axis]] // 2 if start is None else start)
 
+    def set_suggestions(self, suggested: np.ndarray | None) -> None:
+        """Draw ``suggested`` (uint8 z, y, x of the volume's shape, ``k`` on the k-th suggested lesion; changed in
+        place, then :meth:`refresh`) as outlines over ``boundaryfit``; None: none."""
+        if suggested is not None and self.volume is not None and np.shape(suggested) != self.volume.shape[:3]:
+            raise ValueError(f"suggested must have the volume's shape {self.volume.shape[:3]}; got "
+                             f"{np.shape(suggested)}: pass the controller's suggested array")
+        self.suggested = suggested
+        if self.volume is not None:
+            self._draw()
+
     def set_statuses(self, statuses) -> None:
         self.statuses = list(statuses)
         if self.axis == "z":
@@ -171,8 +184,8 @@ class VolumeView(QWidget):
             self._draw()
 
     def _draw(self) -> None:
-        image, cam, perimeter, labels, aspect = self._layers()
-        self.canvas.set_slice(image, cam, perimeter, labels, aspect=aspect)
+        image, cam, perimeter, labels, suggested, aspect = self._layers()
+        self.canvas.set_slice(image, cam, perimeter, labels, suggested=suggested, aspect=aspect)
         editable = self.axis == "z" and self.review_enabled
         self.canvas.editable = editable
         self.canvas.banner = "" if self.axis == "z" else VIEW_ONLY.format(axis=self.axis)
@@ -184,8 +197,10 @@ class VolumeView(QWidget):
         cam = None if self.cam is None else take(self.cam)
         perimeter = None if self.perimeter is None else take(self.perimeter)
         labels = take(self.labels) if ax == 0 else np.ascontiguousarray(take(self.labels))
+        suggested = None if self.suggested is None else take(self.suggested)
         rows, cols = [(1, 2), (0, 2), (0, 1)][ax]
-        return take(vol.array), cam, perimeter, labels, self._aspect(vol.spacing[rows], vol.spacing[cols])
+        return (take(vol.array), cam, perimeter, labels, suggested,
+                self._aspect(vol.spacing[rows], vol.spacing[cols]))
 
     @staticmethod
     def _aspect(dy: float, dx: float) -> tuple[float, float]:
@@ -234,6 +249,18 @@ class VolumeView(QWidget):
     def _pixels_changed(self, z: int, box) -> None:
         if self.axis == "z" and z == self.current:
             self.canvas.refresh("boundaryfit", box)
+
+    def edit_slice(self, z: int, mask: np.ndarray) -> bool:
+        """Replace the labels of native slice ``z`` by ``mask`` (2-D) as one undo step (Ctrl+Z takes it back) and
+        redraw; ``edited`` is not emitted (the caller reports the slice). Returns False without a volume."""
+        if self.labels is None:
+            return False
+        if self.editor.in_stroke:
+            self.end_stroke()  # the stroke in progress is its own step, reported as usual
+        self.editor.replace(int(z), np.asarray(mask, self.labels.dtype))
+        if self.axis != "z":
+            self._draw()  # a resliced view crosses slice z
+        return True
 
     def undo(self) -> None:
         edit = self.editor.undo()
