@@ -13,6 +13,13 @@ share some suggestion touched before the reviewer reached them) and false sugges
 round, that touch no lesion). For a lesion no suggestion touched, its contrast: mean intensity inside minus
 that of a 2-voxel ring around it, in standard deviations of the volume's non-zero voxels.
 
+It also counts the reviewer's **interactions** (:mod:`labelassist.core.evaluate.interactions`: region clicks on
+the slice's perimeter regions, then a brush stroke per connected error left) and prints them as
+``[[interactions so far, Dice], ...]`` beside drawing by hand (a stroke per lesion outline, largest slice
+first), with the interactions each needs to reach Dice 0.9. A ROW line per volume and a SUMMARY table at the end
+hold the figures. ``--plot PNG`` draws the first volume's curves over corrected slices and over interactions,
+and the first hard volume's at ``PNG`` with the suffix ``_hard``.
+
 The demo volumes come from ``labelassist.demo.data`` (seed 5; written to --data once). Each curve starts
 from CAM + BoundaryFit with the shipped demo classifier; the simulated reviewer corrects the review queue's
 first slice each round and the U-Net re-learns after every correction (warm-started).
@@ -33,8 +40,10 @@ import numpy as np
 
 import labelassist.core.propagate.propagation as propagation
 from labelassist.io.resources import demo_model_path
-from labelassist.cli.simulate_review import cold_start, hand_curve, plot_curves, simulate
+from labelassist.cli._simulation import hand_curve, plot_curves, proposal_pipeline, review
+from labelassist.core.evaluate.interactions import hand_interactions
 from labelassist.core.propagate.propagation import predict, propagate
+from labelassist.core.regions import VolumeRegions
 from labelassist.io import load_volume
 from labelassist.demo.data import write_demo_data
 
@@ -76,7 +85,7 @@ def project_net(setting, n, device):
 
 
 def recording(rounds, **options):
-    """``simulate`` returns the curve only: wrap ``propagate`` (looked up at call time) to keep each round's result."""
+    """``review`` returns the curves only: wrap ``propagate`` (looked up at call time) to keep each round's result."""
     real = propagation.propagate
 
     def wrapped(*args, **kwargs):
@@ -123,6 +132,89 @@ def suggestion_figures(img, truth, rounds):
     return recall, false, [(k, int((lab == k).sum()), round(contrast(img, lab == k), 2)) for k in missed]
 
 
+def reach(curve, goal=0.9):
+    """The first x of ``[[x, dice], ...]`` where Dice reaches ``goal`` (None: never)."""
+    return next((x for x, d in curve if d >= goal), None)
+
+
+def run_volume(data, setting, v, start):
+    """Play the reviewer on one demo volume, print its lines, and return its summary row (a dict)."""
+    img = load_volume(data / f"mri/{setting}/vol_{v:03d}.nii.gz").array
+    truth = load_volume(data / f"mri/{setting}/vol_{v:03d}_mask.nii.gz", labels=True).array > 0
+    n_les = int(truth.reshape(len(truth), -1).any(1).sum())
+    print(f"\n## {setting} vol_{v:03d}: {img.shape}, {n_les} lesion slices, {int(truth.sum())} lesion voxels",
+          flush=True)
+    t = time.perf_counter()
+    pipe = proposal_pipeline(img, classifier=demo_model_path(), device=ARGS.device)  # cold start and regions
+    fit, prob = pipe.masks(), np.array([r.probability for r in pipe.results], float)
+    regions = VolumeRegions([r.perimeter for r in pipe.results], img)
+    options = {"merge": False} if ARGS.no_merge else {}
+    options.update({} if ARGS.gate_margin is None else {"gate_margin": ARGS.gate_margin})
+    rounds = []
+    real, propagation.propagate = recording(rounds, **options)
+    try:
+        res = review(img, truth, fit=fit, probability=prob, model=start, rounds=ARGS.rounds, device=ARGS.device,
+                     log=lambda s: print("  " + s, flush=True), regions=regions)
+    finally:
+        propagation.propagate = real
+    curve, inter, hand_inter = res.curve, res.interactions, hand_interactions(truth)
+    recall, false, missed = suggestion_figures(img, truth, rounds)
+    if ARGS.save:
+        Path(ARGS.save).mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(Path(ARGS.save) / f"{setting}_seed{ARGS.seed}_vol{v:03d}.npz", image=img, truth=truth,
+                            probability=np.stack([r.probability for _, r in rounds]),
+                            masks=np.stack([r.masks for _, r in rounds]),
+                            reviewed=np.array([np.isin(np.arange(len(img)), rev) for rev, _ in rounds]))
+    kept = sum(r.meta.get("kept_previous", False) for _, r in rounds)
+    hand = hand_curve(truth, len(curve) - 1)
+    d, drop = dict(curve), max_drop(curve)
+    i9, h9 = reach(inter), reach(hand_inter)
+    if i9 is not None and h9 is not None:
+        half = "yes" if i9 <= h9 / 2 else "no"
+    else:  # not reached in the rounds: undecided only while fewer than half the hand's interactions were spent
+        half = "no (not reached)" if h9 is not None and inter[-1][0] > h9 / 2 else "not reached in the rounds"
+    print(f"  curve {json.dumps(curve)}\n  hand  {json.dumps(hand)}")
+    print(f"  interactions {json.dumps(inter)}\n  hand_interactions {json.dumps(hand_inter)}")
+    print(f"  largest drop {drop}; previous prediction kept in {kept} of {len(rounds)} rounds; "
+          f"suggestions: recall {recall}, false {false} (most in a round); missed lesions "
+          f"(label, voxels, contrast in SD): {missed}")
+    print(f"  interactions to Dice 0.9: learner {i9 if i9 is not None else f'> {inter[-1][0]}'}, by hand {h9}; "
+          f"within half of by hand: {half}")
+    print(f"  ROW {setting} seed {ARGS.seed} vol_{v:03d}: Dice@3 {d.get(3)} Dice@5 {d.get(5)} "
+          f"drop {drop} recall {recall} false {false} inter@0.9 {i9} hand@0.9 {h9}", flush=True)
+    print(f"  Dice at 5 corrections: {d.get(5)}; corrections to Dice 0.9: "
+          f"{reach(curve) if reach(curve) is not None else f'> {curve[-1][0]}'} (a quarter of the lesion slices: "
+          f"{n_les / 4:.1f}); {time.perf_counter() - t:.0f} s", flush=True)
+    title = f"demo MRI seed {ARGS.seed}, {setting} lesions, vol_{v:03d} ({n_les} lesion slices)"
+    return {"setting": setting, "vol": v, "d3": d.get(3), "d5": d.get(5), "drop": drop, "recall": recall,
+            "false": false, "i9": i9, "h9": h9, "plot": (curve, hand, title, inter, hand_inter)}
+
+
+def plot_rows(rows, path):
+    """The first volume's curves at ``path`` (two panels); the first hard volume's at PATH_hard.png too."""
+    hard = next((r for r in rows if r["setting"] == "hard"), None)
+    todo = [(rows[0], Path(path))] if rows else []
+    if hard is not None and hard is not rows[0]:
+        todo.append((hard, Path(path).with_name(Path(path).stem + "_hard" + Path(path).suffix)))
+    for row, out in todo:
+        curve, hand, title, inter, hand_inter = row["plot"]
+        plot_curves(curve, hand, out, title=title, interactions=inter, hand_interactions=hand_inter)
+        print(f"plot: {out}", flush=True)
+
+
+def summary(rows):
+    """A compact table of every volume's figures (markdown, to quote in docs/benchmarks.md)."""
+    show = lambda x: "-" if x is None else str(x)  # noqa: E731
+    lines = ["| setting | vol | Dice@3 | Dice@5 | largest drop | recall | false "
+             "| interactions to 0.9: learner / hand |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        i9 = f"> {r['plot'][3][-1][0]}" if r["i9"] is None else r["i9"]
+        lines.append(f"| {r['setting']} | {r['vol']:03d} | {show(r['d3'])} | {show(r['d5'])} | {r['drop']} | "
+                     f"{show(r['recall'])} | {r['false']} | {i9} / {show(r['h9'])} |")
+    print(f"\nSUMMARY (seed {ARGS.seed}, {ARGS.rounds} rounds)\n" + "\n".join(lines), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="/tmp/labelassist-bench-propagate")
@@ -130,7 +222,8 @@ def main():
     ap.add_argument("--settings", nargs="+", default=["easy", "hard"])
     ap.add_argument("--volumes", nargs="+", type=int, default=[0])
     ap.add_argument("--seed", type=int, default=5, help="demo data seed (5; pick one not tuned on for figures)")
-    ap.add_argument("--plot", help="PNG of the first curve")
+    ap.add_argument("--plot", metavar="PNG", help="the first volume's curves over corrected slices and over "
+                    "interactions; the first hard volume's at PNG with the suffix _hard too")
     ap.add_argument("--time-only", action="store_true")
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--device", default="cpu")
@@ -144,50 +237,14 @@ def main():
     data = Path(ARGS.data + ("" if ARGS.seed == 5 else f"-seed{ARGS.seed}"))
     if not (data / "manifest.json").is_file():
         write_demo_data(data, seed=ARGS.seed, n_mri=3, n_us=0)
-    results = {}
+    rows = []
     for setting in [] if ARGS.time_only else ARGS.settings:
         start = project_net(setting, ARGS.project, ARGS.device) if ARGS.project else None
-        for v in ARGS.volumes:
-            img = load_volume(data / f"mri/{setting}/vol_{v:03d}.nii.gz").array
-            truth = load_volume(data / f"mri/{setting}/vol_{v:03d}_mask.nii.gz", labels=True).array > 0
-            n_les = int(truth.reshape(len(truth), -1).any(1).sum())
-            print(f"\n## {setting} vol_{v:03d}: {img.shape}, {n_les} lesion slices, {int(truth.sum())} lesion voxels",
-                  flush=True)
-            t = time.perf_counter()
-            fit, prob = cold_start(img, classifier=demo_model_path(), device=ARGS.device)
-            options = {"merge": False} if ARGS.no_merge else {}
-            options.update({} if ARGS.gate_margin is None else {"gate_margin": ARGS.gate_margin})
-            rounds = []
-            real, propagation.propagate = recording(rounds, **options)
-            try:
-                curve, _ = simulate(img, truth, fit=fit, probability=prob, model=start, rounds=ARGS.rounds,
-                                    device=ARGS.device, log=lambda s: print("  " + s, flush=True))
-            finally:
-                propagation.propagate = real
-            recall, false, missed = suggestion_figures(img, truth, rounds)
-            if ARGS.save:
-                Path(ARGS.save).mkdir(parents=True, exist_ok=True)
-                np.savez_compressed(Path(ARGS.save) / f"{setting}_seed{ARGS.seed}_vol{v:03d}.npz", image=img, truth=truth,
-                                    probability=np.stack([r.probability for _, r in rounds]),
-                                    masks=np.stack([r.masks for _, r in rounds]),
-                                    reviewed=np.array([np.isin(np.arange(len(img)), rev) for rev, _ in rounds]))
-            kept = sum(r.meta.get("kept_previous", False) for _, r in rounds)
-            hand = hand_curve(truth, len(curve) - 1)
-            at5 = dict(curve).get(5)
-            reach = next((k for k, d in curve if d >= 0.9), None)
-            print(f"  curve {json.dumps(curve)}\n  hand  {json.dumps(hand)}")
-            print(f"  largest drop {max_drop(curve)}; previous prediction kept in {kept} of {len(rounds)} rounds; "
-                  f"suggestions: recall {recall}, false {false} (most in a round); missed lesions "
-                  f"(label, voxels, contrast in SD): {missed}")
-            d = dict(curve)
-            print(f"  ROW {setting} seed {ARGS.seed} vol_{v:03d}: Dice@3 {d.get(3)} Dice@5 {d.get(5)} "
-                  f"drop {max_drop(curve)} recall {recall} false {false}", flush=True)
-            print(f"  Dice at 5 corrections: {at5}; corrections to Dice 0.9: "
-                  f"{reach if reach is not None else f'> {curve[-1][0]}'} (a quarter of the lesion slices: {n_les / 4:.1f}); "
-                  f"{time.perf_counter() - t:.0f} s", flush=True)
-            results[(setting, v)] = (curve, hand)
-            if ARGS.plot and len(results) == 1:
-                plot_curves(curve, hand, ARGS.plot, title=f"demo MRI, {setting} lesions ({n_les} lesion slices)")
+        rows += [run_volume(data, setting, v, start) for v in ARGS.volumes]
+    if rows:
+        summary(rows)
+    if ARGS.plot and rows:
+        plot_rows(rows, ARGS.plot)
     if not ARGS.no_time:
         sec, meta = time_155(ARGS.device)
         print(f"\npropagation over 155 x 240 x 240 ({meta['reviewed']} reviewed slices, {meta['steps']} steps, "
