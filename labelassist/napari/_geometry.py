@@ -15,12 +15,13 @@ import numpy as np
 from labelassist.io import Volume
 from labelassist.io.volume import spacing_zyx
 
-__all__ = ["world_axes", "napari_affine", "ras_affine", "layer_geometry", "volume_from_layer",
-           "volume_for_writer", "VOLUME_KEY", "GEOMETRY_KEY"]
+__all__ = ["world_axes", "axis_labels", "SLICE_LABEL", "napari_affine", "ras_affine", "layer_geometry",
+           "volume_from_layer", "volume_for_writer", "VOLUME_KEY", "GEOMETRY_KEY"]
 
 VOLUME_KEY = "labelassist_volume"  # the full Volume (image layers made by labelassist)
 GEOMETRY_KEY = "labelassist_geometry"  # affine, shape, source, format, header (every labelassist layer)
 _RAS = "RAS"
+SLICE_LABEL = "slice"  # the slider's axis label: it counts the volume's slices (napari's default label is "-3")
 
 
 def world_axes(affine) -> str:
@@ -28,6 +29,12 @@ def world_axes(affine) -> str:
     a = np.abs(np.asarray(affine, float)[:3, :3])
     order = [int(np.argmax(a[:, col])) for col in (2, 1, 0)]  # voxel x, y, z columns <- array x, y, z
     return "".join(_RAS[i] for i in order) if len(set(order)) == 3 else "SAR"
+
+
+def axis_labels(volume: Volume) -> tuple[str, str, str]:
+    """napari axis labels of a volume's layers: ``("slice", "A", "R")`` for an axial volume (world axes S, A, R)."""
+    axes = world_axes(volume.affine)
+    return SLICE_LABEL, axes[1], axes[2]
 
 
 def napari_affine(affine, axes: str | None = None) -> np.ndarray:

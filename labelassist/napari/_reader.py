@@ -9,7 +9,7 @@ import numpy as np
 
 from labelassist.io import Volume, load_volume
 from labelassist.io.formats import by_suffix
-from labelassist.napari._geometry import GEOMETRY_KEY, VOLUME_KEY, layer_geometry, napari_affine
+from labelassist.napari._geometry import GEOMETRY_KEY, VOLUME_KEY, axis_labels, layer_geometry, napari_affine
 
 __all__ = ["get_reader", "read", "image_layer_data"]
 
@@ -39,6 +39,8 @@ def image_layer_data(volume: Volume, *, name: str = "image") -> tuple:
         data = data[..., 0]  # the engine works on every channel; the picture shows the first
     lo, hi = np.percentile(data[:: max(1, len(data) // 8)], [0.5, 99.5]) if data.size else (0, 1)
     kwargs.setdefault("contrast_limits", [float(lo), float(hi) if hi > lo else float(lo) + 1])
+    if data.ndim - bool(kwargs.get("rgb")) == 3:  # the slider reads "slice" from the first layer on (sized to fit)
+        kwargs["axis_labels"] = axis_labels(volume)
     meta = {
         "name": name,
         "affine": napari_affine(volume.affine),

@@ -1,5 +1,6 @@
-"""The napari side of :class:`~labelassist.widgets.ReviewView`: four layers on the controller's arrays,
-the dims slider as the current slice, paint strokes reported as corrected slices, keys bound on the viewer."""
+"""The napari side of :class:`~labelassist.widgets.ReviewView`: four layers on the controller's arrays and the
+suggested lesions as green outlines over them, the dims slider as the current slice (labelled ``slice``), paint
+strokes reported as corrected slices, keys bound on the viewer."""
 
 from __future__ import annotations
 
@@ -7,12 +8,21 @@ from collections.abc import Callable
 
 import numpy as np
 
-from labelassist.napari._geometry import GEOMETRY_KEY, layer_geometry, napari_affine
-from labelassist.widgets import ReviewView
+from labelassist.napari._geometry import GEOMETRY_KEY, SLICE_LABEL, axis_labels, layer_geometry, napari_affine
+from labelassist.widgets import SUGGESTED, SUGGESTED_RGB, ReviewView
 
-__all__ = ["NapariView"]
+__all__ = ["NapariView", "SLICE_LABEL", "suggested_colormap"]
 
 CAM, PERIMETER, LABELS = "grad-cam", "perimeter", "boundaryfit"
+OUTLINE_PX = 2  # the suggested lesions' outline width
+
+
+def suggested_colormap():
+    """A napari label colormap that draws every nonzero label in :data:`SUGGESTED_RGB` and 0 transparent."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    rgba = np.array([*SUGGESTED_RGB, 255], float) / 255
+    return DirectLabelColormap(color_dict={None: rgba, 0: np.zeros(4)})
 
 
 def painted_slices(history_item) -> list[int]:
@@ -46,7 +56,9 @@ class NapariView(ReviewView):
         self.on_paint, self.on_slice = on_paint, on_slice
         self.image_layer = None
         self.layers: dict = {}
+        self._geo: dict = {}  # the world transform every overlay shares with the image layer
         self._bound: list[str] = []
+        self._editing = False  # edit_slice in progress: its paint event is not a stroke of the reviewer
         self.labels_added: list[Callable] = []  # called with each new ``boundaryfit`` layer (the region tool)
         viewer.dims.events.current_step.connect(self._on_step)
 
@@ -66,7 +78,9 @@ class NapariView(ReviewView):
                    "rotate": src.rotate, "shear": src.shear}
         else:  # a 2-D image reviewed as one slice
             geo = {"affine": napari_affine(volume.affine)}
-        for name in (CAM, PERIMETER, LABELS):  # a new volume replaces the previous review's layers
+        geo["axis_labels"] = axis_labels(volume)  # the slider reads "slice" (napari takes the layers' labels)
+        self._geo = geo
+        for name in (CAM, PERIMETER, LABELS, SUGGESTED):  # a new volume replaces the previous review's layers
             old = self.layers.pop(name, None)
             if old is not None and old in self.viewer.layers:
                 self.viewer.layers.remove(old)
@@ -82,6 +96,38 @@ class NapariView(ReviewView):
         for hook in self.labels_added:
             hook(labels_layer)
         v.layers.selection.active = labels_layer
+        self._update_slice_label()
+
+    def show_suggestions(self, suggested) -> None:
+        labels_layer = self.layers.get(LABELS)
+        if labels_layer is None:
+            return
+        old = self.layers.pop(SUGGESTED, None)
+        if old is not None and old in self.viewer.layers:
+            self.viewer.layers.remove(old)
+        layer = self.viewer.add_labels(suggested, name=SUGGESTED, colormap=suggested_colormap(), opacity=1.0,
+                                       blending="translucent", metadata=dict(labels_layer.metadata), **self._geo)
+        layer.contour = OUTLINE_PX
+        layer.editable = False  # drawn, never painted: the reviewer accepts a suggestion with S
+        self.layers[SUGGESTED] = layer
+        self.viewer.layers.selection.active = labels_layer
+
+    def edit_slice(self, index: int, mask) -> bool:
+        """Slice ``index`` of ``boundaryfit`` becomes ``mask`` as one step of the layer's undo (its history through
+        ``block_history`` and ``data_setitem``, which redraws the changed box); False without the layer."""
+        layer = self.layers.get(LABELS)
+        if layer is None or layer not in self.viewer.layers:
+            return False
+        mask = np.asarray(mask, dtype=layer.data.dtype)
+        ys, xs = np.nonzero(np.asarray(layer.data[index]) != mask)
+        if ys.size:
+            self._editing = True  # the controller marks the slice corrected itself
+            try:
+                with layer.block_history():
+                    layer.data_setitem((np.full(ys.shape, int(index), np.intp), ys, xs), mask[ys, xs])
+            finally:
+                self._editing = False
+        return True
 
     def refresh(self, index: int | None = None) -> None:
         if index is not None and index != self.current_index():
@@ -116,12 +162,33 @@ class NapariView(ReviewView):
         axis = self.viewer.dims.ndim - layer.ndim
         self.viewer.dims.set_point(axis, float(world[0]))
 
+    def _slice_axis(self) -> int:
+        return self.viewer.dims.ndim - self._reference().ndim
+
+    def _update_slice_label(self) -> None:
+        """The slider counts napari's world steps: the slice index when the slices run up the world axis (the
+        layers' axis label ``slice`` stands). Where they run down it (or another layer widens the range) the count
+        differs, and the dims label then says the slice itself: ``slice 5``."""
+        dims = self.viewer.dims
+        axis = self._slice_axis()
+        if not 0 <= axis < dims.ndim:
+            return
+        index = self.current_index()
+        text = SLICE_LABEL if dims.current_step[axis] == index else f"{SLICE_LABEL} {index}"
+        if dims.axis_labels[axis] != text:
+            labels = list(dims.axis_labels)
+            labels[axis] = text
+            dims.axis_labels = labels
+
     def _on_step(self, event=None) -> None:
         if self._reference() is not None:
+            if LABELS in self.layers:
+                self._update_slice_label()
             self.on_slice(self.current_index())
 
     def _on_paint(self, event) -> None:
-        self.on_paint(painted_slices(event.value))
+        if not self._editing:
+            self.on_paint(painted_slices(event.value))
 
     # -- keys -------------------------------------------------------------------------------------
     def install_shortcuts(self, shortcuts) -> None:
