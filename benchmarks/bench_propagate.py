@@ -4,7 +4,7 @@ reach Dice 0.9, the largest drop between rounds, suggested lesions, and the time
 
     python benchmarks/bench_propagate.py [--data DIR] [--seed 5] [--rounds 8] [--settings easy hard]
         [--volumes 0] [--plot docs/simulate_review.png] [--time-only] [--device cpu] [--project N]
-        [--no-merge] [--gate-margin 0.05] [--save DIR]
+        [--no-merge] [--no-hold] [--gate-margin 0.05] [--save DIR]
 
 Per volume it prints the curve, the **largest drop** (the largest fall of whole-volume Dice from one round to
 the next; the goal is at most 0.02), and the **suggestions** of every round (:mod:`labelassist.core.propagate.suggest`):
@@ -149,6 +149,7 @@ def run_volume(data, setting, v, start):
     fit, prob = pipe.masks(), np.array([r.probability for r in pipe.results], float)
     regions = VolumeRegions([r.perimeter for r in pipe.results], img)
     options = {"merge": False} if ARGS.no_merge else {}
+    options.update({"previous_masks": None} if ARGS.no_hold else {})
     options.update({} if ARGS.gate_margin is None else {"gate_margin": ARGS.gate_margin})
     rounds = []
     real, propagation.propagate = recording(rounds, **options)
@@ -166,6 +167,7 @@ def run_volume(data, setting, v, start):
                             masks=np.stack([r.masks for _, r in rounds]),
                             reviewed=np.array([np.isin(np.arange(len(img)), rev) for rev, _ in rounds]))
     kept = sum(r.meta.get("kept_previous", False) for _, r in rounds)
+    held = [r.meta.get("held_previous", 0) for _, r in rounds]  # voxels the floor kept, per round
     hand = hand_curve(truth, len(curve) - 1)
     d, drop = dict(curve), max_drop(curve)
     i9, h9 = reach(inter), reach(hand_inter)
@@ -175,7 +177,8 @@ def run_volume(data, setting, v, start):
         half = "no (not reached)" if h9 is not None and inter[-1][0] > h9 / 2 else "not reached in the rounds"
     print(f"  curve {json.dumps(curve)}\n  hand  {json.dumps(hand)}")
     print(f"  interactions {json.dumps(inter)}\n  hand_interactions {json.dumps(hand_inter)}")
-    print(f"  largest drop {drop}; previous prediction kept in {kept} of {len(rounds)} rounds; "
+    print(f"  largest drop {drop} (after round 1: {max_drop(curve[1:])}); previous prediction kept in {kept} of "
+          f"{len(rounds)} rounds; floor held voxels in {sum(h > 0 for h in held)} rounds {held}; "
           f"suggestions: recall {recall}, false {false} (most in a round); missed lesions "
           f"(label, voxels, contrast in SD): {missed}")
     print(f"  interactions to Dice 0.9: learner {i9 if i9 is not None else f'> {inter[-1][0]}'}, by hand {h9}; "
@@ -228,6 +231,7 @@ def main():
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-merge", action="store_true", help="propagate's merge=False: the new net alone")
+    ap.add_argument("--no-hold", action="store_true", help="propagate without previous_masks: no floor")
     ap.add_argument("--gate-margin", type=float, help="propagate's gate_margin (inf: no gate)")
     ap.add_argument("--save", metavar="DIR", help="write each round's probability, masks and reviewed slices (npz)")
     ap.add_argument("--project", type=int, default=0, metavar="N",

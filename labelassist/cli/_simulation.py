@@ -94,7 +94,7 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
     truth = (np.nan_to_num(np.asarray(truth, np.float32)) > 0).astype(np.uint8)
     fit = np.asarray(fit, np.uint8)
     labels, queue = _first_queue(image, truth, fit, probability, model, device)
-    reviewed, trained, effort = [], model is not None, 0
+    reviewed, trained, effort, predicted = [], model is not None, 0, model is not None  # predicted: the net's labels
     curve = [[0, round(float(dice(labels, truth)), 4)]]
     inter = None if regions is None else [[0, curve[0][1]]]
     for r in range(1, rounds + 1):
@@ -106,15 +106,16 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
             _, clicks, strokes = correct_slice(labels[i], truth[i], regions[i])
             effort += clicks + strokes
             note = f", {clicks} clicks + {strokes} strokes"
+        shown = labels.copy() if predicted else None  # the net's masks as the reviewer saw them
         labels[i] = truth[i]
         reviewed.append(i)
         can_learn = model is not None or truth[reviewed].any()
         if can_learn and (len(reviewed) % retrain_every == 0 or not trained):
             res = propagate(image, labels, reviewed, weak=fit, model=model, device=device, seed=seed + r,
-                            steps=steps if model is None else None)
-            model, labels, trained = res.model, res.masks, True
+                            steps=steps if model is None else None, previous_masks=shown)
+            model, labels, trained, predicted = res.model, res.masks, True, True
             queue = review_queue(res.confidence, reviewed=reviewed, segmenter_masks=res.masks, fit_masks=fit,
-                                 suggestions=res.suggestions)  # a lesion nobody drew comes first
+                                 suggestions=res.suggestions)  # a lesion nobody drew weighs in
         else:
             queue = [q for q in queue if q not in reviewed]
         curve.append([len(reviewed), round(float(dice(labels, truth)), 4)])

@@ -15,7 +15,8 @@ from labelassist.core.review import REJECTED
 __all__ = ["Learner", "run_propagation"]
 
 
-def run_propagation(ctx, progress, cancel, *, labels, reviewed, rejected, cam, weak, steps=None):
+def run_propagation(ctx, progress, cancel, *, labels, reviewed, rejected, cam, weak, steps=None,
+                    previous_masks=None):
     """Engine-thread job: train/fine-tune the engine's segmenter (``ctx.segmenter``) on the reviewed slices,
     predict the rest; returns ``{"masks", "confidence", "queue", "meta", "suggestions", "suggested"}``: the slice
     range of each suggested lesion, best first, and their volume (``k`` on the k-th, or None). Never in ``masks``,
@@ -25,7 +26,8 @@ def run_propagation(ctx, progress, cancel, *, labels, reviewed, rejected, cam, w
 
     pipe = ctx.pipeline
     result = propagate(pipe.array, labels, reviewed, rejected=rejected, cam=cam, weak=weak,
-                       model=ctx.segmenter, device=ctx.device, steps=steps, progress=progress, cancel=cancel)
+                       model=ctx.segmenter, device=ctx.device, steps=steps, previous_masks=previous_masks,
+                       progress=progress, cancel=cancel)
     ctx.segmenter = result.model
     queue = review_queue(result.confidence, reviewed=reviewed, segmenter_masks=result.masks,
                          fit_masks=weak if weak is not None else None, suggestions=result.suggestions)
@@ -48,11 +50,13 @@ class Learner:
         self.controller = controller
         self.segmenter_slices: set[int] = set()  # unreviewed slices whose proposal comes from the segmenter
         self.queue: list[int] = []  # unreviewed slices, the least certain first
+        self.previous_masks = None  # the last propagation's masks: what it showed stays unless shown wrong
 
     def reset(self) -> None:
         """A new volume: no segmenter proposal, no queue."""
         self.segmenter_slices = set()
         self.queue = []
+        self.previous_masks = None
 
     # -- calibration ------------------------------------------------------------------------------
     def calibrate(self):
@@ -103,7 +107,7 @@ class Learner:
         weak = st.labels.copy() if any(st.has_proposal(i) for i in st.unreviewed_indices()) else None
         job = c.engine.call("propagate", run_propagation, labels=st.labels.copy(), reviewed=reviewed,
                             rejected=st.reviewed_indices((REJECTED,)), cam=c.cam.copy() if computed else None,
-                            weak=weak, steps=steps)
+                            weak=weak, steps=steps, previous_masks=self.previous_masks)
         c.follow(job, returned=self.apply, cancelled=lambda: c.say("Propagation cancelled"))
         c.say(f"Propagating from {len(reviewed)} reviewed slices...")
         return job
@@ -122,6 +126,7 @@ class Learner:
                 c.mark_fresh(i)
                 changed += 1
         self.queue = [i for i in result["queue"] if not st.is_reviewed(i)]
+        self.previous_masks = np.asarray(result["masks"], np.uint8).copy() if result["meta"].get("steps") else None
         self.show_suggested(result.get("suggested"))
         c.view.refresh(None)
         c.refresh_strip()
@@ -134,7 +139,7 @@ class Learner:
                 "No reviewed slice shows a lesion yet, so the segmenter only predicted (it learns once one does)")
         found = result.get("suggestions") or []
         where = (f"; {len(found)} suggested lesion{'s' if len(found) != 1 else ''} away from the drawn ones (slices "
-                 + ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in found) + "): Next goes there first"
+                 + ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in found) + "): green outlines, S accepts, Next weighs them in"
                  if found else "")
         c.say(f"{head}: re-predicted {changed} slices "
               f"(mean confidence {conf[st.unreviewed_indices()].mean() if changed else 1.0:.2f}); "

@@ -96,3 +96,43 @@ def test_a_negative_gate_margin_is_one_line():
     img, mask = _volume()
     with pytest.raises(ParameterError, match="gate_margin must be >= 0"):
         propagate(img, mask, [4], steps=1, device="cpu", gate_margin=-0.1)
+
+
+def test_what_the_previous_result_showed_stays_unless_the_reviewer_showed_it_over_predicts():
+    from labelassist.core.propagate.keeps import hold_previous
+
+    labels = np.zeros((4, 8, 8), np.uint8)
+    labels[1, 2:5, 2:5] = 1  # the reviewer's newest correction adds lesion on slice 1
+    truth = reviewed_slices(labels, [1], shape=(4, 8, 8))
+    previous = np.zeros((4, 8, 8), np.uint8)
+    previous[2, 2:5, 2:5] = 1  # the previous result showed a lesion on unreviewed slice 2
+    previous[1, 3, 3] = 1  # and part of the lesion on slice 1 (no over-prediction)
+    masks = np.zeros((4, 8, 8), np.uint8)
+    masks[1] = labels[1]  # the new nets both lost slice 2's lesion
+    record = hold_previous(masks, previous, truth)
+    assert record == {"held_previous": 9, "over_predicted": False}
+    assert masks[2, 2:5, 2:5].all() and np.array_equal(masks[1], labels[1])  # reviewed slice: the truth
+    previous[1, 6:8, 6:8] = 1  # 4 px marked lesion where the reviewer drew none: within noise
+    masks[2] = 0
+    assert hold_previous(masks, previous, truth)["held_previous"] == 9
+    previous[1, 0, 0:3] = 1  # 7 px: the previous result over-predicts, so the new masks stand
+    masks[2] = 0
+    assert hold_previous(masks, previous, truth) == {"held_previous": 0, "over_predicted": True}
+    assert not masks[2].any()
+
+
+def test_propagate_holds_the_previous_masks_and_checks_their_shape(first_round, monkeypatch):
+    from labelassist.errors import ParameterError
+
+    img, mask, labels, res = first_round
+    monkeypatch.setattr(propagation, "train_segmenter", _blind)  # a new net that sees nothing at all
+    shown = res.masks.copy()
+    labels = res.masks.copy()
+    labels[5] = mask[5]
+    out = propagate(img, labels, FIRST + [5], model=res.model, seed=1, gate_margin=float("inf"), merge=False,
+                    previous_masks=shown, **FAST)
+    unreviewed = [i for i in range(len(img)) if i not in FIRST + [5]]
+    assert out.meta["held_previous"] > 0 and not out.meta["over_predicted"]
+    assert np.array_equal(out.masks[unreviewed] > 0, shown[unreviewed] > 0)  # nothing the reviewer saw is undone
+    with pytest.raises(ParameterError, match="previous_masks has shape"):
+        propagate(img, labels, FIRST + [5], model=res.model, previous_masks=shown[:3], **FAST)

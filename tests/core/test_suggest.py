@@ -65,14 +65,15 @@ def test_bad_input_is_one_line(kwargs, match):
         suggest_lesions(np.zeros((2, 4, 4)), **args)
 
 
-def test_the_queue_sends_the_reviewer_to_the_best_suggestion():
+def test_the_queue_sends_the_reviewer_to_the_suggestions_by_their_score():
     conf = np.full(10, 0.5)
     conf[7] = 0.0  # the slice the segmenter is least sure of
     found = [Suggestion(1, (2, 3), 3, 20, 0.7), Suggestion(2, (8, 8), 8, 5, 0.4)]
     queue = review_queue(conf, reviewed=[5], suggestions=found)
     assert queue[:3] == [3, 7, 8] and 5 not in queue and sorted(queue) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
-    assert review_queue(conf, reviewed=[5, 3], suggestions=found)[0] == 8  # the best one not yet looked at
+    assert review_queue(conf, reviewed=[5, 3], suggestions=found)[:2] == [7, 8]  # a weak one after uncertainty
     assert review_queue(conf, reviewed=[5])[0] == 7
+    assert review_queue(conf, reviewed=[5], suggestions=found, suggestion_weight=0)[0] == 7
 
 
 def test_propagate_returns_an_undrawn_lesion_as_a_suggestion_never_in_the_masks():

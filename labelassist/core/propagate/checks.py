@@ -8,7 +8,7 @@ import numpy as np
 
 from labelassist.errors import ParameterError
 
-__all__ = ["check_image", "check_cam", "check_options", "slice_index"]
+__all__ = ["check_image", "check_cam", "check_options", "check_previous", "slice_index"]
 
 
 def check_image(image) -> np.ndarray:
@@ -29,6 +29,15 @@ def check_cam(cam, shape, meta) -> np.ndarray | None:
     if cam.shape != tuple(shape):
         raise ParameterError(f"cam has shape {cam.shape} but the volume's slices are {tuple(shape)}; they must match")
     return np.nan_to_num(cam)
+
+
+def check_previous(previous_masks, shape) -> np.ndarray:
+    """``previous_masks`` as an array of the volume's shape (z, y, x)."""
+    a = np.asarray(previous_masks)
+    if a.shape != tuple(shape):
+        raise ParameterError(f"previous_masks has shape {a.shape} but the volume is {tuple(shape)}: pass the "
+                             "previous propagation's masks of this volume")
+    return a
 
 
 def slice_index(i, z: int, name: str) -> int:

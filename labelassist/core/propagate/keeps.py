@@ -36,11 +36,14 @@ from labelassist.core.nets.segmenter_checkpoint import Segmenter
 from labelassist.core.propagate.predict import to_grid
 from labelassist.core.propagate.targets import ReviewedSlices
 
-__all__ = ["previous_net", "reviewed_dice", "keep_or_merge", "GATE_MARGIN"]
+__all__ = ["previous_net", "reviewed_dice", "keep_or_merge", "hold_previous", "GATE_MARGIN", "OVER_PREDICTION"]
 
 # The new net is refused when its Dice on the reviewed slices is this much below the previous net's: Dice on a
 # few slices is noisy (0.02 apart between two runs of the same fine-tune on one slice in the tests).
 GATE_MARGIN = 0.05
+# Pixels of a reviewed slice that the previous result marked lesion and the reviewer did not: more than this
+# is evidence that the previous result over-predicts, and the learner may then take lesion voxels away.
+OVER_PREDICTION = 4
 
 
 def previous_net(model: Segmenter | None, steps: int, device) -> Segmenter | None:
@@ -95,3 +98,40 @@ def keep_or_merge(new, previous, truth: ReviewedSlices, shape, *, threshold: flo
     if kept:
         return previous, record
     return (torch.maximum(new, previous) if merge else new), record
+
+
+def hold_previous(masks, previous, truth: ReviewedSlices, *, over: int = OVER_PREDICTION) -> dict:
+    """The floor: what the previous result showed as lesion stays lesion, unless the reviewer showed it over-predicts.
+
+    Two consecutive nets can both lose part of a lesion that the net before them found (a fine-tune on one more
+    lesion-free slice teaches "less lesion" everywhere), and the merge alone then lets it go. A correction that
+    only adds lesion, or confirms an empty slice the previous result left empty, is no evidence that anything
+    shown was wrong; so on the unreviewed slices the previous result's lesion voxels are kept. Once a reviewed
+    slice holds more than ``over`` pixels the previous result marked lesion and the reviewer did not, the
+    previous result is known to over-predict and the new masks stand as they are.
+
+    Parameters
+    ----------
+    masks : ndarray of uint8 (z, y, x)
+        The new masks (edited in place; the reviewed slices already hold the truth).
+    previous : ndarray (z, y, x)
+        The previous result's masks as the reviewer saw them (nonzero: lesion), including on the slices reviewed
+        since.
+    truth : ReviewedSlices
+        The reviewer's truth.
+    over : int
+        See above.
+
+    Returns
+    -------
+    dict
+        ``held_previous`` (voxels kept from the previous result) and ``over_predicted`` (bool) for the run's meta.
+    """
+    prev = np.asarray(previous) > 0
+    wrong = [int((prev[i] & (t <= 0)).sum()) for i, t in zip(truth.indices, truth.truth)]
+    if any(w > over for w in wrong):
+        return {"held_previous": 0, "over_predicted": True}
+    hold = prev & (masks == 0)
+    hold[list(truth.indices)] = False  # the reviewed slices are the truth
+    masks[hold] = 1
+    return {"held_previous": int(hold.sum()), "over_predicted": False}

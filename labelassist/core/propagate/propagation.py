@@ -30,9 +30,9 @@ import numpy as np
 from labelassist.core.nets.inputs import normalise_volume
 from labelassist.core.nets.segmenter_checkpoint import SEGMENTER_FORMAT, Segmenter, load_segmenter, save_segmenter
 from labelassist.core.nets.unet import BASE_CHANNELS, DEPTH
-from labelassist.core.propagate.checks import check_cam, check_image, check_options
+from labelassist.core.propagate.checks import check_cam, check_image, check_options, check_previous
 from labelassist.core.propagate.data import stack_inputs
-from labelassist.core.propagate.keeps import GATE_MARGIN, keep_or_merge, previous_net
+from labelassist.core.propagate.keeps import GATE_MARGIN, hold_previous, keep_or_merge, previous_net
 from labelassist.core.propagate.predict import (PREDICT_BATCH_SIZE, SEGMENTER_THRESHOLD, predict, predict_tensor,
                                                 slice_confidence, to_grid)
 from labelassist.core.propagate.suggest import Suggestion, suggest_lesions
@@ -125,6 +125,7 @@ def propagate(
     connected: bool = True,
     merge: bool = True,
     gate_margin: float = GATE_MARGIN,
+    previous_masks=None,
     tta: bool = True,
     device="auto",
     seed: int = 0,
@@ -186,6 +187,10 @@ def propagate(
         prediction and net are kept, ``meta["kept_previous"]``); otherwise, with ``merge``, each voxel takes
         the higher of the two nets' probabilities (what one noisy fine-tune loses stays until the next net
         agrees). ``merge=False`` and ``gate_margin=inf``: the new net alone.
+    previous_masks : ndarray (z, y, x), optional
+        The previous propagation's masks as the reviewer saw them (before this round's corrections): its lesion
+        voxels on unreviewed slices stay lesion unless a reviewed slice shows it over-predicted
+        (:func:`~labelassist.core.propagate.keeps.hold_previous`; ``meta["held_previous"]``).
     tta : bool
         Average the prediction with that of the mirrored slice.
     device : str or torch.device
@@ -216,6 +221,7 @@ def propagate(
     check_options(truth, new=model is None, weak=weak, shape=image.shape[:3], weak_weight=weak_weight,
                   threshold=threshold, context=context, batch_size=batch_size, steps=steps,
                   gate_margin=gate_margin)
+    previous_masks = None if previous_masks is None else check_previous(previous_masks, image.shape[:3])
     device = resolve_device(device)
     n_image = 1 if image.ndim == 3 else image.shape[-1]
     if model is None:
@@ -246,6 +252,8 @@ def propagate(
     masks, prob, conf = to_grid(p, image.shape[1:3], threshold)
     _keep_reviewed(masks, prob, conf, truth)
     dropped = keep_connected(masks, truth.anchors) if connected and truth.anchors else 0
+    if previous_masks is not None:
+        kept.update(hold_previous(masks, previous_masks, truth))
     suggested, suggestions = suggest_lesions(prob, masks, truth.indices) if connected and truth.anchors else (None, [])
     segmenter.net.eval()
     run = {"reviewed": len(truth.indices), "positive": int(truth.positive.sum()), "weak": len(data.pools["weak"]),
