@@ -107,3 +107,30 @@ def test_a_new_propagation_replaces_the_suggestions(ctl):
     suggest(ctl, slices=(1,))
     suggest(ctl, slices=(4,), box=(slice(5, 9), slice(5, 9)))
     assert not ctl.suggested[1].any() and ctl.suggested[4, 6, 6]
+
+
+def test_the_next_propagation_is_given_the_masks_the_reviewer_saw(qtbot, ctl, monkeypatch):
+    """The learner's floor (never take back what it showed unless shown wrong) needs the last propagation's masks."""
+    import labelassist.core.propagate.propagation as propagation
+
+    seen = []
+
+    def fake(image, labels, reviewed, **kwargs):
+        seen.append(kwargs.get("previous_masks"))
+        z = len(labels)
+        return propagation.PropagationResult(masks=labels.copy(), probability=np.zeros(labels.shape, np.float16),
+                                             confidence=np.ones(z), model=None, meta={"steps": 1})
+
+    monkeypatch.setattr(propagation, "propagate", fake)
+    ctl.state.labels[1, 5:9, 5:9] = 1
+    ctl.mark_corrected([1])
+    job = ctl.propagate()
+    qtbot.waitUntil(lambda: job.done, timeout=30_000)
+    assert seen == [None]  # the first propagation has nothing to hold
+    shown = ctl.learner.previous_masks.copy()
+    assert shown[1, 5:9, 5:9].all()
+    ctl.state.labels[2, 20:24, 20:24] = 1
+    ctl.mark_corrected([2])
+    job = ctl.propagate()
+    qtbot.waitUntil(lambda: job.done, timeout=30_000)
+    assert np.array_equal(seen[-1], shown)  # what the reviewer saw before the correction on slice 2
