@@ -310,6 +310,10 @@ class ControlPanel(QWidget):
         for b in (self.calibrate_button, self.propagate_button, self.load_model_button, self.demo_model_button):
             b.setEnabled(not busy)
 
+    def show_job_progress(self, job: str, done: int, total: int) -> None:
+        """An engine job's progress (a bound slot: Qt drops the connection when the panel is deleted)."""
+        self.set_progress(done, total, f"{job} %p%")
+
     def set_progress(self, done: int, total: int, text: str = "") -> None:
         """Show progress; throttled to a few updates a second (a progress bar repaints synchronously)."""
         import time

@@ -114,8 +114,9 @@ class ReviewController(QObject):
         connect_panel(self, panel)
 
     def say(self, text: str, *, error: bool = False) -> None:
-        """Tell the reviewer (``message`` signal: the panel, the status bar)."""
-        self.message.emit(text, error)
+        """Tell the reviewer (``message`` signal: the panel, the status bar); nothing once closed."""
+        if not self._closed:  # an engine notice can come after close(), when the panel may be gone
+            self.message.emit(text, error)
 
     @property
     def closed(self) -> bool:
@@ -167,6 +168,8 @@ class ReviewController(QObject):
         return self.follow(self.engine.load_model(path))
 
     def _on_model(self, info: dict, device: str) -> None:
+        if self._closed:  # a model signal queued before close() can arrive after it (the panel may be gone)
+            return
         name = "demo model" if info.get("demo") else Path(info.get("path", "?")).name
         text = f"{name} ({info.get('arch')}, {info.get('input_size')}²) on {device}"
         if self.panel is not None:
@@ -280,7 +283,7 @@ class ReviewController(QObject):
         return self.learner.propagate(steps=steps)
 
     def _on_slice_ready(self, index: int) -> None:
-        if self.state is None:
+        if self._closed or self.state is None:
             return
         view = self.engine.result(index)
         if view is None:
@@ -373,16 +376,13 @@ class ReviewController(QObject):
         st = self.state
         self.panel.set_statuses(st.statuses, [st.has_proposal(i) for i in range(st.n_slices)], self.current)
 
-    # -- calibration ------------------------------------------------------------------------------
     def calibrate(self):
-        """Grid search of threshold and gate on the reviewed slices (a rejected slice counts as empty), then
-        re-fit the unreviewed ones; returns the job (None when there is nothing to calibrate on)."""
+        """Grid search of threshold and gate on the reviewed slices, then re-fit the rest (:class:`Learner`)."""
         return self.learner.calibrate()  # ``calibrated`` is emitted once the learner applied the result
 
     # -- export and session -----------------------------------------------------------------------
     def export(self, path=None, *, confirm=None) -> Path | None:
-        """Write the label volume (source geometry, atomically; an earlier export kept as a numbered backup) and
-        the session beside it. ``confirm(text) -> bool`` is asked before replacing another volume's export."""
+        """Write the label volume and the session beside it (:meth:`SessionKeeper.export`; ``confirm(text)``)."""
         return self.sessions.export(path, confirm=confirm)  # emits ``exported`` when written
 
     def save_session(self, *, wait: bool = False) -> None:

@@ -41,6 +41,6 @@ def connect_panel(controller, panel) -> None:
     panel.slice_clicked.connect(controller.show_slice)
     controller.message.connect(panel.show_message)
     controller.engine.busy_changed.connect(panel.set_busy)
-    controller.engine.progress.connect(lambda job, d, t: panel.set_progress(d, t, f"{job} %p%"))
+    controller.engine.progress.connect(panel.show_job_progress)
     panel.set_shortcut_hints({k: v for k, v in SHORTCUT_KEYS.items()})
     panel.set_params(asdict(controller.engine.params))
