@@ -10,7 +10,7 @@ import numpy as np
 from qtpy.QtGui import QColor, QImage
 from scipy import ndimage
 
-from labelassist.widgets.view import SUGGESTED, SUGGESTED_RGB
+from labelassist.widgets.view import SUGGESTED, SUGGESTED_OUTLINE_PX, SUGGESTED_RGB
 
 __all__ = [
     "ArrayImage",
@@ -40,7 +40,7 @@ LAYERS = {
 }
 LABEL_RGB = (255, 40, 220)  # boundaryfit: magenta, a colour the heat map never takes
 PERIMETER_RGB = (255, 220, 0)
-OUTLINE_PX = 2  # width of the suggested lesions' outline, in slice pixels
+OUTLINE_PX = SUGGESTED_OUTLINE_PX  # width of the suggested lesions' outline, in slice pixels
 
 
 def default_window(array: np.ndarray) -> tuple[float, float]:

@@ -10,11 +10,11 @@ import numpy as np
 
 from labelassist.napari._geometry import GEOMETRY_KEY, SLICE_LABEL, axis_labels, layer_geometry, napari_affine
 from labelassist.widgets import SUGGESTED, SUGGESTED_RGB, ReviewView
+from labelassist.widgets.view import SUGGESTED_OUTLINE_PX
 
 __all__ = ["NapariView", "SLICE_LABEL", "suggested_colormap"]
 
 CAM, PERIMETER, LABELS = "grad-cam", "perimeter", "boundaryfit"
-OUTLINE_PX = 2  # the suggested lesions' outline width
 
 
 def suggested_colormap():
@@ -107,7 +107,7 @@ class NapariView(ReviewView):
             self.viewer.layers.remove(old)
         layer = self.viewer.add_labels(suggested, name=SUGGESTED, colormap=suggested_colormap(), opacity=1.0,
                                        blending="translucent", metadata=dict(labels_layer.metadata), **self._geo)
-        layer.contour = OUTLINE_PX
+        layer.contour = SUGGESTED_OUTLINE_PX
         layer.editable = False  # drawn, never painted: the reviewer accepts a suggestion with S
         self.layers[SUGGESTED] = layer
         self.viewer.layers.selection.active = labels_layer

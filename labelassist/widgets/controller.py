@@ -23,7 +23,7 @@ from labelassist.io.session import default_export_path
 from labelassist.widgets.learning import Learner
 from labelassist.widgets.session_actions import SessionKeeper
 from labelassist.widgets.view import ReviewView, Shortcut
-from labelassist.widgets.wiring import SHORTCUT_KEYS, connect_panel, review_shortcuts
+from labelassist.widgets.wiring import SHORTCUT_KEYS, connect_panel, model_text, review_shortcuts
 
 if TYPE_CHECKING:
     from labelassist.engine import Engine
@@ -83,7 +83,7 @@ class ReviewController(QObject):
         self.auto_compute = auto_compute
         self.volume = None
         self.state: ReviewState | None = None
-        self.cam = self.perimeter = self.suggested = None  # suggested: the learner's, never exported unaccepted
+        self.cam = self.perimeter = self.suggested = self.air = None  # suggested: the learner's, never exported
         self.export_path: Path | None = None
         self.current = 0
         self._stale: set[int] = set()
@@ -170,10 +170,8 @@ class ReviewController(QObject):
     def _on_model(self, info: dict, device: str) -> None:
         if self._closed:  # a model signal queued before close() can arrive after it (the panel may be gone)
             return
-        name = "demo model" if info.get("demo") else Path(info.get("path", "?")).name
-        text = f"{name} ({info.get('arch')}, {info.get('input_size')}²) on {device}"
         if self.panel is not None:
-            self.panel.set_model_text(text)
+            self.panel.set_model_text(model_text(info, device))
         if self.state is None:
             return
         old = self.state.model_hash

@@ -27,7 +27,6 @@ class RegionSource:
     def __init__(self, controller):
         self.controller = controller
         self._maps: dict[int, tuple[np.ndarray, RegionMap]] = {}
-        self._air: float | None = None
         self._volume = None
 
     def region_map(self, z: int) -> RegionMap | None:
@@ -37,17 +36,15 @@ class RegionSource:
             return None
         if c.volume is not self._volume:
             self._maps.clear()
-            self._volume, self._air = c.volume, None
+            self._volume = c.volume
         walls = c.perimeter[int(z)]
         if not walls.any():
             return None
         hit = self._maps.get(int(z))
         if hit is not None and np.array_equal(hit[0], walls):
             return hit[1]
-        if self._air is None:
-            self._air = c.air  # one level per volume
         image = c.volume.array[int(z)]
-        rmap = RegionMap(slice_regions(walls.astype(bool), image=image, air=self._air))
+        rmap = RegionMap(slice_regions(walls.astype(bool), image=image, air=c.air))  # one air level per volume
         self._maps[int(z)] = (walls.copy(), rmap)
         return rmap
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 from labelassist.widgets.view import Shortcut
 
-__all__ = ["connect_panel", "review_shortcuts", "SHORTCUT_KEYS"]
+__all__ = ["connect_panel", "review_shortcuts", "model_text", "SHORTCUT_KEYS"]
 
 SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N", "accept_suggestion": "S"}
 
@@ -20,6 +21,12 @@ def review_shortcuts(controller) -> list[Shortcut]:
         Shortcut("accept_suggestion", SHORTCUT_KEYS["accept_suggestion"],
                  "Accept the suggested lesion on this slice (add it to the label)", controller.accept_suggestion),
     ]
+
+
+def model_text(info: dict, device: str) -> str:
+    """The panel's line for a loaded classifier, e.g. ``"demo model (resnet18, 96²) on cpu"``."""
+    name = "demo model" if info.get("demo") else Path(info.get("path", "?")).name
+    return f"{name} ({info.get('arch')}, {info.get('input_size')}²) on {device}"
 
 
 def connect_panel(controller, panel) -> None:
