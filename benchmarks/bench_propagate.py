@@ -4,7 +4,7 @@ reach Dice 0.9, the largest drop between rounds, suggested lesions, and the time
 
     python benchmarks/bench_propagate.py [--data DIR] [--seed 5] [--rounds 8] [--settings easy hard]
         [--volumes 0] [--plot docs/simulate_review.png] [--time-only] [--device cpu] [--project N]
-        [--no-merge] [--no-hold] [--gate-margin 0.05] [--save DIR]
+        [--no-merge] [--no-hold] [--gate-margin 0.05] [--no-cheapest] [--suggestion-weight W] [--save DIR]
 
 Per volume it prints the curve, the **largest drop** (the largest fall of whole-volume Dice from one round to
 the next; the goal is at most 0.02), and the **suggestions** of every round (:mod:`labelassist.core.propagate.suggest`):
@@ -14,7 +14,8 @@ round, that touch no lesion). For a lesion no suggestion touched, its contrast: 
 that of a 2-voxel ring around it, in standard deviations of the volume's non-zero voxels.
 
 It also counts the reviewer's **interactions** (:mod:`labelassist.core.evaluate.interactions`: region clicks on
-the slice's perimeter regions, then a brush stroke per connected error left) and prints them as
+the slice's perimeter regions, then a brush stroke per connected error left; or, where that is cheaper, R to
+empty the slice and drawing it again) and prints them as
 ``[[interactions so far, Dice], ...]`` beside drawing by hand (a stroke per lesion outline, largest slice
 first), with the interactions each needs to reach Dice 0.9. A ROW line per volume and a SUMMARY table at the end
 hold the figures. ``--plot PNG`` draws the first volume's curves over corrected slices and over interactions,
@@ -155,7 +156,8 @@ def run_volume(data, setting, v, start):
     real, propagation.propagate = recording(rounds, **options)
     try:
         res = review(img, truth, fit=fit, probability=prob, model=start, rounds=ARGS.rounds, device=ARGS.device,
-                     log=lambda s: print("  " + s, flush=True), regions=regions)
+                     log=lambda s: print("  " + s, flush=True), regions=regions,
+                     cheapest=not ARGS.no_cheapest)
     finally:
         propagation.propagate = real
     curve, inter, hand_inter = res.curve, res.interactions, hand_interactions(truth)
@@ -233,11 +235,19 @@ def main():
     ap.add_argument("--no-merge", action="store_true", help="propagate's merge=False: the new net alone")
     ap.add_argument("--no-hold", action="store_true", help="propagate without previous_masks: no floor")
     ap.add_argument("--gate-margin", type=float, help="propagate's gate_margin (inf: no gate)")
+    ap.add_argument("--no-cheapest", action="store_true", help="the reviewer always edits the proposal (region "
+                    "clicks, then strokes), never empties the slice (R) to draw it again")
+    ap.add_argument("--suggestion-weight", type=float, help="the review queue's suggestion_weight (default "
+                    "SUGGESTION_WEIGHT)")
     ap.add_argument("--save", metavar="DIR", help="write each round's probability, masks and reviewed slices (npz)")
     ap.add_argument("--project", type=int, default=0, metavar="N",
                     help="start every volume from a net that learned N fully reviewed volumes first")
     global ARGS
     ARGS = ap.parse_args()
+    if ARGS.suggestion_weight is not None:  # review() calls review_queue with its default
+        from labelassist.core.propagate.queue import review_queue
+
+        review_queue.__kwdefaults__["suggestion_weight"] = ARGS.suggestion_weight
     data = Path(ARGS.data + ("" if ARGS.seed == 5 else f"-seed{ARGS.seed}"))
     if not (data / "manifest.json").is_file():
         write_demo_data(data, seed=ARGS.seed, n_mri=3, n_us=0)

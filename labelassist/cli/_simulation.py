@@ -83,9 +83,10 @@ def _first_queue(image, truth, fit, probability, model, device):
 
 
 def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
-           device="cpu", seed=0, log=None, regions=None) -> Review:
+           device="cpu", seed=0, log=None, regions=None, cheapest=True) -> Review:
     """The reviewer's loop (module docstring); ``regions[i]`` (e.g. a
-    :class:`~labelassist.core.regions.VolumeRegions`) are slice ``i``'s regions, to count interactions."""
+    :class:`~labelassist.core.regions.VolumeRegions`) are slice ``i``'s regions, to count interactions
+    (``cheapest``: see :func:`~labelassist.core.evaluate.interactions.correct_slice`)."""
     from labelassist.core.evaluate.interactions import correct_slice
     from labelassist.core.evaluate.metrics import dice
     from labelassist.core.propagate.propagation import propagate
@@ -103,9 +104,9 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
         i = queue[0]
         note = ""
         if regions is not None:
-            _, clicks, strokes = correct_slice(labels[i], truth[i], regions[i])
-            effort += clicks + strokes
-            note = f", {clicks} clicks + {strokes} strokes"
+            done = correct_slice(labels[i], truth[i], regions[i], cheapest=cheapest)
+            effort += done.interactions
+            note = f", {'R + ' if done.cleared else ''}{done.clicks} clicks + {done.strokes} strokes"
         shown = labels.copy() if predicted else None  # the net's masks as the reviewer saw them
         labels[i] = truth[i]
         reviewed.append(i)

@@ -230,3 +230,21 @@ def test_layer_keys_recent_menu_and_shortcut_list(make_window, volume_path, qtbo
     table = shortcut_table(w)
     for k in ("Ctrl+Z", "Ctrl+Y", "A ", "R ", "N ", "Esc"):
         assert k in table
+
+
+def test_r_then_drawing_redraws_a_slice_from_nothing(make_window, volume_path, qtbot):
+    """A proposal more work to fix than to draw: R empties the slice, the stroke drawn after it is its label and
+    the slice counts as corrected (the learner learns the lesion, not "no lesion")."""
+    w = make_window()
+    w.open_volume(volume_path, start=3)
+    c = w.controller
+    wait_proposal(qtbot, w, 3)
+    c.state.labels[3, 40:50, 40:50] = 1  # a proposal somewhere else
+    w.view.refresh(3)
+    key(qtbot, w, Qt.Key.Key_R)
+    assert c.state.status(3) == "rejected" and c.state.labels[3].sum() == 0
+    w.layers.select_tool("brush")
+    w.layers.brush.setValue(2)
+    drag(qtbot, w, [(10, 5), (10, 40)])
+    assert c.state.status(3) == "corrected"
+    assert c.state.labels[3, 10, 5:41].all() and c.state.labels[3, 40:50, 40:50].sum() == 0

@@ -26,11 +26,11 @@ def test_clicks_fix_whole_regions_then_strokes_fix_what_is_left():
     proposal[:10, 10:] = 1  # region 2 proposed, none of it lesion: one removing click
     proposal[2:4, 2:7] = 1  # 10 px of region 1 found: one adding click does the rest
     proposal[11, 18:20] = 1  # a 2 px speck: too small for a stroke or a click
-    corrected, clicks, strokes = correct_slice(proposal, truth, regions)
+    corrected, clicks, strokes, cleared = correct_slice(proposal, truth, regions)
     np.testing.assert_array_equal(corrected, truth)
-    assert (clicks, strokes) == (2, 1)
+    assert (clicks, strokes, cleared) == (2, 1, False)
     # without the region tool the same slice takes strokes only: paint the left half, the part, erase region 2
-    assert correct_slice(proposal, truth)[1:] == (0, 3)
+    assert correct_slice(proposal, truth)[1:] == (0, 3, False)
 
 
 def test_no_click_that_lowers_dice_and_none_on_a_right_slice():
@@ -39,7 +39,7 @@ def test_no_click_that_lowers_dice_and_none_on_a_right_slice():
     truth[:, :6] = 1  # 60 % of region 1: adding it all would add 40 px of false lesion
     after, clicks = click_regions(truth, truth, regions)
     assert clicks == 0 and np.array_equal(after, truth)
-    assert correct_slice(truth, truth, regions)[1:] == (0, 0)
+    assert correct_slice(truth, truth, regions)[1:] == (0, 0, False)
     empty = np.zeros_like(truth)
     after, clicks = click_regions(empty, truth, regions)  # from nothing, the click helps: Dice 0 -> 0.75
     assert clicks == 1 and after[:, :10].all() and not after[:, 10:].any()
@@ -48,8 +48,25 @@ def test_no_click_that_lowers_dice_and_none_on_a_right_slice():
 def test_a_click_in_no_region_is_never_made():
     truth = np.ones((8, 8), np.uint8)
     regions = np.zeros((8, 8), np.int32)  # all air
-    _, clicks, strokes = correct_slice(np.zeros_like(truth), truth, regions)
+    _, clicks, strokes, _ = correct_slice(np.zeros_like(truth), truth, regions)
     assert (clicks, strokes) == (0, 1)
+
+
+def test_a_proposal_in_pieces_is_emptied_and_drawn_again_when_that_is_cheaper():
+    truth = np.zeros((24, 24), np.uint8)
+    truth[4:12, 4:12] = 1  # one lesion: one outline by hand
+    proposal = np.zeros_like(truth)
+    for k in range(4):  # four false pieces of 9 px away from it, none touching the lesion
+        proposal[14 + 2 * (k % 2) * 2: 17 + 2 * (k % 2) * 2, 2 + 5 * k: 5 + 5 * k] = 1
+    proposal[6:9, 6:9] = 1  # a bit of the lesion found
+    edit = correct_slice(proposal, truth, cheapest=False)
+    assert (edit.clicks, edit.strokes, edit.cleared) == (0, 5, False)  # erase each piece, paint the rest
+    again = correct_slice(proposal, truth)
+    assert again.cleared and (again.clicks, again.strokes) == (0, 1) and again.interactions == 2
+    np.testing.assert_array_equal(again.corrected, truth)
+    # a proposal that is nearly right is edited, never emptied; an empty one has nothing to empty
+    assert not correct_slice(truth, truth).cleared and correct_slice(truth, truth).interactions == 0
+    assert not correct_slice(np.zeros_like(truth), truth).cleared
 
 
 def test_strokes_count_missed_and_wrong_parts_apart_and_diagonals_as_one():

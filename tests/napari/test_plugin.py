@@ -129,6 +129,25 @@ def test_keyboard_accept_reject_next(qtbot, dock, run_volume):
     assert widget.panel.strip.marks[:2] == [ACCEPTED, REJECTED]
 
 
+def test_r_then_painting_redraws_the_slice_as_corrected(qtbot, dock, run_volume):
+    """R empties a proposal too wrong to fix; the stroke painted after it is the slice's label, corrected."""
+    from qtpy.QtCore import Qt
+
+    viewer, widget = dock
+    run_volume(widget)
+    c = widget.controller
+    widget.view.set_current_index(1)
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key_R)
+    assert c.state.status(1) == REJECTED
+    layer = viewer.layers["boundaryfit"]
+    viewer.layers.selection.active = layer
+    layer.mode, layer.brush_size, layer.selected_label = "paint", 6, 1
+    w, h = viewer.window._qt_viewer.canvas._scene_canvas.size
+    _stroke(viewer, qtbot, (w // 2 - 20, h // 2), (w // 2 + 20, h // 2))
+    assert c.state.status(1) == CORRECTED and c.state.labels[1].sum() > 0
+    np.testing.assert_array_equal(layer.data[1], c.state.labels[1])
+
+
 def test_export_then_reread_same_labels_same_grid_and_session_restored(qtbot, dock, volume_path, tmp_path, run_volume):
     viewer, widget = dock
     run_volume(widget)

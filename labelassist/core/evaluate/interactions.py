@@ -5,10 +5,13 @@ click sets a whole region of :func:`labelassist.core.regions.slice_regions` on o
 per connected error left of more than ``min_error`` pixels (:func:`count_strokes`: painting a missed part or
 erasing a wrong one; errors that small are noise a reviewer leaves, and the slice still ends equal to the
 truth). Drawing by hand is counted the same way from an empty slice, without the region tool: one stroke per
-lesion outline (:func:`hand_interactions`).
+lesion outline (:func:`hand_interactions`). Where a proposal is more work to fix than to draw, the reviewer
+empties the slice (R, one key) and draws it again (:func:`correct_slice`'s ``cheapest``).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -16,7 +19,7 @@ from scipy import ndimage
 from labelassist.core.regions import RegionMap, apply_region
 from labelassist.errors import ParameterError
 
-__all__ = ["click_regions", "count_strokes", "correct_slice", "hand_interactions", "MIN_ERROR"]
+__all__ = ["click_regions", "count_strokes", "correct_slice", "Correction", "hand_interactions", "MIN_ERROR"]
 
 MIN_ERROR = 4  # pixels: a connected error of this size or smaller takes no stroke
 _EIGHT = np.ones((3, 3), bool)
@@ -107,8 +110,46 @@ def click_regions(mask, truth, regions, *, min_error: int = MIN_ERROR) -> tuple[
     return out, clicks
 
 
-def correct_slice(mask, truth, regions=None, *, min_error: int = MIN_ERROR) -> tuple[np.ndarray, int, int]:
+class Correction(NamedTuple):
+    """A simulated correction of one slice (:func:`correct_slice`).
+
+    Attributes
+    ----------
+    corrected : ndarray of uint8 (H, W)
+        The slice after it: equal to the truth.
+    clicks, strokes : int
+        Region clicks and brush strokes.
+    cleared : bool
+        The reviewer first emptied the slice (R, one key) and drew it again.
+    """
+
+    corrected: np.ndarray
+    clicks: int
+    strokes: int
+    cleared: bool = False
+
+    @property
+    def interactions(self) -> int:
+        """Clicks, strokes and the key that emptied the slice."""
+        return self.clicks + self.strokes + int(self.cleared)
+
+
+def _edit(mask, truth, regions, min_error):
+    """(clicks, strokes) of the cheaper edit of ``mask``: region clicks then strokes, or strokes alone."""
+    ways = [(0, count_strokes(mask, truth, min_error=min_error))]
+    if regions is not None:
+        clicked, clicks = click_regions(mask, truth, regions, min_error=min_error)
+        ways.append((clicks, count_strokes(clicked, truth, min_error=min_error)))
+    return min(ways, key=lambda w: (sum(w), -w[0]))  # a tie goes to the region tool
+
+
+def correct_slice(mask, truth, regions=None, *, min_error: int = MIN_ERROR, cheapest: bool = True) -> Correction:
     """A simulated reviewer's correction of one slice: region clicks first, then brush strokes.
+
+    With ``cheapest`` the reviewer takes the cheapest way the GUIs offer: edit the proposal (region clicks then
+    strokes, or strokes alone), or empty the slice first (R: its label becomes empty, one key) and draw it
+    again (clicks then strokes, or strokes alone: one per lesion outline), as a reviewer redraws a proposal
+    that is more work to fix than to draw. Ties go to editing, and to region clicks.
 
     Parameters
     ----------
@@ -118,26 +159,34 @@ def correct_slice(mask, truth, regions=None, *, min_error: int = MIN_ERROR) -> t
         The slice's regions; None: no region tool (strokes only).
     min_error : int
         Connected errors of at most this many pixels take no stroke (and clicks must fix more).
+    cheapest : bool
+        False: always region clicks first, then strokes, on the proposal (never emptied first).
 
     Returns
     -------
-    corrected : ndarray of uint8 (H, W)
-        Equal to the truth.
-    clicks, strokes : int
+    Correction
+        ``(corrected, clicks, strokes, cleared)``; ``corrected`` equals the truth.
 
     Examples
     --------
     >>> truth = np.zeros((8, 8), np.uint8); truth[:, :4] = 1
     >>> regions = np.where(np.arange(8) < 4, 1, 2)[None, :].repeat(8, 0)
     >>> correct_slice(np.zeros_like(truth), truth, regions)[1:]
-    (1, 0)
+    (1, 0, False)
     """
     mask, truth = _check(mask, truth)
-    clicks = 0
-    if regions is not None:
-        mask, clicks = click_regions(mask, truth, regions, min_error=min_error)
-    strokes = count_strokes(mask, truth, min_error=min_error)
-    return truth.astype(np.uint8), clicks, strokes
+    out = truth.astype(np.uint8)
+    if not cheapest:
+        clicks = 0
+        if regions is not None:
+            mask, clicks = click_regions(mask, truth, regions, min_error=min_error)
+        return Correction(out, clicks, count_strokes(mask, truth, min_error=min_error))
+    clicks, strokes = _edit(mask, truth, regions, min_error)
+    if mask.any():
+        again = _edit(np.zeros_like(mask), truth, regions, min_error)
+        if 1 + sum(again) < clicks + strokes:
+            return Correction(out, *again, cleared=True)
+    return Correction(out, clicks, strokes)
 
 
 def hand_interactions(truth, *, min_error: int = MIN_ERROR, order=None) -> list[list]:
