@@ -139,7 +139,7 @@ class Learner:
                 "No reviewed slice shows a lesion yet, so the segmenter only predicted (it learns once one does)")
         found = result.get("suggestions") or []
         where = (f"; {len(found)} suggested lesion{'s' if len(found) != 1 else ''} away from the drawn ones (slices "
-                 + ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in found) + "): green outlines, S accepts, Next weighs them in"
+                 + ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in found) + "): green outlines, Shift+N goes there, S accepts"
                  if found else "")
         c.say(f"{head}: re-predicted {changed} slices "
               f"(mean confidence {conf[st.unreviewed_indices()].mean() if changed else 1.0:.2f}); "
@@ -178,6 +178,27 @@ class Learner:
         c.mark_corrected([index])
         c.say(f"Suggested lesion accepted on slice {index} ({added} pixels added): the slice is corrected")
         return True
+
+    def next_suggestion(self) -> int | None:
+        """Show the peak slice of the next suggested lesion (the one after the lesion on screen, best first,
+        wrapping) on an unreviewed slice; returns it, or None (said)."""
+        c = self.controller
+        if c.state is None or c.suggested is None:
+            return None
+        todo = np.zeros(c.state.n_slices, bool)
+        todo[c.state.unreviewed_indices()] = True
+        area = np.stack([np.bincount(s.ravel(), minlength=256) for s in c.suggested]) * todo[:, None]  # (z, k)
+        found = [k for k in range(1, 256) if area[:, k].any()]
+        if not found:
+            c.say("No suggested lesion on an unreviewed slice: suggestions (green outlines) come with a propagation")
+            return None
+        peaks = [int(np.argmax(area[:, k])) for k in found]
+        here = [n for n, k in enumerate(found) if c.suggested[c.current].max() == k] if c.current is not None else []
+        n = (here[0] + 1) % len(found) if here else 0
+        c.show_slice(peaks[n])
+        c.say(f"Suggested lesion {n + 1} of {len(found)} on slice {peaks[n]}: S adds it to the label, "
+              "A accepts the slice without it")
+        return peaks[n]
 
     def next_from_queue(self) -> int | None:
         """The least certain slice still unreviewed (taken off the queue), or None."""

@@ -9,7 +9,7 @@ from labelassist.widgets.view import Shortcut
 
 __all__ = ["connect_panel", "review_shortcuts", "model_text", "SHORTCUT_KEYS"]
 
-SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N", "accept_suggestion": "S"}
+SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N", "accept_suggestion": "S", "next_suggestion": "Shift+N"}
 
 
 def review_shortcuts(controller) -> list[Shortcut]:
@@ -20,6 +20,8 @@ def review_shortcuts(controller) -> list[Shortcut]:
         Shortcut("next", SHORTCUT_KEYS["next"], "Go to the next unreviewed slice", controller.next_unreviewed),
         Shortcut("accept_suggestion", SHORTCUT_KEYS["accept_suggestion"],
                  "Accept the suggested lesion on this slice (add it to the label)", controller.accept_suggestion),
+        Shortcut("next_suggestion", SHORTCUT_KEYS["next_suggestion"],
+                 "Go to the next suggested lesion (green outline)", controller.learner.next_suggestion),
     ]
 
 

@@ -65,15 +65,16 @@ def test_bad_input_is_one_line(kwargs, match):
         suggest_lesions(np.zeros((2, 4, 4)), **args)
 
 
-def test_the_queue_sends_the_reviewer_to_the_suggestions_by_their_score():
+def test_the_queue_weighs_suggestions_by_their_score_only_when_asked():
     conf = np.full(10, 0.5)
     conf[7] = 0.0  # the slice the segmenter is least sure of
     found = [Suggestion(1, (2, 3), 3, 20, 0.7), Suggestion(2, (8, 8), 8, 5, 0.4)]
-    queue = review_queue(conf, reviewed=[5], suggestions=found)
+    queue = review_queue(conf, reviewed=[5], suggestions=found, suggestion_weight=1.0)
     assert queue[:3] == [3, 7, 8] and 5 not in queue and sorted(queue) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
-    assert review_queue(conf, reviewed=[5, 3], suggestions=found)[:2] == [7, 8]  # a weak one after uncertainty
+    assert review_queue(conf, reviewed=[5, 3], suggestions=found, suggestion_weight=1.0)[:2] == [7, 8]
+    # by default a suggestion does not reorder the queue (the reviewer reaches it with Shift+N)
+    assert review_queue(conf, reviewed=[5], suggestions=found) == review_queue(conf, reviewed=[5])
     assert review_queue(conf, reviewed=[5])[0] == 7
-    assert review_queue(conf, reviewed=[5], suggestions=found, suggestion_weight=0)[0] == 7
 
 
 def test_propagate_returns_an_undrawn_lesion_as_a_suggestion_never_in_the_masks():
@@ -90,4 +91,5 @@ def test_propagate_returns_an_undrawn_lesion_as_a_suggestion_never_in_the_masks(
     assert not res.masks[other].any()
     assert res.suggestions and res.suggestions[0].peak in (9, 10)
     assert (res.suggested[other] == 1).mean() > 0.5 and not res.suggested[drawn].any()
-    assert review_queue(res.confidence, reviewed=[0, 3, 5], suggestions=res.suggestions)[0] in (9, 10)
+    assert review_queue(res.confidence, reviewed=[0, 3, 5], suggestions=res.suggestions,
+                        suggestion_weight=1.0)[0] in (9, 10)

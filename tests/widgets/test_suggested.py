@@ -93,6 +93,25 @@ def test_the_s_key_accepts_the_suggestion_on_screen_and_says_so_where_there_is_n
     assert np.array_equal(ctl.state.labels, before) and ctl.state.status(4) != ACCEPTED
 
 
+def test_shift_n_goes_from_suggested_lesion_to_suggested_lesion(ctl):
+    suggested = np.zeros(ctl.state.labels.shape, np.int32)
+    suggested[1, 40:44, 40:44] = 1  # lesion 1: larger on slice 2, its peak
+    suggested[2, 40:50, 40:50] = 1
+    suggested[4, 10:20, 10:20] = 2  # lesion 2 on slice 4
+    ctl.learner.apply({"masks": ctl.state.labels.copy(), "confidence": np.ones(ctl.state.n_slices, np.float32),
+                       "queue": [0], "meta": {"steps": 10}, "suggestions": [(1, 2), (4, 4)], "suggested": suggested})
+    next_suggestion = {s.key: s for s in ctl.shortcuts()}["Shift+N"].callback
+    seen = []
+    ctl.message.connect(lambda text, error: seen.append(text))
+    assert [next_suggestion() for _ in range(3)] == [2, 4, 2] and ctl.current == 2  # wraps round
+    assert "lesion 1 of 2 on slice 2" in seen[-1]
+    ctl.accept(4)  # a reviewed slice's suggestion is not visited again
+    assert next_suggestion() == 2
+    ctl.reject(2)
+    ctl.reject(1)
+    assert next_suggestion() is None and "No suggested lesion" in seen[-1]
+
+
 def test_without_a_frontend_undo_the_controller_writes_the_label(qtbot, tiny_model, volume):
     c = ReviewController(ReviewView(), model=tiny_model, device="cpu", auto_compute=False)
     try:
