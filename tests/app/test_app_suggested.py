@@ -73,6 +73,10 @@ def test_a_suggestion_is_a_green_outline_on_its_slices_only(review, qtbot):
 
 def test_s_adds_the_suggestion_to_the_label_and_one_undo_takes_it_back(review, qtbot):
     w, c = review
+    w.view.show_slice(0)
+    qtbot.waitUntil(lambda: c.current == 0)
+    key(qtbot, w, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)  # Shift+N: to the suggested lesion
+    assert w.view.current == 3 and c.current == 3
     c.state.labels[3, 2:6, 2:6] = 1  # the reviewer's own pixels stay
     w.view.refresh(3)
     before = c.state.labels[3].copy()
