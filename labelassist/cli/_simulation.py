@@ -95,7 +95,7 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
     truth = (np.nan_to_num(np.asarray(truth, np.float32)) > 0).astype(np.uint8)
     fit = np.asarray(fit, np.uint8)
     labels, queue = _first_queue(image, truth, fit, probability, model, device)
-    reviewed, trained, effort, predicted = [], model is not None, 0, model is not None  # predicted: the net's labels
+    reviewed, trained, effort = [], model is not None, 0
     curve = [[0, round(float(dice(labels, truth)), 4)]]
     inter = None if regions is None else [[0, curve[0][1]]]
     for r in range(1, rounds + 1):
@@ -107,14 +107,14 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
             done = correct_slice(labels[i], truth[i], regions[i], cheapest=cheapest)
             effort += done.interactions
             note = f", {'R + ' if done.cleared else ''}{done.clicks} clicks + {done.strokes} strokes"
-        shown = labels.copy() if predicted else None  # the net's masks as the reviewer saw them
+        shown = labels.copy()  # what the reviewer saw (CAM + BoundaryFit at first): the floor holds what they confirm
         labels[i] = truth[i]
         reviewed.append(i)
         can_learn = model is not None or truth[reviewed].any()
         if can_learn and (len(reviewed) % retrain_every == 0 or not trained):
             res = propagate(image, labels, reviewed, weak=fit, model=model, device=device, seed=seed + r,
                             steps=steps if model is None else None, previous_masks=shown)
-            model, labels, trained, predicted = res.model, res.masks, True, True
+            model, labels, trained = res.model, res.masks, True
             queue = review_queue(res.confidence, reviewed=reviewed, segmenter_masks=res.masks, fit_masks=fit,
                                  suggestions=res.suggestions)  # a lesion nobody drew weighs in
         else:

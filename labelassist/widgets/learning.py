@@ -43,7 +43,7 @@ class Learner:
     ----------
     controller : ReviewController
         Used through its public API only (``state``, ``engine``, ``panel``, ``cam``, ``suggested``, ``view``,
-        ``say``, ``follow``, ``mark_corrected``, ``mark_fresh``, ``refit_stale``, ``refresh_strip``, ``save_session``, ``calibrated``).
+        ``say``, ``follow``, ``statuses_changed``, ``mark_corrected``, ``mark_fresh``, ``refit_stale``, ``refresh_strip``, ``save_session``, ``calibrated``).
     """
 
     def __init__(self, controller):
@@ -51,6 +51,7 @@ class Learner:
         self.segmenter_slices: set[int] = set()  # unreviewed slices whose proposal comes from the segmenter
         self.queue: list[int] = []  # unreviewed slices, the least certain first
         self.previous_masks = None  # the last propagation's masks: what it showed stays unless shown wrong
+        controller.statuses_changed.connect(self.forget_reviewed)
 
     def reset(self) -> None:
         """A new volume: no segmenter proposal, no queue."""
@@ -107,10 +108,29 @@ class Learner:
         weak = st.labels.copy() if any(st.has_proposal(i) for i in st.unreviewed_indices()) else None
         job = c.engine.call("propagate", run_propagation, labels=st.labels.copy(), reviewed=reviewed,
                             rejected=st.reviewed_indices((REJECTED,)), cam=c.cam.copy() if computed else None,
-                            weak=weak, steps=steps, previous_masks=self.previous_masks)
+                            weak=weak, steps=steps, previous_masks=self.seen())
         c.follow(job, returned=self.apply, cancelled=lambda: c.say("Propagation cancelled"))
         c.say(f"Propagating from {len(reviewed)} reviewed slices...")
         return job
+
+    def seen(self):
+        """What the reviewer saw, for the learner's floor: the last propagation's masks; before the first one,
+        the proposals (CAM + BoundaryFit) on the unreviewed slices and, on each reviewed slice, its proposal as
+        the engine computes it (nothing where it is not computed); None when no unreviewed slice holds one."""
+        if self.previous_masks is not None:
+            return self.previous_masks
+        c = self.controller
+        st = c.state
+        todo = st.unreviewed_indices()
+        if not any(st.has_proposal(i) for i in todo):
+            return None
+        seen = np.zeros_like(st.labels)
+        seen[todo] = st.labels[todo]
+        for i in st.reviewed_indices():
+            mask = c.engine.refit(i)
+            if mask is not None:
+                seen[i] = mask
+        return seen
 
     def apply(self, result: dict) -> None:
         """Put the segmenter's masks on the unreviewed slices and queue them by confidence."""
@@ -178,6 +198,17 @@ class Learner:
         c.mark_corrected([index])
         c.say(f"Suggested lesion accepted on slice {index} ({added} pixels added): the slice is corrected")
         return True
+
+    def forget_reviewed(self) -> None:
+        """A reviewed slice shows no suggestion: the reviewer accepted it without the suggestion, rejected it or
+        corrected it (the layer redraws)."""
+        c = self.controller
+        if c.suggested is None or c.state is None:
+            return
+        done = c.state.reviewed_indices()
+        if len(done) and c.suggested[done].any():
+            c.suggested[done] = 0
+            c.view.refresh(None)
 
     def next_suggestion(self) -> int | None:
         """Show the peak slice of the next suggested lesion (the one after the lesion on screen, best first,

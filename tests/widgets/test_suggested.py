@@ -105,7 +105,8 @@ def test_shift_n_goes_from_suggested_lesion_to_suggested_lesion(ctl):
     ctl.message.connect(lambda text, error: seen.append(text))
     assert [next_suggestion() for _ in range(3)] == [2, 4, 2] and ctl.current == 2  # wraps round
     assert "lesion 1 of 2 on slice 2" in seen[-1]
-    ctl.accept(4)  # a reviewed slice's suggestion is not visited again
+    ctl.accept(4)  # accepted without the suggestion: it is gone, and not visited again
+    assert not ctl.suggested[4].any() and ctl.state.labels[4].sum() == 0
     assert next_suggestion() == 2
     ctl.reject(2)
     ctl.reject(1)
@@ -153,3 +154,26 @@ def test_the_next_propagation_is_given_the_masks_the_reviewer_saw(qtbot, ctl, mo
     job = ctl.propagate()
     qtbot.waitUntil(lambda: job.done, timeout=30_000)
     assert np.array_equal(seen[-1], shown)  # what the reviewer saw before the correction on slice 2
+
+
+def test_the_first_propagation_is_given_the_proposals_the_reviewer_saw(qtbot, ctl, monkeypatch):
+    """Before any propagation the reviewer saw CAM + BoundaryFit: the floor holds the lesions of it they confirm."""
+    import labelassist.core.propagate.propagation as propagation
+
+    seen = []
+
+    def fake(image, labels, reviewed, **kwargs):
+        seen.append(kwargs.get("previous_masks"))
+        return propagation.PropagationResult(masks=labels.copy(), probability=np.zeros(labels.shape, np.float16),
+                                             confidence=np.ones(len(labels)), model=None, meta={"steps": 1})
+
+    monkeypatch.setattr(propagation, "propagate", fake)
+    proposal = np.zeros(ctl.state.labels.shape[1:], np.uint8)
+    proposal[10:20, 10:20] = 1
+    assert ctl.state.set_proposal(3, proposal)
+    ctl.state.labels[1, 5:9, 5:9] = 1
+    ctl.mark_corrected([1])
+    job = ctl.propagate()
+    qtbot.waitUntil(lambda: job.done, timeout=30_000)
+    assert np.array_equal(seen[0][3], proposal)  # an unreviewed slice's proposal
+    assert not seen[0][1].any()  # slice 1 had no proposal computed: the reviewer saw nothing there

@@ -101,14 +101,15 @@ def keep_or_merge(new, previous, truth: ReviewedSlices, shape, *, threshold: flo
 
 
 def hold_previous(masks, previous, truth: ReviewedSlices, *, over: int = OVER_PREDICTION) -> dict:
-    """The floor: what the previous result showed as lesion stays lesion, unless the reviewer showed it over-predicts.
+    """The floor: what the previous result showed as lesion stays lesion, unless the reviewer showed it wrong.
 
     Two consecutive nets can both lose part of a lesion that the net before them found (a fine-tune on one more
     lesion-free slice teaches "less lesion" everywhere), and the merge alone then lets it go. A correction that
     only adds lesion, or confirms an empty slice the previous result left empty, is no evidence that anything
-    shown was wrong; so on the unreviewed slices the previous result's lesion voxels are kept. Once a reviewed
-    slice holds more than ``over`` pixels the previous result marked lesion and the reviewer did not, the
-    previous result is known to over-predict and the new masks stand as they are.
+    shown was wrong. So each lesion the previous result showed (a 3-D connected component) stays on the
+    unreviewed slices when the reviewer confirmed it (it overlaps their lesion on a reviewed slice) and did not
+    refute it (no reviewed slice holds more than ``over`` pixels of it that the reviewer left out). A lesion no
+    reviewed slice touches is not held: the new masks decide it.
 
     Parameters
     ----------
@@ -116,7 +117,7 @@ def hold_previous(masks, previous, truth: ReviewedSlices, *, over: int = OVER_PR
         The new masks (edited in place; the reviewed slices already hold the truth).
     previous : ndarray (z, y, x)
         The previous result's masks as the reviewer saw them (nonzero: lesion), including on the slices reviewed
-        since.
+        since (for the first propagation: the proposals the reviewer saw, e.g. CAM + BoundaryFit).
     truth : ReviewedSlices
         The reviewer's truth.
     over : int
@@ -125,13 +126,21 @@ def hold_previous(masks, previous, truth: ReviewedSlices, *, over: int = OVER_PR
     Returns
     -------
     dict
-        ``held_previous`` (voxels kept from the previous result) and ``over_predicted`` (bool) for the run's meta.
+        ``held_previous`` (voxels kept from the previous result), ``over_predicted`` (some lesion it showed was
+        refuted) and ``refuted`` (how many) for the run's meta.
     """
-    prev = np.asarray(previous) > 0
-    wrong = [int((prev[i] & (t <= 0)).sum()) for i, t in zip(truth.indices, truth.truth)]
-    if any(w > over for w in wrong):
-        return {"held_previous": 0, "over_predicted": True}
-    hold = prev & (masks == 0)
+    from scipy import ndimage
+
+    comp, n = ndimage.label(np.asarray(previous) > 0)
+    wrong, right = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    for i, t in zip(truth.indices, truth.truth):
+        lesion = np.asarray(t) > 0
+        wrong = np.maximum(wrong, np.bincount(comp[i][~lesion], minlength=n + 1))
+        right += np.bincount(comp[i][lesion], minlength=n + 1)
+    refuted = wrong > over
+    held = (right > 0) & ~refuted
+    held[0], refuted[0] = False, False
+    hold = held[comp] & (masks == 0)
     hold[list(truth.indices)] = False  # the reviewed slices are the truth
     masks[hold] = 1
-    return {"held_previous": int(hold.sum()), "over_predicted": False}
+    return {"held_previous": int(hold.sum()), "over_predicted": bool(refuted.any()), "refuted": int(refuted.sum())}
