@@ -9,7 +9,8 @@ reviewer who draws every lesion slice by hand (largest first, the best order for
 
 With --interactions the reviewer's effort is counted too: each corrected slice takes region clicks first
 (a click adds or removes a region of the perimeter map), then a brush stroke per connected error left of more
-than 4 pixels; drawing by hand takes a stroke per lesion outline (of more than 4 pixels) per slice, and its
+than 4 pixels, or, where that is cheaper, R (one key: the slice's label becomes empty) and drawing it again;
+drawing by hand takes a stroke per lesion outline (of more than 4 pixels) per slice, and its
 curves go on until every lesion slice is drawn.
 """
 
