@@ -116,7 +116,8 @@ class Learner:
     def seen(self):
         """What the reviewer saw, for the learner's floor: the last propagation's masks; before the first one,
         the proposals (CAM + BoundaryFit) on the unreviewed slices and, on each reviewed slice, its proposal as
-        the engine computes it (nothing where it is not computed); None when no unreviewed slice holds one."""
+        the engine computes it; None when no unreviewed slice holds one, or a reviewed slice's proposal is not
+        computed (what it showed there is not known, nor whether the reviewer refuted it)."""
         if self.previous_masks is not None:
             return self.previous_masks
         c = self.controller
@@ -128,8 +129,9 @@ class Learner:
         seen[todo] = st.labels[todo]
         for i in st.reviewed_indices():
             mask = c.engine.refit(i)
-            if mask is not None:
-                seen[i] = mask
+            if mask is None:
+                return None
+            seen[i] = mask
         return seen
 
     def apply(self, result: dict) -> None:
