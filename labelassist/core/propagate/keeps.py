@@ -105,13 +105,13 @@ def hold_previous(masks, previous, truth: ReviewedSlices, *, over: int = OVER_PR
 
     Two consecutive nets can both lose part of a lesion that the net before them found (a fine-tune on one more
     lesion-free slice teaches "less lesion" everywhere), and the merge alone then lets it go; the first net,
-    trained on one slice, keeps only what is connected to the drawn lesion and can drop a second lesion the cold
-    start had found. A correction that only adds lesion, or confirms an empty slice, is no evidence that anything
-    shown was wrong. So each lesion the previous result showed (a 3-D connected component) is *refuted* when the
-    reviewed slices hold more than ``over`` pixels of it that the reviewer left out, and more of those than of
-    pixels the reviewer kept; and on each unreviewed slice, each part of a lesion not refuted that the new masks
-    lost (cover less than half of) is put back as it was. Where the new masks still show it, their outline
-    stands (the net refines the edge).
+    trained on one slice, can lose the ends of the lesion the cold start had found. A correction that only adds lesion, or confirms an empty slice, is no evidence that anything
+    shown was wrong. So each lesion the previous result showed (a 3-D connected component) that the reviewer
+    *confirmed* (drew lesion where it showed one, on some reviewed slice) and did not *refute* (the reviewed
+    slices hold more than ``over`` pixels of it that the reviewer left out, and more of those than of pixels they
+    kept) stays: on each unreviewed slice, each part of it the new masks lost (cover less than half of) is put
+    back as it was; where the new masks still show it, their outline stands (the net refines the edge). A lesion
+    no reviewed slice touches is left to the new masks: cold-start false positives are not held.
 
     Parameters
     ----------
@@ -142,7 +142,9 @@ def hold_previous(masks, previous, truth: ReviewedSlices, *, over: int = OVER_PR
         right += np.bincount(comp[i][lesion], minlength=n + 1)
     refuted = (wrong > over) & (wrong > right)
     refuted[0] = False
-    standing = prev & ~refuted[comp]
+    confirmed = (right > 0) & ~refuted  # the reviewer drew lesion where it showed one, and did not refute it
+    confirmed[0] = False  # background
+    standing = confirmed[comp]
     standing[list(truth.indices)] = False  # the reviewed slices are the truth
     flat = np.zeros((3, 3, 3), bool)
     flat[1] = True  # a lesion's part on one slice
