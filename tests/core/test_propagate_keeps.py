@@ -98,7 +98,7 @@ def test_a_negative_gate_margin_is_one_line():
         propagate(img, mask, [4], steps=1, device="cpu", gate_margin=-0.1)
 
 
-def test_a_lesion_the_reviewer_confirmed_stays_where_the_new_masks_lost_it_unless_they_refuted_it():
+def test_what_the_previous_result_showed_stays_unless_the_reviewer_showed_it_wrong():
     from labelassist.core.propagate.keeps import hold_previous
 
     labels = np.zeros((4, 8, 8), np.uint8)
@@ -106,26 +106,26 @@ def test_a_lesion_the_reviewer_confirmed_stays_where_the_new_masks_lost_it_unles
     truth = reviewed_slices(labels, [1], shape=(4, 8, 8))
     previous = np.zeros((4, 8, 8), np.uint8)
     previous[2, 2:5, 2:5] = 1  # the previous result showed a lesion on unreviewed slice 2
-    previous[1, 3, 3] = 1  # and part of it on slice 1
-    previous[3, 6:8, 0:2] = 1  # and a lesion on slice 3 that no reviewed slice touches: unconfirmed, not held
+    previous[1, 3, 3] = 1  # and part of it on slice 1: the reviewer confirmed it
+    previous[3, 6:8, 0:2] = 1  # and a lesion on slice 3 that no reviewed slice touches: not held
     masks = np.zeros((4, 8, 8), np.uint8)
-    masks[1] = labels[1]  # the new nets lost both
+    masks[1] = labels[1]  # the new nets both lost slice 2's lesion
     record = hold_previous(masks, previous, truth)
     assert record == {"held_previous": 9, "over_predicted": False, "refuted": 0}
-    assert masks[2, 2:5, 2:5].all() and not masks[3].any() and not masks[0].any()
-    assert np.array_equal(masks[1], labels[1])  # reviewed slice: the truth
-    masks[2:] = 0
-    masks[2, 2:4, 2:6] = 1  # the new masks still show slice 2's lesion (6 of its 9 px): their outline stands
-    assert hold_previous(masks, previous, truth)["held_previous"] == 0
-    assert masks[2, 2:4, 5].all() and not masks[2, 4, 2:5].any()
-    previous[1, 0:2, 2:5] = 1  # 6 px of the first lesion the reviewer left out, 2 kept: refuted
-    previous[1, 2, 3] = 1
-    masks[2:] = 0
-    assert hold_previous(masks, previous, truth) == {"held_previous": 0, "over_predicted": True, "refuted": 1}
-    assert not masks[2].any()
-    previous[1, 2:5, 2:5] = 1  # now 9 kept against 6 left out: a lesion drawn a little large, not refuted
-    masks[2:] = 0
-    assert hold_previous(masks, previous, truth)["refuted"] == 0 and masks[2, 2:5, 2:5].all()
+    assert masks[2, 2:5, 2:5].all() and np.array_equal(masks[1], labels[1])  # reviewed slice: the truth
+    assert not masks[3].any()
+    previous[1, 6:8, 6:8] = 1  # 4 px marked lesion where the reviewer drew none: within noise
+    previous[2, 6:8, 6:8] = 1  # (that lesion goes on to slice 2, and was not confirmed either)
+    masks[2] = 0
+    assert hold_previous(masks, previous, truth)["held_previous"] == 9
+    previous[1, 6:8, 5] = 1  # 6 px of it now: that lesion is refuted, the confirmed one still stands
+    masks[2] = 0
+    assert hold_previous(masks, previous, truth) == {"held_previous": 9, "over_predicted": True, "refuted": 1}
+    assert masks[2, 2:5, 2:5].all() and not masks[2, 6:8, 6:8].any()
+    previous[1, 0:2, 2:5] = 1  # 6 px the reviewer left out, joined to the confirmed lesion: refuted with it
+    previous[1, 2, 2:5] = 1
+    masks[2] = 0
+    assert hold_previous(masks, previous, truth)["held_previous"] == 0 and not masks[2].any()
 
 
 def test_propagate_holds_the_previous_masks_and_checks_their_shape(first_round, monkeypatch):

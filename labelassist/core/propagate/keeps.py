@@ -41,8 +41,8 @@ __all__ = ["previous_net", "reviewed_dice", "keep_or_merge", "hold_previous", "G
 # The new net is refused when its Dice on the reviewed slices is this much below the previous net's: Dice on a
 # few slices is noisy (0.02 apart between two runs of the same fine-tune on one slice in the tests).
 GATE_MARGIN = 0.05
-# Pixels of a shown lesion that the reviewer left out on the reviewed slices: more than this (and more than they
-# kept of it) refutes the lesion, and the learner may then take it away (hold_previous).
+# Pixels of a reviewed slice that the previous result marked lesion and the reviewer did not: more than this
+# is evidence that the previous result over-predicts, and the learner may then take lesion voxels away.
 OVER_PREDICTION = 4
 
 
@@ -101,17 +101,15 @@ def keep_or_merge(new, previous, truth: ReviewedSlices, shape, *, threshold: flo
 
 
 def hold_previous(masks, previous, truth: ReviewedSlices, *, over: int = OVER_PREDICTION) -> dict:
-    """The floor: a lesion the reviewer saw stays, unless they showed it wrong.
+    """The floor: what the previous result showed as lesion stays lesion, unless the reviewer showed it wrong.
 
     Two consecutive nets can both lose part of a lesion that the net before them found (a fine-tune on one more
-    lesion-free slice teaches "less lesion" everywhere), and the merge alone then lets it go; the first net,
-    trained on one slice, can lose the ends of the lesion the cold start had found. A correction that only adds lesion, or confirms an empty slice, is no evidence that anything
-    shown was wrong. So each lesion the previous result showed (a 3-D connected component) that the reviewer
-    *confirmed* (drew lesion where it showed one, on some reviewed slice) and did not *refute* (the reviewed
-    slices hold more than ``over`` pixels of it that the reviewer left out, and more of those than of pixels they
-    kept) stays: on each unreviewed slice, each part of it the new masks lost (cover less than half of) is put
-    back as it was; where the new masks still show it, their outline stands (the net refines the edge). A lesion
-    no reviewed slice touches is left to the new masks: cold-start false positives are not held.
+    lesion-free slice teaches "less lesion" everywhere), and the merge alone then lets it go. A correction that
+    only adds lesion, or confirms an empty slice the previous result left empty, is no evidence that anything
+    shown was wrong. So each lesion the previous result showed (a 3-D connected component) stays on the
+    unreviewed slices when the reviewer confirmed it (it overlaps their lesion on a reviewed slice) and did not
+    refute it (no reviewed slice holds more than ``over`` pixels of it that the reviewer left out). A lesion no
+    reviewed slice touches is not held: the new masks decide it.
 
     Parameters
     ----------
@@ -128,31 +126,21 @@ def hold_previous(masks, previous, truth: ReviewedSlices, *, over: int = OVER_PR
     Returns
     -------
     dict
-        ``held_previous`` (voxels put back), ``over_predicted`` (some lesion shown was refuted) and ``refuted``
-        (how many) for the run's meta.
+        ``held_previous`` (voxels kept from the previous result), ``over_predicted`` (some lesion it showed was
+        refuted) and ``refuted`` (how many) for the run's meta.
     """
     from scipy import ndimage
 
-    prev = np.asarray(previous) > 0
-    comp, n = ndimage.label(prev)
+    comp, n = ndimage.label(np.asarray(previous) > 0)
     wrong, right = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
     for i, t in zip(truth.indices, truth.truth):
         lesion = np.asarray(t) > 0
-        wrong += np.bincount(comp[i][~lesion], minlength=n + 1)
+        wrong = np.maximum(wrong, np.bincount(comp[i][~lesion], minlength=n + 1))
         right += np.bincount(comp[i][lesion], minlength=n + 1)
-    refuted = (wrong > over) & (wrong > right)
-    refuted[0] = False
-    confirmed = (right > 0) & ~refuted  # the reviewer drew lesion where it showed one, and did not refute it
-    confirmed[0] = False  # background
-    standing = confirmed[comp]
-    standing[list(truth.indices)] = False  # the reviewed slices are the truth
-    flat = np.zeros((3, 3, 3), bool)
-    flat[1] = True  # a lesion's part on one slice
-    parts, k = ndimage.label(standing, structure=flat)
-    size = np.bincount(parts.ravel(), minlength=k + 1)
-    covered = np.bincount(parts.ravel(), weights=(masks > 0).ravel(), minlength=k + 1)
-    lost = covered < size / 2
-    lost[0] = False
-    hold = lost[parts] & (masks == 0)
+    refuted = wrong > over
+    held = (right > 0) & ~refuted
+    held[0], refuted[0] = False, False
+    hold = held[comp] & (masks == 0)
+    hold[list(truth.indices)] = False  # the reviewed slices are the truth
     masks[hold] = 1
     return {"held_previous": int(hold.sum()), "over_predicted": bool(refuted.any()), "refuted": int(refuted.sum())}
