@@ -60,7 +60,7 @@ def test_volume_run_fills_the_arrays_and_the_strip(qtbot, ctl):
     assert labels.any() and all(ctl.state.has_proposal(i) for i in range(6))
     assert ctl.panel.strip.marks == ["proposed"] * 6
     assert "Computed 6 slices" in ctl.panel.message.text()
-    assert [s.key for s in ctl.view.shortcuts] == ["A", "R", "N", "S"]
+    assert [s.key for s in ctl.view.shortcuts] == ["A", "R", "N", "S", "Shift+N"]
 
 
 def test_threshold_refits_current_slice_only(qtbot, ctl):
