@@ -21,12 +21,13 @@ import numpy as np
 
 
 def naive_loop(model, vol, size, device):
-    """What straightforward code does: a new GradCAM per slice, batch of one."""
+    """What straightforward code does: a new GradCAM per slice, batch of one (maps centred as the pipeline's)."""
     import torch
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     from labelassist.core.nets.inputs import resize_to, to_model_input
+    from labelassist.core.propose.cam import centre_cells
 
     out = []
     for sl in vol:
@@ -34,6 +35,8 @@ def naive_loop(model, vol, size, device):
         with GradCAM(model=model, target_layers=[model.layer4[-1]]) as cam:
             m = cam(input_tensor=x, targets=[ClassifierOutputTarget(1)])
             torch.softmax(cam.outputs, 1)
+            # the pipeline moves each map half a feature cell, onto what the classifier saw (centre_cells)
+            m = centre_cells(m, stride=size / cam.activations_and_grads.activations[-1].shape[-1])
         out.append(resize_to(m, sl.shape)[0])
     return np.stack(out)
 
