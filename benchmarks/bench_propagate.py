@@ -4,7 +4,8 @@ reach Dice 0.9, the largest drop between rounds, suggested lesions, and the time
 
     python benchmarks/bench_propagate.py [--data DIR] [--seed 5] [--rounds 8] [--settings easy hard]
         [--volumes 0] [--plot docs/simulate_review.png] [--time-only] [--device cpu] [--project N]
-        [--no-merge] [--no-hold] [--gate-margin 0.05] [--no-cheapest] [--suggestion-weight W] [--save DIR]
+        [--no-merge] [--no-hold] [--strict-proposals] [--gate-margin 0.05] [--no-cheapest]
+        [--suggestion-weight W] [--save DIR]
 
 Per volume it prints the curve, the **largest drop** (the largest fall of whole-volume Dice from one round to
 the next; the goal is at most 0.02), and the **suggestions** of every round (:mod:`labelassist.core.propagate.suggest`):
@@ -235,6 +236,8 @@ def main():
     ap.add_argument("--no-merge", action="store_true", help="propagate's merge=False: the new net alone")
     ap.add_argument("--no-hold", action="store_true", help="propagate without previous_masks: no floor")
     ap.add_argument("--gate-margin", type=float, help="propagate's gate_margin (inf: no gate)")
+    ap.add_argument("--strict-proposals", action="store_true", help="the first propagation's floor refutes a "
+                    "proposed lesion at more than 4 pixels left out, like a net's (default: where mostly wrong)")
     ap.add_argument("--no-cheapest", action="store_true", help="the reviewer always edits the proposal (region "
                     "clicks, then strokes), never empties the slice (R) to draw it again")
     ap.add_argument("--suggestion-weight", type=float, help="the review queue's suggestion_weight (default "
@@ -248,6 +251,9 @@ def main():
         from labelassist.core.propagate.queue import review_queue
 
         review_queue.__kwdefaults__["suggestion_weight"] = ARGS.suggestion_weight
+    if ARGS.strict_proposals:  # propagate() calls hold_previous(..., proposals=model is None)
+        strict = propagation.hold_previous
+        propagation.hold_previous = lambda *a, **k: strict(*a, **{**k, "proposals": False})
     data = Path(ARGS.data + ("" if ARGS.seed == 5 else f"-seed{ARGS.seed}"))
     if not (data / "manifest.json").is_file():
         write_demo_data(data, seed=ARGS.seed, n_mri=3, n_us=0)

@@ -128,6 +128,24 @@ def test_what_the_previous_result_showed_stays_unless_the_reviewer_showed_it_wro
     assert hold_previous(masks, previous, truth)["held_previous"] == 0 and not masks[2].any()
 
 
+def test_a_proposed_lesion_that_spills_over_on_a_reviewed_slice_still_stands():
+    from labelassist.core.propagate.keeps import hold_previous
+
+    labels = np.zeros((4, 8, 8), np.uint8)
+    labels[1, 2:5, 2:5] = 1  # the reviewer's lesion on slice 1: 9 px
+    truth = reviewed_slices(labels, [1], shape=(4, 8, 8))
+    previous = np.zeros((4, 8, 8), np.uint8)
+    previous[1, 2:5, 2:7] = 1  # the proposal there: 9 px right, 6 px spilt over the edge
+    previous[2, 2:5, 2:5] = 1  # and the lesion on unreviewed slice 2, which the new net lost
+    masks = labels.copy()
+    assert hold_previous(masks, previous, truth)["refuted"] == 1 and not masks[2].any()  # a net's: refuted
+    record = hold_previous(masks, previous, truth, proposals=True)  # drawn slice by slice: mostly right
+    assert record == {"held_previous": 9, "over_predicted": False, "refuted": 0} and masks[2, 2:5, 2:5].all()
+    previous[1, 5:8, :] = 1  # now mostly wrong on the reviewed slice (9 right, 30 wrong): refuted
+    masks[2] = 0
+    assert hold_previous(masks, previous, truth, proposals=True)["refuted"] == 1 and not masks[2].any()
+
+
 def test_propagate_holds_the_previous_masks_and_checks_their_shape(first_round, monkeypatch):
     from labelassist.errors import ParameterError
 
@@ -143,3 +161,17 @@ def test_propagate_holds_the_previous_masks_and_checks_their_shape(first_round, 
     assert np.array_equal(out.masks[unreviewed] > 0, shown[unreviewed] > 0)  # nothing the reviewer saw is undone
     with pytest.raises(ParameterError, match="previous_masks has shape"):
         propagate(img, labels, FIRST + [5], model=res.model, previous_masks=shown[:3], **FAST)
+
+
+def test_the_first_net_keeps_a_proposed_lesion_the_reviewer_trimmed_on_one_slice(monkeypatch):
+    img, mask = _volume()
+    monkeypatch.setattr(propagation, "train_segmenter", _blind)  # a first net that sees nothing at all
+    proposals = mask.copy()  # the proposals the reviewer saw (CAM + BoundaryFit): the lesion on every slice,
+    rows = np.nonzero(mask[4].any(1))[0]
+    proposals[4, rows.max() + 1, 8:14] = 1  # spilling 6 px past its edge on slice 4
+    labels = np.zeros_like(mask)
+    labels[4] = mask[4]  # which the reviewer trimmed
+    out = propagate(img, labels, [4], seed=0, previous_masks=proposals, **FAST)
+    unreviewed = [i for i in range(len(img)) if i != 4]
+    assert out.meta["held_previous"] > 0 and not out.meta["over_predicted"]
+    assert np.array_equal(out.masks[unreviewed] > 0, proposals[unreviewed] > 0)  # the first net undid nothing

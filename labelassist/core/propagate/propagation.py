@@ -190,7 +190,8 @@ def propagate(
     previous_masks : ndarray (z, y, x), optional
         The previous propagation's masks as the reviewer saw them (before this round's corrections): its lesion
         voxels on unreviewed slices stay lesion unless a reviewed slice shows it over-predicted
-        (:func:`~labelassist.core.propagate.keeps.hold_previous`; ``meta["held_previous"]``).
+        (:func:`~labelassist.core.propagate.keeps.hold_previous`; ``meta["held_previous"]``). Without ``model``
+        they are the proposals the reviewer saw, drawn slice by slice: refuted only where mostly wrong.
     tta : bool
         Average the prediction with that of the mirrored slice.
     device : str or torch.device
@@ -253,7 +254,7 @@ def propagate(
     _keep_reviewed(masks, prob, conf, truth)
     dropped = keep_connected(masks, truth.anchors) if connected and truth.anchors else 0
     if previous_masks is not None:
-        kept.update(hold_previous(masks, previous_masks, truth))
+        kept.update(hold_previous(masks, previous_masks, truth, proposals=model is None))
     suggested, suggestions = suggest_lesions(prob, masks, truth.indices) if connected and truth.anchors else (None, [])
     segmenter.net.eval()
     run = {"reviewed": len(truth.indices), "positive": int(truth.positive.sum()), "weak": len(data.pools["weak"]),
