@@ -5,7 +5,7 @@ reach Dice 0.9, the largest drop between rounds, suggested lesions, and the time
     python benchmarks/bench_propagate.py [--data DIR] [--seed 5] [--rounds 8] [--settings easy hard]
         [--volumes 0] [--plot docs/simulate_review.png] [--time-only] [--device cpu] [--project N]
         [--no-merge] [--no-hold] [--strict-proposals] [--gate-margin 0.05] [--no-cheapest]
-        [--suggestion-weight W] [--save DIR]
+        [--suggestion-weight W] [--follow-suggestions] [--save DIR]
 
 Per volume it prints the curve, the **largest drop** (the largest fall of whole-volume Dice from one round to
 the next; the goal is at most 0.02), and the **suggestions** of every round (:mod:`labelassist.core.propagate.suggest`):
@@ -92,7 +92,8 @@ def recording(rounds, **options):
 
     def wrapped(*args, **kwargs):
         res = real(*args, **{**kwargs, **options})
-        rounds.append((sorted(int(i) for i in args[2]), res))
+        # the masks as this round returned them: the reviewer's next correction is written into res.masks in place
+        rounds.append((sorted(int(i) for i in args[2]), res, res.masks.copy()))
         return res
 
     return real, wrapped
@@ -123,7 +124,7 @@ def suggestion_figures(img, truth, rounds):
     seen = lambda rev: {int(k) for k in np.unique(lab[rev]) if k}  # noqa: E731  lesions on reviewed slices
     targets = set(range(1, n + 1)) - seen(rounds[0][0])
     found, false = set(), 0
-    for rev, res in rounds:
+    for rev, res, _ in rounds:
         sug = res.suggested if res.suggested is not None else np.zeros(truth.shape, np.int32)
         grown = ndimage.grey_dilation(sug, size=(3, 3, 3))
         hits = {s.label: {int(k) for k in np.unique(lab[grown == s.label]) if k} for s in res.suggestions}
@@ -132,6 +133,24 @@ def suggestion_figures(img, truth, rounds):
     missed = sorted(targets - found)
     recall = None if not targets else round(len(targets & found) / len(targets), 3)
     return recall, false, [(k, int((lab == k).sum()), round(contrast(img, lab == k), 2)) for k in missed]
+
+
+def drawn_contrast(data, setting, v, truth, missed):
+    """The demo's own figures of each missed lesion (``(label, ...)``): its contrast as drawn (a fraction of the
+    brain's 1-99 % intensity range) and polarity, from the manifest (the lesion whose centre lies in it)."""
+    from scipy import ndimage
+
+    entry = next(e for e in json.loads((data / "manifest.json").read_text())["mri"]
+                 if e["path"] == f"mri/{setting}/vol_{v:03d}.nii.gz")
+    lab, _ = ndimage.label(truth, structure=np.ones((3, 3, 3), bool))
+    where = np.argwhere(lab > 0)
+    out = []
+    for k, *_ in missed:
+        for p in entry.get("lesion_params", []):
+            c = np.array(p["centre"][::-1])  # the manifest's voxel indices are (x, y, z); the array is (z, y, x)
+            if lab[tuple(where[np.argmin(((where - c) ** 2).sum(1))])] == k:
+                out.append((k, p["contrast"], p["polarity"]))
+    return out
 
 
 def reach(curve, goal=0.9):
@@ -158,7 +177,7 @@ def run_volume(data, setting, v, start):
     try:
         res = review(img, truth, fit=fit, probability=prob, model=start, rounds=ARGS.rounds, device=ARGS.device,
                      log=lambda s: print("  " + s, flush=True), regions=regions,
-                     cheapest=not ARGS.no_cheapest)
+                     cheapest=not ARGS.no_cheapest, follow_suggestions=ARGS.follow_suggestions)
     finally:
         propagation.propagate = real
     curve, inter, hand_inter = res.curve, res.interactions, hand_interactions(truth)
@@ -166,11 +185,12 @@ def run_volume(data, setting, v, start):
     if ARGS.save:
         Path(ARGS.save).mkdir(parents=True, exist_ok=True)
         np.savez_compressed(Path(ARGS.save) / f"{setting}_seed{ARGS.seed}_vol{v:03d}.npz", image=img, truth=truth,
-                            probability=np.stack([r.probability for _, r in rounds]),
-                            masks=np.stack([r.masks for _, r in rounds]),
-                            reviewed=np.array([np.isin(np.arange(len(img)), rev) for rev, _ in rounds]))
-    kept = sum(r.meta.get("kept_previous", False) for _, r in rounds)
-    held = [r.meta.get("held_previous", 0) for _, r in rounds]  # voxels the floor kept, per round
+                            fit=fit, p_lesion=prob,
+                            probability=np.stack([r.probability for _, r, _ in rounds]),
+                            masks=np.stack([m for _, _, m in rounds]),
+                            reviewed=np.array([np.isin(np.arange(len(img)), rev) for rev, _, _ in rounds]))
+    kept = sum(r.meta.get("kept_previous", False) for _, r, _ in rounds)
+    held = [r.meta.get("held_previous", 0) for _, r, _ in rounds]  # voxels the floor kept, per round
     hand = hand_curve(truth, len(curve) - 1)
     d, drop = dict(curve), max_drop(curve)
     i9, h9 = reach(inter), reach(hand_inter)
@@ -183,7 +203,8 @@ def run_volume(data, setting, v, start):
     print(f"  largest drop {drop} (after round 1: {max_drop(curve[1:])}); previous prediction kept in {kept} of "
           f"{len(rounds)} rounds; floor held voxels in {sum(h > 0 for h in held)} rounds {held}; "
           f"suggestions: recall {recall}, false {false} (most in a round); missed lesions "
-          f"(label, voxels, contrast in SD): {missed}")
+          f"(label, voxels, contrast to a 2-voxel ring in SD): {missed}; as drawn (label, contrast, polarity): "
+          f"{drawn_contrast(data, setting, v, truth, missed)}")
     print(f"  interactions to Dice 0.9: learner {i9 if i9 is not None else f'> {inter[-1][0]}'}, by hand {h9}; "
           f"within half of by hand: {half}")
     print(f"  ROW {setting} seed {ARGS.seed} vol_{v:03d}: Dice@3 {d.get(3)} Dice@5 {d.get(5)} "
@@ -242,7 +263,10 @@ def main():
                     "clicks, then strokes), never empties the slice (R) to draw it again")
     ap.add_argument("--suggestion-weight", type=float, help="the review queue's suggestion_weight (default "
                     "SUGGESTION_WEIGHT)")
-    ap.add_argument("--save", metavar="DIR", help="write each round's probability, masks and reviewed slices (npz)")
+    ap.add_argument("--follow-suggestions", action="store_true", help="the reviewer looks at each new suggested "
+                    "lesion (one interaction) and corrects the peak slice of one that is a lesion next")
+    ap.add_argument("--save", metavar="DIR", help="write each round's probability, masks and reviewed slices, and the "
+                    "proposals (npz)")
     ap.add_argument("--project", type=int, default=0, metavar="N",
                     help="start every volume from a net that learned N fully reviewed volumes first")
     global ARGS

@@ -82,11 +82,31 @@ def _first_queue(image, truth, fit, probability, model, device):
     return labels, first + [q for q in queue if q not in first]
 
 
+def _look_at_suggestions(result, truth, queue, reviewed, dismissed):
+    """The reviewer looks at each suggested lesion not seen before (Shift+N: one interaction each): one that lies
+    on a lesion (a quarter of it or more) puts its peak slice first in ``queue``; the others are remembered in
+    ``dismissed`` (edited in place) and not looked at again. Returns the interactions spent and the slice put
+    first (None)."""
+    looks = 0
+    for s in result.suggestions:
+        here = np.asarray(result.suggested) == s.label
+        if (here & dismissed).any():
+            continue
+        looks += 1
+        if 4 * int((here & (truth > 0)).sum()) >= int(here.sum()) and int(s.peak) not in reviewed:
+            queue[:] = [int(s.peak)] + [q for q in queue if q != int(s.peak)]
+            return looks, int(s.peak)
+        dismissed |= here
+    return looks, None
+
+
 def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
-           device="cpu", seed=0, log=None, regions=None, cheapest=True) -> Review:
+           device="cpu", seed=0, log=None, regions=None, cheapest=True, follow_suggestions=False) -> Review:
     """The reviewer's loop (module docstring); ``regions[i]`` (e.g. a
     :class:`~labelassist.core.regions.VolumeRegions`) are slice ``i``'s regions, to count interactions
-    (``cheapest``: see :func:`~labelassist.core.evaluate.interactions.correct_slice`)."""
+    (``cheapest``: see :func:`~labelassist.core.evaluate.interactions.correct_slice`). With
+    ``follow_suggestions`` the reviewer looks at the suggested lesions after each propagation and corrects the
+    peak slice of one that is a lesion next (:func:`_look_at_suggestions`; each look is an interaction)."""
     from labelassist.core.evaluate.interactions import correct_slice
     from labelassist.core.evaluate.metrics import dice
     from labelassist.core.propagate.propagation import propagate
@@ -98,15 +118,17 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
     reviewed, trained, effort = [], model is not None, 0
     curve = [[0, round(float(dice(labels, truth)), 4)]]
     inter = None if regions is None else [[0, curve[0][1]]]
+    dismissed, looks, lead = np.zeros(truth.shape, bool), 0, None  # false suggestions seen; looks not yet counted
     for r in range(1, rounds + 1):
         if not queue:
             break
         i = queue[0]
-        note = ""
+        note = ", a suggested lesion" if i == lead else ""
         if regions is not None:
             done = correct_slice(labels[i], truth[i], regions[i], cheapest=cheapest)
-            effort += done.interactions
-            note = f", {'R + ' if done.cleared else ''}{done.clicks} clicks + {done.strokes} strokes"
+            effort += done.interactions + looks
+            looks = 0
+            note += f", {'R + ' if done.cleared else ''}{done.clicks} clicks + {done.strokes} strokes"
         shown = labels.copy()  # what the reviewer saw (CAM + BoundaryFit at first): the floor holds what they confirm
         labels[i] = truth[i]
         reviewed.append(i)
@@ -117,6 +139,8 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
             model, labels, trained = res.model, res.masks, True
             queue = review_queue(res.confidence, reviewed=reviewed, segmenter_masks=res.masks, fit_masks=fit,
                                  suggestions=res.suggestions)  # a lesion nobody drew weighs in
+            if follow_suggestions and res.suggested is not None:
+                looks, lead = _look_at_suggestions(res, truth, queue, reviewed, dismissed)  # before the next one
         else:
             queue = [q for q in queue if q not in reviewed]
         curve.append([len(reviewed), round(float(dice(labels, truth)), 4)])

@@ -12,6 +12,10 @@ With --interactions the reviewer's effort is counted too: each corrected slice t
 than 4 pixels, or, where that is cheaper, R (one key: the slice's label becomes empty) and drawing it again;
 drawing by hand takes a stroke per lesion outline (of more than 4 pixels) per slice, and its
 curves go on until every lesion slice is drawn.
+
+With --follow-suggestions the reviewer also looks at each new suggested lesion after a propagation (Shift+N: one
+interaction, counted with --interactions) and corrects the slice of one that lies on a lesion next; a false one is
+looked at once.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ def add_parser(sub) -> None:
     p.add_argument("--save-model", metavar="CKPT", help="write the final segmenter (to start the next volume from)")
     p.add_argument("--interactions", action="store_true",
                    help="count region clicks and brush strokes too (JSON: interactions, hand_interactions)")
+    p.add_argument("--follow-suggestions", action="store_true",
+                   help="the reviewer looks at each new suggested lesion (Shift+N, one interaction) and corrects "
+                        "the slice of one that is a lesion next")
     p.add_argument("--json", action="store_true", help='print {"curve": [[corrected_slices, dice], ...], "hand": ...}')
     p.add_argument("--plot", metavar="PNG", help="plot both curves (with --interactions, a panel over interactions)")
     p.set_defaults(func=run)
@@ -71,7 +78,7 @@ def run(args) -> int:
     log = None if args.json else (lambda line: print(line, flush=True))
     res = review(volume.array, truth.array, fit=fit, probability=prob, model=model, rounds=args.rounds,
                  retrain_every=args.retrain_every, steps=args.steps, device=device, seed=args.seed, log=log,
-                 regions=regions)
+                 regions=regions, follow_suggestions=args.follow_suggestions)
     lesion = truth.array > 0
     n_lesion_slices = int(np.count_nonzero(lesion.reshape(len(lesion), -1).any(1)))
     hand = hand_curve(lesion, max(len(res.curve) - 1, n_lesion_slices if args.interactions else 0))
