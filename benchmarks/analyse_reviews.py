@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
+from bench_propagate import contrast, manifest_lesions  # this folder: run as a script
 from labelassist.core.evaluate.metrics import dice
 from labelassist.core.propagate.keeps import hold_previous
 from labelassist.core.propagate.propagation import keep_connected
@@ -169,23 +170,17 @@ def lesions(d, manifest_entry):
     2-voxel ring) in SD of the body, highest probability the net gave it in any round)."""
     t, last, rev, img = d["truth"], d["masks"][-1] > 0, d["reviewed"][-1], d["image"]
     lab, n = ndi.label(t, structure=CUBE)
-    where = np.argwhere(lab > 0)
-    drawn = {}
-    for p in manifest_entry.get("lesion_params", []):
-        c = np.array(p["centre"][::-1])  # the manifest's voxel indices are (x, y, z); the arrays are (z, y, x)
-        drawn[int(lab[tuple(where[np.argmin(((where - c) ** 2).sum(1))])])] = p
+    drawn = manifest_lesions(manifest_entry, lab)
     first = int(np.flatnonzero(d["reviewed"][0])[0])
     first_label = int(np.bincount(lab[first][t[first]], minlength=2).argmax())
-    body_sd = img[img != 0].std()
     out = []
     for k in range(1, n + 1):
         les = lab == k
-        ring = ndi.binary_dilation(les, iterations=2) & ~les
         found = (last & les).any() or les[rev].any()
         kind = "drawn first" if k == first_label else ("found" if found else "never found")
         p = drawn.get(k, {})
         out.append((kind, int(les.sum()), p.get("contrast"), p.get("polarity"),
-                    round(abs(float(img[les].mean() - img[ring].mean())) / body_sd, 2),
+                    round(abs(contrast(img, les)), 2),
                     round(float(d["probability"][:, les].max()), 2)))
     return out
 

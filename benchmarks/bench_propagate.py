@@ -135,22 +135,27 @@ def suggestion_figures(img, truth, rounds):
     return recall, false, [(k, int((lab == k).sum()), round(contrast(img, lab == k), 2)) for k in missed]
 
 
+def manifest_lesions(entry, lab):
+    """``{label: the manifest's parameters}`` of each lesion the demo drew (``entry["lesion_params"]``), keyed by the
+    component of ``lab`` nearest its centre (the manifest's voxel indices are (x, y, z); the arrays are (z, y, x))."""
+    where = np.argwhere(lab > 0)
+    out = {}
+    for p in entry.get("lesion_params", []):
+        c = np.array(p["centre"][::-1])
+        out[int(lab[tuple(where[np.argmin(((where - c) ** 2).sum(1))])])] = p
+    return out
+
+
 def drawn_contrast(data, setting, v, truth, missed):
     """The demo's own figures of each missed lesion (``(label, ...)``): its contrast as drawn (a fraction of the
-    brain's 1-99 % intensity range) and polarity, from the manifest (the lesion whose centre lies in it)."""
+    brain's 1-99 % intensity range) and polarity, from the manifest."""
     from scipy import ndimage
 
     entry = next(e for e in json.loads((data / "manifest.json").read_text())["mri"]
                  if e["path"] == f"mri/{setting}/vol_{v:03d}.nii.gz")
     lab, _ = ndimage.label(truth, structure=np.ones((3, 3, 3), bool))
-    where = np.argwhere(lab > 0)
-    out = []
-    for k, *_ in missed:
-        for p in entry.get("lesion_params", []):
-            c = np.array(p["centre"][::-1])  # the manifest's voxel indices are (x, y, z); the array is (z, y, x)
-            if lab[tuple(where[np.argmin(((where - c) ** 2).sum(1))])] == k:
-                out.append((k, p["contrast"], p["polarity"]))
-    return out
+    drawn = manifest_lesions(entry, lab)
+    return [(k, drawn[k]["contrast"], drawn[k]["polarity"]) for k, *_ in missed if k in drawn]
 
 
 def reach(curve, goal=0.9):
