@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Review", "review", "simulate", "cold_start", "proposal_pipeline", "hand_curve", "plot_curves"]
+__all__ = ["Review", "review", "review_session", "simulate", "cold_start", "proposal_pipeline", "hand_curve", "plot_curves"]
 
 
 @dataclass
@@ -63,23 +63,36 @@ def hand_curve(truth, rounds=None):
     return [[k, 1.0 if total == 0 else round(float(2 * d / (d + total)), 4)] for k, d in enumerate(drawn)]
 
 
-def _first_queue(image, truth, fit, probability, model, device):
-    """The labels shown at round 0 and the reviewer's order: the largest lesion's slice, then the queue."""
+def _first_queue(session, image, truth, probability, model, device):
+    """The reviewer's order at round 0 (a segmenter's prediction put on ``session`` first, when there is one):
+    the largest lesion's slice, then the queue."""
     from labelassist.core.propagate.propagation import predict
     from labelassist.core.propagate.queue import review_queue
 
-    labels = fit.copy()
     area = truth.reshape(len(truth), -1).sum(1)
     first = [int(np.argmax(area))] if area.any() else []
     if model is not None:
-        labels, _, conf = predict(image, model, device=device)
-        queue = review_queue(conf, segmenter_masks=labels, fit_masks=fit)
+        masks, _, conf = predict(image, model, device=device)
+        session.set_prediction(masks)
+        queue = review_queue(conf, segmenter_masks=masks, fit_masks=session.proposals)
     else:
         queue = review_queue(1.0 - np.asarray(probability))
     # the reviewer opens the volume and scrolls to the lesion they see, with a segmenter's proposals or without:
     # the slice showing the largest lesion is corrected first; then the queue (the segmenter's, or the classifier's
     # likeliest slices) leads
-    return labels, first + [q for q in queue if q not in first]
+    return first + [q for q in queue if q not in first]
+
+
+def review_session(fit, *, seed=0):
+    """A :class:`~labelassist.core.loop.ReviewSession` of a volume whose every slice has its CAM + BoundaryFit
+    proposal ``fit[i]`` (what the GUIs hold once every slice is computed)."""
+    from labelassist.core.loop import ReviewSession
+
+    fit = np.asarray(fit, np.uint8)
+    session = ReviewSession.new(fit.shape, seed=seed)
+    for i in range(len(fit)):
+        session.set_proposal(i, fit[i])
+    return session
 
 
 def _look_at_suggestions(result, truth, queue, reviewed, dismissed):
@@ -109,14 +122,14 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
     peak slice of one that is a lesion next (:func:`_look_at_suggestions`; each look is an interaction)."""
     from labelassist.core.evaluate.interactions import correct_slice
     from labelassist.core.evaluate.metrics import dice
-    from labelassist.core.propagate.propagation import propagate
-    from labelassist.core.propagate.queue import review_queue
+    from labelassist.core.loop import run_request
+    from labelassist.core.review import CORRECTED
 
     truth = (np.nan_to_num(np.asarray(truth, np.float32)) > 0).astype(np.uint8)
-    fit = np.asarray(fit, np.uint8)
-    labels, queue = _first_queue(image, truth, fit, probability, model, device)
-    reviewed, trained, effort = [], model is not None, 0
-    curve = [[0, round(float(dice(labels, truth)), 4)]]
+    session = review_session(fit, seed=seed)  # the one loop the GUIs run (labelassist.core.loop)
+    queue = _first_queue(session, image, truth, probability, model, device)
+    trained, effort = model is not None, 0
+    curve = [[0, round(float(dice(session.labels, truth)), 4)]]
     inter = None if regions is None else [[0, curve[0][1]]]
     dismissed, looks, lead = np.zeros(truth.shape, bool), 0, None  # false suggestions seen; looks not yet counted
     for r in range(1, rounds + 1):
@@ -125,25 +138,26 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
         i = queue[0]
         note = ", a suggested lesion" if i == lead else ""
         if regions is not None:
-            done = correct_slice(labels[i], truth[i], regions[i], cheapest=cheapest)
+            done = correct_slice(session.labels[i], truth[i], regions[i], cheapest=cheapest)
             effort += done.interactions + looks
             looks = 0
             note += f", {'R + ' if done.cleared else ''}{done.clicks} clicks + {done.strokes} strokes"
-        shown = labels.copy()  # what the reviewer saw (CAM + BoundaryFit at first): the floor holds what they confirm
-        labels[i] = truth[i]
-        reviewed.append(i)
+        session.review(i, CORRECTED, mask=truth[i])
+        reviewed = session.state.reviewed_indices()
         can_learn = model is not None or truth[reviewed].any()
         if can_learn and (len(reviewed) % retrain_every == 0 or not trained):
-            res = propagate(image, labels, reviewed, weak=fit, model=model, device=device, seed=seed + r,
-                            steps=steps if model is None else None, previous_masks=shown)
-            model, labels, trained = res.model, res.masks, True
-            queue = review_queue(res.confidence, reviewed=reviewed, segmenter_masks=res.masks, fit_masks=fit,
-                                 suggestions=res.suggestions)  # a lesion nobody drew weighs in
+            res = run_request(image, session.propagation_request(steps=steps), model=model, device=device)
+            outcome = session.apply_propagation(res)
+            model, trained = res.model, True
+            queue = list(session.queue)  # a lesion nobody drew weighs in
+            if not outcome.applied:
+                note += ", kept the previous masks (the result was empty)"
+                queue = [q for q in queue if q not in reviewed] or [q for q in range(len(truth)) if q not in reviewed]
             if follow_suggestions and res.suggested is not None:
                 looks, lead = _look_at_suggestions(res, truth, queue, reviewed, dismissed)  # before the next one
         else:
             queue = [q for q in queue if q not in reviewed]
-        curve.append([len(reviewed), round(float(dice(labels, truth)), 4)])
+        curve.append([len(reviewed), round(float(dice(session.labels, truth)), 4)])
         if inter is not None:
             inter.append([effort, curve[-1][1]])
         if log is not None:

@@ -188,7 +188,7 @@ class Engine(QObject):
     def calibrate(self, reference: dict) -> Job:
         """Grid search of threshold and gate against ``{slice index: reference mask}``.
 
-        The job returns ``{"threshold", "gate", "score", "n_slices"}``."""
+        The job returns a :class:`~labelassist.core.evaluate.calibrate.ReviewCalibration`."""
         ref = {int(i): np.asarray(m).copy() for i, m in reference.items()}
         return self._post("calibrate", ref, long=True)
 

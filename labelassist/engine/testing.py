@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["make_tiny_checkpoint", "make_test_volume"]
+__all__ = ["make_tiny_checkpoint", "make_test_volume", "propagation_result"]
 
 
 def make_tiny_checkpoint(path, *, seed: int = 0, input_size: int = 64) -> Path:
@@ -45,3 +45,24 @@ def make_test_volume(path, *, shape=(6, 64, 64), seed: int = 0) -> Path:
     path = Path(path)
     nib.save(img, str(path))
     return path
+
+
+def propagation_result(masks, *, suggested=None, ranges=(), steps: int = 10):
+    """A :class:`~labelassist.core.propagate.PropagationResult` with these masks, full confidence and the suggested
+    lesions ``suggested`` (``k`` on the k-th) spanning the slice ``ranges`` (one ``(first, last)`` each), as a
+    propagation returns them: for tests of what a review does with a result."""
+    import numpy as np
+
+    from labelassist.core.propagate.propagation import PropagationResult
+    from labelassist.core.propagate.suggest import Suggestion
+
+    masks = np.asarray(masks, np.uint8).copy()
+    found = []
+    for k, (a, b) in enumerate(ranges, start=1):
+        here = np.asarray(suggested) == k
+        area = here.reshape(len(here), -1).sum(1)
+        found.append(Suggestion(label=k, slices=(int(a), int(b)), peak=int(np.argmax(area)), size=int(area.sum()),
+                                score=1.0))
+    return PropagationResult(masks=masks, probability=masks.astype(np.float16), confidence=np.ones(len(masks)),
+                             model=None, meta={"steps": steps}, suggested=None if suggested is None else
+                             np.asarray(suggested, np.int32), suggestions=found)

@@ -171,7 +171,7 @@ class Worker(QObject):
         return {"indices": idx}
 
     def _job_calibrate(self, job_id, reference: dict):
-        from labelassist.core.evaluate.calibrate import calibrate
+        from labelassist.core.evaluate.calibrate import ReviewCalibration, calibrate
 
         self._check(job_id)
         pipe = self.context.pipeline
@@ -191,8 +191,8 @@ class Worker(QObject):
             probabilities=np.array([r.probability for r in res]),
             perimeter=np.stack([r.perimeter for r in res]),
         )
-        return {"threshold": float(out.thresholds[0]), "gate": float(out.gate), "score": float(out.score),
-                "n_slices": len(idx)}
+        return ReviewCalibration(threshold=float(out.thresholds[0]), gate=float(out.gate), score=float(out.score),
+                                 n_slices=len(idx))
 
     def _job_call(self, job_id, payload):
         """A job given as a callable ``fn(ctx, progress, cancel, **kwargs)`` (train, propagate, ...)."""

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from qtpy.QtCore import QObject, QTimer, Signal
 
+from labelassist.core.loop import ReviewSession
 from labelassist.core.propose.params import invalidated_stages
 from labelassist.core.regions import signal_walls, volume_air_level
-from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, ReviewState
+from labelassist.core.review import ReviewState
 from labelassist.errors import LabelAssistError
 from labelassist.io.session import default_export_path
 from labelassist.widgets.learning import Learner
@@ -52,10 +53,13 @@ class ReviewController(QObject):
     Signals
     -------
     statuses_changed(), current_changed(int), message(str, bool is_error), volume_opened(object),
-    exported(str path), calibrated(dict)
+    exported(str path), calibrated(ReviewCalibration)
 
     Attributes
     ----------
+    session : ReviewSession or None
+        The review of the open volume (labels, statuses, proposals, the learner's bookkeeping): the object the
+        command line and the benchmarks drive too; ``state`` is its :class:`~labelassist.core.review.ReviewState`.
     learner : Learner
         Calibration, the segmenter (:meth:`propagate`) and suggested lesions (``suggested``, never exported unaccepted).
     sessions : SessionKeeper
@@ -67,7 +71,7 @@ class ReviewController(QObject):
     message = Signal(str, bool)
     volume_opened = Signal(object)
     exported = Signal(str)
-    calibrated = Signal(dict)
+    calibrated = Signal(object)
 
     def __init__(self, view: ReviewView | None = None, *, panel=None, engine: Engine | None = None,
                  model=None, device="auto", auto_compute: bool = True, parent=None):
@@ -82,7 +86,7 @@ class ReviewController(QObject):
         self.panel = None
         self.auto_compute = auto_compute
         self.volume = None
-        self.state: ReviewState | None = None
+        self.session: ReviewSession | None = None
         self.cam = self.perimeter = self.suggested = self.air = None  # suggested: the learner's, never exported
         self.export_path: Path | None = None
         self.current = 0
@@ -103,6 +107,11 @@ class ReviewController(QObject):
             self.attach_panel(panel)
         self.view.install_shortcuts(self.shortcuts())
         self.load_model(model)
+
+    @property
+    def state(self) -> ReviewState | None:
+        """The open volume's review state (labels, statuses, provenance), or None."""
+        return None if self.session is None else self.session.state
 
     # -- wiring -----------------------------------------------------------------------------------
     def shortcuts(self) -> list[Shortcut]:
@@ -142,17 +151,16 @@ class ReviewController(QObject):
         self.volume = volume
         self.cam = np.zeros(shape, np.float32)
         self.perimeter = np.zeros(shape, np.uint8)
-        self.suggested = np.zeros(shape, np.uint8)
         self.air = volume_air_level(volume.array)  # the grey level below which the image shows no body
         self.export_path = Path(export_path) if export_path else default_export_path(volume)
         self._stale = set()
-        self.learner.reset()
         self.sessions.begin(volume, self.export_path)
         state = self.sessions.restore(volume) if restore else None
         if state is None:
             state = ReviewState.new(shape, params=asdict(self.engine.params),
                                     model_hash=self.engine.model_info.get("hash", ""))
-        self.state = state
+        self.session = ReviewSession(state)  # a restored session keeps the segmenter's masks it holds
+        self.suggested = self.session.suggested
         self.follow(self.engine.open_volume(volume))
         self.view.show_volume(volume, cam=self.cam, perimeter=self.perimeter, labels=state.labels)
         self.view.show_suggestions(self.suggested)
@@ -205,15 +213,15 @@ class ReviewController(QObject):
             self._compute_slice(self.current)
 
     def _propose(self, index: int) -> bool:
-        """Re-fit slice ``index`` into the labels unless it is reviewed; True when the labels changed."""
-        if index in self.learner.segmenter_slices:  # the segmenter's proposal stands until the reviewer decides
-            return False
+        """Re-fit slice ``index``'s proposal; it goes into the labels only while the slice's mask is a proposal
+        (the segmenter's mask and the reviewer's stand: :meth:`ReviewSession.set_proposal`). True when the labels
+        changed."""
         mask = self.engine.refit(index)
         if mask is None:
             return False
         self._stale.discard(index)
-        return self.state.set_proposal(index, mask, params=asdict(self.engine.params),
-                                       model_hash=self.state.model_hash)
+        return self.session.set_proposal(index, mask, params=asdict(self.engine.params),
+                                         model_hash=self.state.model_hash)
 
     def _refit_current(self) -> None:
         if self.state is not None and self._propose(self.current):
@@ -311,8 +319,7 @@ class ReviewController(QObject):
         i = self._index(index)
         if i is None:
             return
-        status = CORRECTED if self.state.status(i) == CORRECTED else ACCEPTED
-        self.state.set_status(i, status)
+        status = self.session.accept(i)
         self._reviewed(f"Slice {i} {status}")
 
     def reject(self, index: int | None = None) -> None:
@@ -320,7 +327,7 @@ class ReviewController(QObject):
         i = self._index(index)
         if i is None:
             return
-        self.state.set_status(i, REJECTED)
+        self.session.reject(i)
         self.view.refresh(i)
         self._reviewed(f"Slice {i} rejected (empty)")
 
@@ -328,16 +335,28 @@ class ReviewController(QObject):
         """Add the suggested lesion on slice ``index`` (default: on screen) to its label (:class:`Learner`)."""
         return self.learner.accept_suggestion(self._index(index))
 
-    def mark_corrected(self, indices) -> None:
-        """The reviewer painted on these slices (their labels already hold the edit)."""
+    def mark_corrected(self, indices, *, undoable: bool = True) -> None:
+        """The labels of these slices changed (a stroke, an undo, a redo: the labels already hold it): corrected,
+        but a slice an undo put back as it was before its last edit gets its status back (:meth:`begin_edit`;
+        ``undoable=False``: corrected whatever they hold)."""
         if self.state is None:
             return
-        touched = sorted({int(i) for i in np.atleast_1d(indices) if 0 <= int(i) < self.state.n_slices})
-        for i in touched:
-            self.state.set_status(i, CORRECTED)
-            self._stale.discard(i)
+        if undoable:
+            touched, restored = self.session.edited(indices)
+        else:
+            touched, restored = self.session.correct(indices), []
+        self._stale.difference_update(touched)
+        if restored:
+            self.view.refresh(None)
+            self._reviewed(f"Undone: slice{'s' if len(restored) > 1 else ''} {', '.join(map(str, restored))} "
+                           f"{self.state.status(restored[0])} again")
         if touched:
             self._reviewed(f"Slice{'s' if len(touched) > 1 else ''} {', '.join(map(str, touched))} corrected")
+
+    def begin_edit(self, index: int) -> None:
+        """An edit of slice ``index`` starts: an undo that puts its mask back gives it back its status too."""
+        if self.session is not None:
+            self.session.begin_edit(index)
 
     def begin_stroke(self, index: int) -> None:
         """A paint stroke starts on slice ``index``: marked corrected at once, saved when it ends."""
@@ -350,8 +369,7 @@ class ReviewController(QObject):
     def next_unreviewed(self) -> None:
         if self.state is None:
             return
-        j = self.learner.next_from_queue()
-        j = self.state.next_unreviewed(self.current) if j is None else j
+        j = self.session.next_slice(self.current)
         if j is None:
             self.say("Every slice is reviewed: export when ready")
             return

@@ -92,7 +92,7 @@ class SessionKeeper(QObject):
     ----------
     controller : ReviewController
         Used through its public API only (``state``, ``volume``, ``export_path``, ``engine``, ``panel``,
-        ``view``, ``say``, ``refit_stale``, ``mark_corrected``, ``refresh_strip``, ``statuses_changed``, ``exported``).
+        ``view``, ``say``, ``refit_stale``, ``begin_edit``, ``mark_corrected``, ``refresh_strip``, ``statuses_changed``, ``exported``).
 
     Attributes
     ----------
@@ -230,8 +230,9 @@ class SessionKeeper(QObject):
         self.flush()  # what came before the stroke is on disk before the stroke can be interrupted
         self.hold()
         self._stroke = int(index)
+        c.begin_edit(self._stroke)  # an undo of the stroke gives the slice back its status too
         if not c.state.is_reviewed(self._stroke):
-            c.mark_corrected([self._stroke])
+            c.mark_corrected([self._stroke], undoable=False)
 
     def end_stroke(self) -> None:
         """The stroke ended: the session is saved, once, with the whole stroke."""

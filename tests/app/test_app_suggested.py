@@ -8,6 +8,7 @@ from qtpy.QtGui import QImage
 
 from labelassist.io import load_volume
 from labelassist.widgets.view import SUGGESTED, SUGGESTED_RGB
+from labelassist.engine.testing import propagation_result
 
 pytestmark = pytest.mark.gui
 WAIT = 120_000  # ms: the engine shares 2 CPU cores with other work
@@ -48,8 +49,7 @@ def review(make_window, volume_path, qtbot):
     c.state.labels[:] = 0
     suggested = np.zeros(c.state.labels.shape, np.int32)
     suggested[(slice(3, 5), *BOX)] = 1
-    c.learner.apply({"masks": c.state.labels.copy(), "confidence": np.ones(c.state.n_slices, np.float32),
-                     "queue": [], "meta": {}, "suggestions": [(3, 4)], "suggested": suggested})
+    c.learner.apply(propagation_result(c.state.labels, suggested=suggested, ranges=[(3, 4)]))
     qtbot.wait(50)
     return w, c
 
@@ -89,8 +89,9 @@ def test_s_adds_the_suggestion_to_the_label_and_one_undo_takes_it_back(review, q
     np.testing.assert_array_equal(w.view.canvas.layer_data("boundaryfit"), c.state.labels[3])
     key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one undo step
     np.testing.assert_array_equal(c.state.labels[3], before)
+    assert c.state.status(3) == "unreviewed" and c.suggested[(3, *BOX)].all()  # the status and the suggestion too
     key(qtbot, w, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
-    assert c.state.labels[(3, *BOX)].all()
+    assert c.state.labels[(3, *BOX)].all() and c.state.status(3) == "corrected"
 
 
 def test_only_an_accepted_suggestion_is_exported(review, tmp_path):

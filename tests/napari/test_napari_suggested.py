@@ -6,6 +6,7 @@ import pytest
 
 from labelassist.core.review import CORRECTED
 from labelassist.widgets import SUGGESTED, SUGGESTED_RGB
+from labelassist.engine.testing import propagation_result
 
 pytestmark = pytest.mark.gui
 
@@ -18,8 +19,7 @@ def _suggest(widget):
     n = c.state.n_slices
     suggested = np.zeros(c.state.labels.shape, np.uint8)
     suggested[Z, 40:52, 40:52] = 1
-    c.learner.apply({"masks": c.state.labels.copy(), "confidence": np.ones(n, np.float32), "queue": [], "meta": {},
-                     "suggestions": [(Z, Z)], "suggested": suggested})
+    c.learner.apply(propagation_result(c.state.labels, suggested=suggested, ranges=[(Z, Z)]))
     return suggested[Z] > 0
 
 
@@ -75,8 +75,12 @@ def test_shift_n_goes_to_the_suggestion_and_s_accepts_it_as_one_undo_step(qtbot,
     assert not c.suggested[Z].any() and c.state.status(Z) == CORRECTED
     assert sum("corrected" in t.lower() for t in said if "accepted" not in t) <= 1  # not said twice by a paint event
     assert any("accepted" in t for t in said)
-    layer.undo()  # one step takes the whole accepted lesion back
+    layer.undo()  # one step takes the whole accepted lesion back, with the slice's status
     np.testing.assert_array_equal(layer.data, before)
+    assert c.state.status(Z) == "unreviewed" and c.suggested[Z][square].all()
+    layer.redo()
+    assert (layer.data[Z][square] == 1).all() and c.state.status(Z) == CORRECTED
+    layer.undo()
 
     assert not c.accept_suggestion(Z + 2)  # no suggestion there: nothing changes
     np.testing.assert_array_equal(c.state.labels, before)

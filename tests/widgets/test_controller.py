@@ -138,9 +138,9 @@ def test_calibrate_from_reviewed_then_refit_the_rest(qtbot, ctl):
     with qtbot.waitSignal(ctl.calibrated, timeout=WAIT) as blocker:
         ctl.calibrate()
     result = blocker.args[0]
-    assert result["n_slices"] == 3 and 0 <= result["score"] <= 1
-    assert ctl.panel.threshold.value() == pytest.approx(result["threshold"])
-    assert ctl.panel.gate.value() == pytest.approx(result["gate"])
+    assert result.n_slices == 3 and 0 <= result.score <= 1
+    assert ctl.panel.threshold.value() == pytest.approx(result.threshold)
+    assert ctl.panel.gate.value() == pytest.approx(result.gate)
     assert not ctl.state.labels[5].any()
 
 
@@ -166,7 +166,7 @@ def test_learn_from_reviewed_repredicts_unreviewed_and_queues(qtbot, ctl):
     ctl.accept(2)
     ctl.reject(4)
     kept = ctl.state.labels[[1, 2, 4]].copy()
-    job = wait(qtbot, ctl.propagate(steps=3))
+    job = wait(qtbot, ctl.propagate(steps=60))
     assert job.name == "propagate" and job.state == "returned"
     np.testing.assert_array_equal(ctl.state.labels[[1, 2, 4]], kept)  # reviewed slices untouched
     net = sorted(ctl.learner.segmenter_slices)

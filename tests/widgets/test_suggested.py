@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from labelassist.engine.testing import propagation_result
 from labelassist.core.review import ACCEPTED, CORRECTED, UNREVIEWED
 from labelassist.io import load_volume
 from labelassist.widgets import ControlPanel, ReviewController, ReviewView
@@ -43,9 +44,7 @@ def suggest(c, *, slices=(2, 3), box=(slice(40, 50), slice(40, 50))):
     suggested = np.zeros(c.state.labels.shape, np.int32)
     for z in slices:
         suggested[(z, *box)] = 1
-    c.learner.apply({"masks": c.state.labels.copy(), "confidence": np.ones(c.state.n_slices, np.float32),
-                     "queue": list(slices), "meta": {"steps": 10}, "suggestions": [(min(slices), max(slices))],
-                     "suggested": suggested})
+    c.learner.apply(propagation_result(c.state.labels, suggested=suggested, ranges=[(min(slices), max(slices))]))
 
 
 def test_a_suggestion_is_shown_on_unreviewed_slices_only_and_said(ctl):
@@ -98,8 +97,7 @@ def test_shift_n_goes_from_suggested_lesion_to_suggested_lesion(ctl):
     suggested[1, 40:44, 40:44] = 1  # lesion 1: larger on slice 2, its peak
     suggested[2, 40:50, 40:50] = 1
     suggested[4, 10:20, 10:20] = 2  # lesion 2 on slice 4
-    ctl.learner.apply({"masks": ctl.state.labels.copy(), "confidence": np.ones(ctl.state.n_slices, np.float32),
-                       "queue": [0], "meta": {"steps": 10}, "suggestions": [(1, 2), (4, 4)], "suggested": suggested})
+    ctl.learner.apply(propagation_result(ctl.state.labels, suggested=suggested, ranges=[(1, 2), (4, 4)]))
     next_suggestion = {s.key: s for s in ctl.shortcuts()}["Shift+N"].callback
     seen = []
     ctl.message.connect(lambda text, error: seen.append(text))
@@ -170,11 +168,12 @@ def test_the_first_propagation_is_given_the_proposals_the_reviewer_saw(qtbot, ct
     monkeypatch.setattr(propagation, "propagate", fake)
     proposal = np.zeros(ctl.state.labels.shape[1:], np.uint8)
     proposal[10:20, 10:20] = 1
-    assert ctl.state.set_proposal(3, proposal)
+    assert ctl.session.set_proposal(3, proposal)
     ctl.state.labels[1, 5:9, 5:9] = 1
     ctl.mark_corrected([1])
     assert ctl.learner.seen() is None  # slice 1's proposal is not computed: what the reviewer refuted is unknown
-    monkeypatch.setattr(ctl.engine, "refit", lambda i: np.zeros_like(proposal))  # computed: it showed nothing
+    ctl.session.set_proposal(1, np.zeros_like(proposal))  # computed: it showed nothing (the label stays)
+    assert ctl.state.labels[1, 5:9, 5:9].all()
     job = ctl.propagate()
     qtbot.waitUntil(lambda: job.done, timeout=30_000)
     assert np.array_equal(seen[0][3], proposal) and not seen[0][1].any()  # what the reviewer saw

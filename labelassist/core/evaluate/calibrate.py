@@ -18,7 +18,7 @@ from labelassist.core.propose.ensemble import RULES, ensemble_fit
 from labelassist.core.evaluate.metrics import confusion, paper_metric
 from labelassist.errors import ParameterError
 
-__all__ = ["CalibrationResult", "calibrate", "plot_grid", "DEFAULT_THRESHOLDS"]
+__all__ = ["CalibrationResult", "ReviewCalibration", "calibrate", "plot_grid", "DEFAULT_THRESHOLDS"]
 
 DEFAULT_THRESHOLDS = tuple(np.round(np.linspace(0.05, 0.95, 19), 4))
 OBJECTIVES = ("dice", "miou")
@@ -53,6 +53,17 @@ class CalibrationResult:
 
     def as_dict(self) -> dict:
         return {"thresholds": list(self.thresholds), "rule": self.rule, "gate": self.gate, "score": self.score}
+
+
+@dataclass(frozen=True)
+class ReviewCalibration:
+    """A calibration on a review's reviewed slices, as the engine returns it: the threshold and gate to use,
+    the Dice they reach there and on how many slices."""
+
+    threshold: float
+    gate: float
+    score: float
+    n_slices: int
 
 
 def _as_cam_stack(cams) -> np.ndarray:
