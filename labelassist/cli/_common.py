@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 from pathlib import Path
 
-from labelassist.errors import ParameterError
+from labelassist.errors import ParameterError, VolumeError
 
-__all__ = ["positive_int", "param_type", "add_param_option", "demo_model_path", "resolve_model_path"]
+__all__ = ["positive_int", "param_type", "add_param_option", "demo_model_path", "resolve_model_path",
+           "check_output", "writing"]
 
 
 def positive_int(name: str):
@@ -79,3 +81,58 @@ def resolve_model_path(model: str | None) -> Path:
             f"--model not given and no demo model at {path}: pass --model CKPT (train one with 'labelassist train')"
         )
     return path
+
+
+def check_output(path, option: str, *, folder: bool = False) -> Path:
+    """Check, before any work, that the output an option names can be written; returns it as a Path.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (or, with ``folder=True``, the folder) the command will write, e.g. ``args.save_model``.
+    option : str
+        The option that named it (``"-o"``, ``"--save-model"``, ``"--plot"``, ...), quoted in the error.
+    folder : bool, keyword-only
+        ``path`` is a folder, made when missing (``batch -o``, ``run --save-maps``); else a file, whose
+        folder must exist.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ParameterError
+        One line naming ``option``, ``path``, what is wrong and the fix
+        (:func:`labelassist.io.save.check_writable`): a kernel file system such as ``/proc`` or ``/sys``, a
+        folder where a file is wanted (or a file where a folder is wanted), a missing folder, a read-only file
+        system, a folder this user cannot write in, or an empty path.
+    """
+    if not str(path).strip():
+        raise ParameterError(f"{option} is empty; name the {'folder' if folder else 'file'} to write")
+    from labelassist.io.save import check_writable
+
+    try:
+        return check_writable(path, folder=folder)
+    except VolumeError as exc:
+        raise ParameterError(f"{option} {exc}") from None
+
+
+@contextmanager
+def writing(path, option: str):
+    """Turn a file system's refusal while writing ``path`` (an :class:`OSError` with an errno) into one line
+    naming ``option``.
+
+    For writers that are not labelassist's own (matplotlib's ``savefig``, a CSV): ``with writing(args.plot,
+    "--plot"): plot_grid(result, args.plot)``. The line is :func:`labelassist.io.save.write_error`'s, after
+    ``option``; raised as a :class:`~labelassist.errors.VolumeError`.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None:  # the writer's own complaint (e.g. an image mode it cannot save), not the disk's
+            raise
+        from labelassist.io.save import write_error
+
+        raise VolumeError(f"{option} {write_error(path, exc)}") from None

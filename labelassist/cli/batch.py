@@ -78,6 +78,9 @@ def batch(args) -> int:
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise ParameterError(f"-o {out_dir}: exists and is not a folder; give a folder for the labels")
+    from labelassist.cli._common import check_output
+
+    check_output(args.output, "-o", folder=True)
     spec = _spec(args)
     print(f"labelassist batch: {len(volumes)} volume(s) -> {out_dir}", file=sys.stderr)
     result = run_batch(volumes, spec, workers=args.workers, scheduler=args.scheduler, resume=args.resume,

@@ -46,10 +46,13 @@ def parse_slices(text: str | None, n: int) -> list[int]:
 def run(args) -> int:
     import numpy as np
 
+    from labelassist.cli._common import check_output, writing
     from labelassist.core.evaluate.calibrate import calibrate, plot_grid
     from labelassist.errors import VolumeError
     from labelassist.io import load_volume
 
+    if args.plot:
+        check_output(args.plot, "--plot")
     volume, pipe = open_pipeline(args, pipeline_params(args, gate=0.0))
     truth = load_volume(args.truth, labels=True)
     if truth.shape != volume.shape:
@@ -68,7 +71,8 @@ def run(args) -> int:
         objective=args.objective,
     )
     if args.plot:
-        plot_grid(result, args.plot)
+        with writing(args.plot, "--plot"):
+            plot_grid(result, args.plot)
     if args.json:
         print(json.dumps({**result.as_dict(), "slices": idx}, indent=2))
     else:

@@ -134,7 +134,11 @@ def _not_defined(pred, truth) -> str:
 
 
 def run(args) -> int:
+    from labelassist.cli._common import check_output
     from labelassist.core.evaluate.metrics import evaluate
+
+    if args.csv:
+        check_output(args.csv, "--csv")
 
     if _folder_mode(args.pred, args.truth):
         from labelassist.cli.evaluate_dirs import run_dirs

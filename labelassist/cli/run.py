@@ -93,12 +93,14 @@ def run(args) -> int:
     from labelassist.core.nets.checkpoint import load_checkpoint
     from labelassist.core.nets.device import resolve_device
     from labelassist.io import load_volume, save_labels
+    from labelassist.cli._common import check_output, writing
     from labelassist.io.save import check_output_path
 
     params = pipeline_params(args)
     check_output_path(args.output, source=args.volume)  # before any work: a bad -o is one line, at once
     if args.save_maps:
         _check_maps_folder(Path(args.save_maps))
+        check_output(args.save_maps, "--save-maps", folder=True)
     volume = load_volume(args.volume, channel=args.channel)
     model_path = resolve_model_path(args.model)
     check_run_memory(volume, model_path=model_path)  # before the model is loaded: one line, no output file
@@ -113,7 +115,8 @@ def run(args) -> int:
     labels, pipe = proposal.labels, proposal.pipeline
     out = save_labels(labels, args.output, like=volume)
     if args.save_maps:
-        _save_maps(pipe, volume, Path(args.save_maps))
+        with writing(args.save_maps, "--save-maps"):
+            _save_maps(pipe, volume, Path(args.save_maps))
     positive = int(np.count_nonzero(labels.reshape(len(labels), -1).any(axis=1)))
     print(f"{out}: {positive} of {pipe.n_slices} slices with a lesion, {int(labels.sum())} voxels")
     return 0

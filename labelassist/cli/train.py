@@ -7,17 +7,30 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from labelassist.cli._common import positive_int
-from labelassist.core.classify.train import BATCH_SIZE, EPOCHS, INPUT_SIZE, LR, OUTPUT_STRIDE, PATIENCE, VAL_FRACTION
+from labelassist.cli._common import add_param_option
+from labelassist.core.classify.params import TRAIN_PARAMS
 
-__all__ = ["add_parser", "read_slice_labels"]
+__all__ = ["add_parser", "add_training_options", "training_options", "read_slice_labels"]
+
+
+def add_training_options(p) -> None:
+    """One option per classifier training option, generated from
+    :data:`~labelassist.core.classify.params.TRAIN_PARAMS`: its flag, type, default, range or choices and help;
+    a value out of range is argparse's one-line error naming the flag. Each stores into the option's name."""
+    group = p.add_argument_group("training options")
+    for spec in TRAIN_PARAMS:
+        add_param_option(group, spec)
+
+
+def training_options(args) -> dict:
+    """``{option: value}`` of every classifier training option in the parsed ``args``."""
+    return {name: getattr(args, name) for name in TRAIN_PARAMS.names}
 
 
 def add_parser(sub) -> None:
@@ -28,25 +41,11 @@ def add_parser(sub) -> None:
     src.add_argument("--slice-labels", metavar="FILE",
                      help="CSV (volume,slice,label) or JSON [{volume, slice, label}, ...] of yes/no per slice")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.pt")
-    p.add_argument("--arch", default="resnet18", help="resnet18, resnet34 or resnet50")
-    p.add_argument("--input-size", type=positive_int("--input-size"), default=INPUT_SIZE)
-    p.add_argument("--output-stride", type=int, choices=(8, 16, 32), default=OUTPUT_STRIDE,
-                   help="16 (default): CAMs at twice the resolution of a plain ResNet (32); 8: four times, ~3x the compute")
     p.add_argument("--init", metavar="MODEL.pt",
                    help="start from this classifier's weights (same arch) instead of random ones, e.g. to fine-tune "
                         "a stride-16 model at stride 8")
-    p.add_argument("--lr", type=float, default=LR, help=f"learning rate ({LR:g}; lower it when fine-tuning with --init)")
-    p.add_argument("--pool", choices=("avg", "max"), default="avg",
-                   help="avg (default): torchvision's ResNet; max: a slice is as lesion-like as its most lesion-like "
-                        "place (multiple-instance learning), which keeps the CAM on the lesion")
-    p.add_argument("--epochs", type=positive_int("--epochs"), default=EPOCHS)
-    p.add_argument("--batch-size", type=positive_int("--batch-size"), default=BATCH_SIZE)
-    p.add_argument("--val-fraction", type=float, default=VAL_FRACTION, help=f"share of the volumes held out ({VAL_FRACTION})")
-    p.add_argument("--patience", type=positive_int("--patience"), default=PATIENCE,
-                   help=f"epochs without a better validation AUC before stopping ({PATIENCE})")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    add_training_options(p)
     p.set_defaults(func=run)
 
 
@@ -173,15 +172,13 @@ def stream_inputs(args, folder: Path, readers: list):
 
 
 def _check_args(args) -> None:
-    from labelassist.core.classify.train import MIN_INPUT_SIZE
+    """The files and counts argparse cannot check (the training options it checked by their declarations)."""
     from labelassist.errors import ParameterError
 
     if args.init is not None and not Path(args.init).is_file():
         raise ParameterError(f"--init {args.init}: no such file; give a classifier checkpoint to start from")
     if args.masks and len(args.masks) != len(args.volumes):
         raise ParameterError(f"--masks: got {len(args.masks)} masks for {len(args.volumes)} volumes; give one per volume")
-    if args.input_size < MIN_INPUT_SIZE:
-        raise ParameterError(f"--input-size must be >= {MIN_INPUT_SIZE}, got {args.input_size}")
 
 
 def _progress_bar(epochs):
@@ -206,19 +203,20 @@ def run(args) -> int:
     from labelassist.core.nets.device import resolve_device
 
     _check_args(args)
+    from labelassist.cli._common import check_output
+
+    check_output(args.output, "-o")  # before any work: a model that cannot be written is one line, at once
     out_dir = Path(args.output).resolve().parent
     folder = Path(tempfile.mkdtemp(prefix=".labelassist-train-", dir=out_dir if out_dir.is_dir() else None))
     readers = []
     try:
         labels, fingerprint = stream_inputs(args, folder, readers)
+        options = {k: v for k, v in training_options(args).items() if k != "input_size"}  # the inputs' own size
         bar, progress = _progress_bar(args.epochs)
         try:
             result = train_classifier_from_inputs(
-                readers, labels, arch=args.arch, output_stride=args.output_stride, pool=args.pool,
-                epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, init=args.init,
-                val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
-                device=resolve_device(args.device), checkpoint=args.output, half=args.half, progress=progress,
-                data_hash=fingerprint)
+                readers, labels, init=args.init, device=resolve_device(args.device), checkpoint=args.output,
+                progress=progress, data_hash=fingerprint, **options)
         finally:
             bar.close()
     finally:

@@ -15,9 +15,11 @@ import numpy as np
 from labelassist.errors import VolumeError
 from labelassist.io.formats import WRITABLE_SUFFIXES, by_suffix, split_suffix
 from labelassist.io.volume import Volume
+from labelassist.io.writable import (KERNEL_FILE_SYSTEMS, check_folder, check_writable,  # noqa: F401 (re-exported)
+                                     kernel_file_system, kernel_message, refuse_kernel_file_system)
 
-__all__ = ["save_labels", "save_map", "atomic_write", "check_output_path", "backup_path", "keep_backup"]
-
+__all__ = ["save_labels", "save_map", "atomic_write", "check_output_path", "check_writable", "kernel_file_system",
+           "write_error", "backup_path", "keep_backup", "KERNEL_FILE_SYSTEMS"]  # the where-to-write checks: .writable
 
 def _suffix(path: Path) -> str:
     """The output's suffix (lower case), one of the formats' :data:`WRITABLE_SUFFIXES`."""
@@ -44,27 +46,21 @@ def _refuse_source(path: Path, like: Volume) -> None:
             raise VolumeError(f"{path}: refusing to write into the source DICOM folder {src}")
 
 
-def _check_folder(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise VolumeError(f"{path}: the folder {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK):
-        raise VolumeError(f"{path}: permission denied (cannot write in {parent})")
-
-
 def check_output_path(path, *, source=None) -> Path:
     """Check, before any work, that labels can be written to ``path``; returns it as a Path.
 
-    Refused with one line naming ``path`` (:class:`VolumeError`): an existing folder, a suffix labels are not
-    written in (not one of :data:`WRITABLE_SUFFIXES`), a folder that does not exist or cannot be written in,
-    or the ``source`` volume itself (or a file inside the source's DICOM folder). :func:`save_labels` checks
-    again when it writes.
+    Refused with one line naming ``path`` (:class:`VolumeError`): a kernel file system (``/proc``, ``/sys``:
+    :func:`kernel_file_system`), an existing folder, a suffix labels are not written in (not one of
+    :data:`WRITABLE_SUFFIXES`), a folder that does not exist, is read-only or cannot be written in, or the
+    ``source`` volume itself (or a file inside the source's DICOM folder). :func:`save_labels` checks again
+    when it writes, and a write that fails all the same is one line too (:func:`atomic_write`).
     """
     path = Path(path)
+    refuse_kernel_file_system(path)
     if path.is_dir():
         raise VolumeError(f"{path}: is a folder; name the label file to write, e.g. {path / 'labels.nii.gz'}")
     _suffix(path)
-    _check_folder(path)
+    check_folder(path)
     if source is None:
         return path
     source, target = Path(source).resolve(), path.resolve()
@@ -88,14 +84,16 @@ def atomic_write(path: Path, write: Callable[[Path], None], suffix: str, *, dura
     """Write through ``write(tmp)`` to a temporary file beside ``path``, then rename it into place.
 
     ``durable``: also flush the folder after the rename, so the new file survives a power cut (the caller's
-    ``write`` fsyncs the file itself). A disk that is full (or a file-size limit) raises a one-line
-    :class:`~labelassist.errors.VolumeError`; nothing is left behind and an earlier ``path`` is untouched.
+    ``write`` fsyncs the file itself). Any refusal of the file system (a full disk, a file-size limit, no
+    permission, a read-only or kernel file system, a folder gone: any :class:`OSError` with an errno) raises a
+    one-line :class:`~labelassist.errors.VolumeError` (:func:`write_error`); nothing is left behind and an
+    earlier ``path`` is untouched. An OSError a writer raises itself, with no errno, passes through.
     """
+    path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
     except OSError as exc:
-        _raise_no_room(exc, path)
-        raise
+        raise write_error(path, exc) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -105,17 +103,46 @@ def atomic_write(path: Path, write: Callable[[Path], None], suffix: str, *, dura
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
-        if isinstance(exc, OSError):
-            _raise_no_room(exc, path)
+        if isinstance(exc, OSError) and exc.errno is not None:  # the OS said no (not a writer's own OSError)
+            raise write_error(path, exc) from None
         raise
     if durable:
         _sync_folder(path.parent)
 
 
-def _raise_no_room(exc: OSError, path: Path) -> None:
-    if exc.errno in _NO_ROOM:
-        raise VolumeError(f"{path}: not written, the disk is full ({exc.strerror}): free some space or choose "
-                          "another folder (the earlier file, if any, is untouched)") from None
+_UNTOUCHED = " (the earlier file, if any, is untouched)"
+
+
+def write_error(path, exc: OSError) -> VolumeError:
+    """The one-line :class:`~labelassist.errors.VolumeError` for an :class:`OSError` met writing ``path``.
+
+    The line starts with ``path``, says why in words (from the errno, or the kernel file system the folder is
+    on) and names the fix; it is returned, for the caller to raise ``from None``.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    why = exc.strerror or type(exc).__name__
+    found = kernel_file_system(path)
+    if found is not None:
+        return VolumeError(kernel_message(path, found))
+    code = exc.errno
+    if code in _NO_ROOM:
+        return VolumeError(f"{path}: not written, the disk is full ({why}): free some space or choose "
+                           f"another folder{_UNTOUCHED}")
+    if code in (errno.EACCES, errno.EPERM):
+        fix = f"permission denied in {folder} ({why}): choose a folder you can write in"
+    elif code == errno.EROFS:
+        fix = f"{folder} is on a read-only file system ({why}): choose another folder"
+    elif code in (errno.ENOENT, errno.ENOTDIR):
+        fix = (f"the folder {folder} takes no new files ({why}): choose another folder" if folder.is_dir() else
+               f"the folder {folder} does not exist ({why}): create it or choose another folder")
+    elif code == errno.ENAMETOOLONG:
+        fix = f"the name is too long ({why}): choose a shorter file name"
+    elif code == errno.EISDIR:
+        fix = f"a folder is in the way ({why}): name a file, not a folder"
+    else:
+        fix = f"the file system refused it ({why}): choose another folder"
+    return VolumeError(f"{path}: not written, {fix}{_UNTOUCHED}")
 
 
 def _sync_folder(folder: Path) -> None:
@@ -151,8 +178,20 @@ def keep_backup(path) -> Path | None:
         except FileExistsError:
             continue
         except OSError:
-            with open(path, "rb") as src, open(target, "xb") as dst:
-                shutil.copyfileobj(src, dst)
+            made = False
+            try:
+                with open(path, "rb") as src, open(target, "xb") as dst:
+                    made = True
+                    shutil.copyfileobj(src, dst)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if made:  # half a backup is no backup
+                    with contextlib.suppress(OSError):
+                        target.unlink()
+                raise VolumeError(f"{path}: not replaced, its backup {target.name} could not be kept "
+                                  f"({exc.strerror or type(exc).__name__}); free some space or choose another "
+                                  "folder (the earlier file is untouched)") from None
             return target
 
 
@@ -224,12 +263,15 @@ def save_labels(labels, path, *, like: Volume, backup: bool = False) -> Path:
     Raises
     ------
     VolumeError
-        A shape mismatch, values outside [0, 65535], an unsupported extension, a missing output folder,
-        or a path that is the source itself. The write is atomic: on failure nothing is left behind.
+        A shape mismatch, values outside [0, 65535], an unsupported extension, a missing output folder, a
+        kernel file system (``/proc``, ``/sys``), or a path that is the source itself; and any refusal of the
+        file system while writing (:func:`write_error`: a full disk, no permission, a read-only disk...). The
+        write is atomic: on failure nothing is left behind and an earlier file at ``path`` is untouched.
     """
     path = Path(path)
     suffix = _suffix(path)
-    _check_folder(path)
+    refuse_kernel_file_system(path)
+    check_folder(path)
     _refuse_source(path, like)
     data = _label_array(labels, like, path)
     if backup:
@@ -244,7 +286,8 @@ def save_map(values, path, *, like: Volume) -> Path:
     """Write a float map (a CAM, a probability) as float32 on ``like``'s grid (NIfTI, NRRD or MHA)."""
     path = Path(path)
     suffix = _suffix(path)
-    _check_folder(path)
+    refuse_kernel_file_system(path)
+    check_folder(path)
     _refuse_source(path, like)
     values = np.asarray(values, dtype=np.float32)
     if values.shape != like.shape:
@@ -258,7 +301,10 @@ def _write_pngs(data: np.ndarray, path: Path, like: Volume) -> None:
 
     stem = split_suffix(path)[0]
     folder = path.parent / f"{stem}_masks"
-    folder.mkdir(exist_ok=True)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(folder, exc) from None
     files = like.header.get("image_files") or [Path(f"slice_{i:04d}.png") for i in range(len(data))]
     if len(files) != len(data):  # a multi-page TIFF: one file, many slices
         files = [Path(f"{Path(files[0]).stem}_{i:04d}.png") for i in range(len(data))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -13,16 +14,23 @@ from labelassist.core.nets.inputs import MODEL_MEAN, MODEL_STD
 from labelassist.errors import CheckpointError
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "default_meta", "checkpoint_hash", "atomic_torch_save",
-           "read_torch_blob", "check_meta", "check_finite_weights", "check_zip_size", "MAX_CHECKPOINT_BYTES"]
+           "read_torch_blob", "check_meta", "check_finite_weights", "check_zip_size", "MAX_CHECKPOINT_BYTES",
+           "MAX_CHECKPOINT_RATIO"]
 
 FORMAT = "labelassist-classifier"
 FORMAT_VERSION = 1
 REQUIRED = ("arch", "in_channels", "input_size", "class_names", "normalisation")
 # The ranges a checkpoint's integer meta fields must lie in (inclusive): checked before anything is built.
 META_RANGES = {"in_channels": (1, 16), "input_size": (16, 1024)}
-# Most bytes a checkpoint's members may inflate to (the sum of the zip's declared sizes): a labelassist
-# model is tens of MB; more is a zip bomb or not ours.
-MAX_CHECKPOINT_BYTES = 4 * 2**30
+# Most bytes a checkpoint may hold, on disk and inflated (the sum of its zip members' declared sizes, which
+# torch.load allocates): our largest model, a float32 ResNet50, is about 100 MB and a segmenter about 1 MB;
+# more is a zip bomb or not ours (issue 27).
+MAX_CHECKPOINT_BYTES = 512 * 2**20
+# Most a zip member of more than _RATIO_FLOOR bytes may inflate, as a multiple of its compressed size:
+# torch.save stores every member uncompressed (1:1), and trained weights barely deflate even when someone
+# re-zips them; a stream of zeros deflates 1000:1, the zip bomb's trick.
+MAX_CHECKPOINT_RATIO = 20
+_RATIO_FLOOR = 2**20
 
 
 def default_meta(arch: str = "resnet18", *, in_channels: int = 3, input_size: int = 128, output_stride: int = 32,
@@ -110,23 +118,69 @@ def check_finite_weights(state: dict, path) -> None:
 
 
 def atomic_torch_save(blob: dict, path) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
+    """``torch.save`` to a temporary file beside ``path``, then rename: a crash never leaves half a file.
+
+    Raises
+    ------
+    CheckpointError
+        One line naming ``path``, why and the fix, when the file system refuses the write (a full disk, no
+        permission, a read-only or kernel file system such as ``/proc``, a missing folder: any
+        :class:`OSError` with an errno); the temporary file is removed and an earlier ``path`` is untouched.
+    """
     import torch
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
     try:
-        torch.save(blob, tmp)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:  # a file object: a failed write is an OSError with its errno
+            torch.save(blob, fh)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None:  # the OS said no
+            raise _write_error(path, exc) from None
         raise
     return path
+
+
+# Kernel file systems at their usual places: a checkpoint written there fails with whatever errno the kernel
+# picks (ENOENT, EACCES, EINVAL, ...); the error says so instead (the command line checks before any work,
+# with labelassist.io.save.kernel_file_system, which reads the mount table).
+_KERNEL_FOLDERS = ("/proc", "/sys")
+
+
+def _write_error(path: Path, exc: OSError) -> CheckpointError:
+    """One line for a checkpoint the file system would not take: the path, why (the errno) and the fix."""
+    folder = path.parent if str(path.parent) else Path(".")
+    why = exc.strerror or type(exc).__name__
+    code = exc.errno
+    where = os.path.realpath(folder)
+    kernel = next((k for k in _KERNEL_FOLDERS if where == k or where.startswith(k + "/")), None)
+    if kernel is not None:
+        fix = f"{kernel} is not a place for files (a kernel file system; {why}): choose another folder"
+    elif code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        fix = f"the disk is full ({why}): free some space or choose another folder"
+    elif code in (errno.EACCES, errno.EPERM):
+        fix = f"permission denied in {folder} ({why}): choose a folder you can write in"
+    elif code == errno.EROFS:
+        fix = f"{folder} is on a read-only file system ({why}): choose another folder"
+    elif code in (errno.ENOENT, errno.ENOTDIR):
+        fix = (f"the folder {folder} takes no new files ({why}): choose another folder" if folder.is_dir() else
+               f"the folder {folder} does not exist ({why}): create it or choose another folder")
+    elif code == errno.ENAMETOOLONG:
+        fix = f"the name is too long ({why}): choose a shorter file name"
+    elif code == errno.EISDIR:
+        fix = f"a folder is in the way ({why}): name a file, not a folder"
+    else:
+        fix = f"the file system refused it ({why}): choose another folder"
+    return CheckpointError(f"{path}: model not written, {fix} (the earlier file, if any, is untouched)")
 
 
 def read_torch_blob(path, *, fmt: str, hint: str, what: str) -> tuple[dict, dict]:
@@ -150,19 +204,49 @@ def read_torch_blob(path, *, fmt: str, hint: str, what: str) -> tuple[dict, dict
 
 
 def check_zip_size(path) -> None:
-    """Refuse, before ``torch.load`` inflates anything, a zip checkpoint whose members declare more than
-    :data:`MAX_CHECKPOINT_BYTES` in all (torch allocates each member's declared size). Not a zip: nothing."""
+    """Refuse a checkpoint that would make ``torch.load`` allocate more than a model of ours, before it is read.
+
+    ``torch.load`` allocates each zip member's declared size and inflates it; a few MB of deflated zeros can
+    declare gigabytes. Judged on the file's size and its zip central directory alone (nothing is inflated):
+
+    - the file is larger than :data:`MAX_CHECKPOINT_BYTES`;
+    - it is not a zip (torch.save has written zips since torch 1.6; the legacy format allocates whatever its
+      pickle claims, so it is not read);
+    - its members declare more than :data:`MAX_CHECKPOINT_BYTES` in all;
+    - a member of more than 1 MiB inflates more than :data:`MAX_CHECKPOINT_RATIO` times its compressed size.
+
+    Raises
+    ------
+    CheckpointError
+        One line naming ``path``, what is wrong and the fix.
+    """
     import zipfile
 
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read the model file ({exc.strerror or type(exc).__name__})") from None
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path}: the file is {size:,} bytes, more than a model checkpoint holds "
+                              f"({MAX_CHECKPOINT_BYTES:,}): not a labelassist model; use the model file you trained")
     try:
         with zipfile.ZipFile(path) as zf:
-            total = sum(int(info.file_size) for info in zf.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return  # torch.load judges it (a legacy checkpoint, or not a checkpoint)
+            members = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        raise CheckpointError(f"{path}: not a readable model checkpoint (not a zip archive, as torch.save writes "
+                              "them): use a model file saved by labelassist") from None
+    total = sum(int(info.file_size) for info in members)
     if total > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{path}: its members inflate to {total:,} bytes, more than a model checkpoint "
-                              f"holds ({MAX_CHECKPOINT_BYTES:,}): a zip bomb or not a labelassist model; "
+        raise CheckpointError(f"{path}: its members inflate to {total:,} bytes, more than a model checkpoint holds "
+                              f"({MAX_CHECKPOINT_BYTES:,}): a zip bomb or not a labelassist model; "
                               "use the model file you trained")
+    for info in members:
+        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_CHECKPOINT_RATIO * max(info.compress_size, 1):
+            raise CheckpointError(f"{path}: its member {info.filename} inflates from {info.compress_size:,} to "
+                                  f"{info.file_size:,} bytes, {info.file_size / max(info.compress_size, 1):.0f} "
+                                  f"times (a model's weights do not compress; at most {MAX_CHECKPOINT_RATIO}): "
+                                  "a zip bomb or not a labelassist model; use the model file you trained")
 
 
 def checkpoint_hash(path) -> str:
