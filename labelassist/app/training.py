@@ -5,6 +5,10 @@ slice (the reviewer's "no lesion") or an accepted empty one is "no"; unreviewed 
 reviewed slices of the other recent volumes (their saved sessions) can join, which also gives a validation
 split by volume. The job reports progress, cancels between batches (after the first epoch the best model so
 far is kept) and, when done, the new checkpoint is loaded into the engine.
+
+The dialog's widgets are built from the classifier's training options
+(:data:`~labelassist.core.classify.params.TRAIN_PARAMS`), with the same defaults and ranges as
+``labelassist train`` and ``train_classifier``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from pathlib import Path
 import numpy as np
 from qtpy.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -23,12 +26,16 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
+    QWidget,
 )
+from superqt import QCollapsible
 
+from labelassist.core.classify.params import TRAIN_PARAMS
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED
+from labelassist.errors import ParameterError
+from labelassist.widgets.control_panel import ParamControl, param_control
 
-__all__ = ["slice_labels", "train_job", "start", "open_dialog", "TrainDialog", "JOB"]
+__all__ = ["slice_labels", "train_job", "start", "open_dialog", "TrainDialog", "option_control", "JOB"]
 
 JOB = "train"
 
@@ -65,7 +72,11 @@ def _other_volumes(paths, exclude) -> tuple[list, list]:
 
 def train_job(ctx, progress, cancel, *, volumes, labels, others=(), exclude=None, output, **options):
     """Engine-thread job (``ctx``: the engine's :class:`~labelassist.engine.jobs.JobContext`): train, write the
-    checkpoint, return ``{"path", "cancelled", "record", "n_volumes"}``."""
+    checkpoint, return ``{"path", "cancelled", "record", "n_volumes"}``.
+
+    ``options`` are training options (:data:`~labelassist.core.classify.params.TRAIN_PARAMS`); those not
+    given keep their declared defaults (a single volume has no validation split, whatever ``val_fraction``).
+    """
     from labelassist.core.classify.train import train_classifier
 
     volumes, labels = list(volumes), list(labels)
@@ -77,21 +88,45 @@ def train_job(ctx, progress, cancel, *, volumes, labels, others=(), exclude=None
         if "batch" in info:
             progress((info["epoch"] - 1) * info["batches"] + info["batch"], info["epochs"] * info["batches"])
 
-    result = train_classifier(volumes, labels, device=ctx.device, checkpoint=output,
-                              progress=on_batch, cancel=cancel, val_fraction=0.2 if len(volumes) > 1 else 0.0,
+    result = train_classifier(volumes, labels, device=ctx.device, checkpoint=output, progress=on_batch, cancel=cancel,
                               **options)
     return {"path": str(output), "cancelled": result.cancelled, "record": result.meta.get("training", {}),
             "n_volumes": len(volumes)}
 
 
+def option_control(spec, parent=None) -> ParamControl:
+    """The widget of one training option (its tooltip: the option's help).
+
+    A bool, a choice or an integer gets the control panel's widget
+    (:func:`~labelassist.widgets.control_panel.param_control`: its range and step from the declaration); a float
+    a line edit, since a learning rate is typed as ``3e-4``: its ``get()`` parses the text by the declaration
+    and raises the one-line :class:`~labelassist.errors.ParameterError`, naming the option's label, for a value
+    out of range.
+    """
+    if spec.type is not float:
+        return param_control(spec, parent)
+    w = QLineEdit(parent)
+    ctl = ParamControl(spec, w, lambda: spec.parse(w.text(), name=spec.label),
+                       lambda v: w.setText(format(float(v), "g")), w.editingFinished)
+    w.setToolTip(f"{spec.help} ({spec.allowed})")
+    ctl.set(spec.default)
+    return ctl
+
+
 class TrainDialog(QDialog):
-    """Options of a training run on the reviewed slices."""
+    """Options of a training run on the reviewed slices: one widget per classifier training option, built
+    from :data:`~labelassist.core.classify.params.TRAIN_PARAMS` with its declared default (the ``advanced``
+    ones in a collapsed "More" section), and where to save the model.
+
+    :attr:`controls` maps each option to its :class:`~labelassist.widgets.control_panel.ParamControl`; each
+    widget is also the dialog's attribute of the option's name (``dialog.input_size``). Train with a value the
+    declaration refuses shows its one-line message and keeps the dialog open.
+    """
 
     def __init__(self, window):
         super().__init__(window)
         self.setWindowTitle("Train a model from the reviewed slices")
-        st = window.controller.state
-        idx, y = slice_labels(st)
+        idx, y = slice_labels(window.controller.state)
         self.summary = QLabel(f"This volume: {len(idx)} reviewed slices, {int(y.sum())} with a lesion (yes), "
                               f"{int(len(y) - y.sum())} without (no).")
         self.summary.setWordWrap(True)
@@ -100,16 +135,6 @@ class TrainDialog(QDialog):
         self.include = QCheckBox(f"Also the reviewed slices of {len(others)} recent volume(s) with a saved session")
         self.include.setChecked(bool(others))
         self.include.setEnabled(bool(others))
-        meta = window.controller.engine.model_info.get("meta", {})
-        self.arch = QComboBox()
-        self.arch.addItems(["resnet18", "resnet34", "resnet50"])
-        self.input_size = QSpinBox()
-        self.input_size.setRange(32, 512)
-        self.input_size.setSingleStep(32)
-        self.input_size.setValue(int(meta.get("input_size", 96)))
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 200)
-        self.epochs.setValue(12)
         export = window.controller.export_path
         default = export.with_name(export.name.split(".")[0].removesuffix("_labels") + "_classifier.pt")
         self.output = QLineEdit(str(default))
@@ -118,28 +143,71 @@ class TrainDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.output, 1)
         row.addWidget(browse)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #c62828")
+        self.error.setWordWrap(True)
+        self.error.hide()
         form = QFormLayout(self)
         form.addRow(self.summary)
         form.addRow(self.include)
-        form.addRow("Architecture", self.arch)
-        form.addRow("Input size", self.input_size)
-        form.addRow("Epochs", self.epochs)
+        self._option_rows(form)
         form.addRow("Save to", row)
+        form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Train")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
+    def _option_rows(self, form: QFormLayout) -> None:
+        """One row per training option: the plain ones in ``form``, the advanced ones in "More"."""
+        self.more = QCollapsible("More", self)  # collapsed until the user opens it
+        self.more.layout().setContentsMargins(0, 0, 0, 0)
+        more = QWidget(self.more)
+        forms = {False: form, True: QFormLayout(more)}
+        self.controls: dict[str, ParamControl] = {}
+        for spec in TRAIN_PARAMS:
+            ctl = option_control(spec, more if spec.advanced else self)
+            self.controls[spec.name] = ctl
+            setattr(self, spec.name, ctl.widget)
+            if spec.type is bool:
+                forms[spec.advanced].addRow(ctl.widget)
+            else:
+                forms[spec.advanced].addRow(spec.label, ctl.widget)
+        self.more.addWidget(more)
+        form.addRow(self.more)
+
     def _browse(self):
         path, _ = QFileDialog.getSaveFileName(self, "Save the classifier", self.output.text(), "Checkpoints (*.pt)")
         if path:
             self.output.setText(path)
 
+    def values(self) -> dict:
+        """``{option: value}`` of every training option as shown, checked by its declaration.
+
+        Raises
+        ------
+        ParameterError
+            One line naming the option's label: a value its declaration refuses.
+        """
+        labels = {s.name: s.label for s in TRAIN_PARAMS}
+        return TRAIN_PARAMS.check({name: ctl.get() for name, ctl in self.controls.items()}, names=labels)
+
     def options(self) -> dict:
-        return {"arch": self.arch.currentText(), "input_size": self.input_size.value(), "epochs": self.epochs.value(),
-                "output": Path(self.output.text()).expanduser(),
+        """The keyword arguments of :func:`start`: the training options, ``output`` and ``others``."""
+        return {**self.values(), "output": Path(self.output.text()).expanduser(),
                 "others": [str(p) for p in self.others] if self.include.isChecked() else []}
+
+    def accept(self):
+        """Close with Train only when every option is acceptable; else say which one is not, in one line."""
+        try:
+            self.values()
+        except ParameterError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.error.hide()
+        super().accept()
 
 
 def start(window, *, output, others=(), **options):

@@ -7,8 +7,8 @@ small U-Net; keep it with the project (--save-model) and fine-tune it on the nex
 
 from __future__ import annotations
 
-from labelassist.cli._common import positive_int
-from labelassist.core.propagate.training import FINE_TUNE_STEPS, NEW_SEGMENTER_STEPS
+from labelassist.cli._common import add_param_option
+from labelassist.core.propagate.params import SEGMENTER_PARAMS
 
 __all__ = ["add_parser"]
 
@@ -23,14 +23,14 @@ def add_parser(sub) -> None:
     p.add_argument("--model", metavar="CKPT", help="a segmenter to fine-tune (the project's, saved by --save-model)")
     p.add_argument("--save-model", metavar="CKPT", help="write the trained segmenter here (keep it with the project)")
     p.add_argument("--weak", metavar="LABELS", help="pseudo-labels (e.g. 'labelassist run' output) as weak targets")
-    p.add_argument("--steps", type=positive_int("--steps"),
-                   help=f"training steps ({NEW_SEGMENTER_STEPS} for a new segmenter, {FINE_TUNE_STEPS} to fine-tune one)")
+    for name in ("steps", "fine_tune_steps"):  # declared once in core/propagate/params.py
+        add_param_option(p, SEGMENTER_PARAMS[name])
     p.add_argument("--channel", type=int, help="which channel of a 4-D volume to use")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--all-lesions", action="store_true",
                    help="also keep lesions the segmenter finds that no reviewed lesion touches (default: only the "
                         "lesions drawn on reviewed slices, carried through the volume)")
-    p.add_argument("--seed", type=int, default=0)
+    add_param_option(p, SEGMENTER_PARAMS["seed"])
     p.set_defaults(func=run)
 
 
@@ -44,15 +44,43 @@ def _load_like(path, volume, name):
     return lab.array
 
 
+def _session(labels, reviewed, weak, *, seed):
+    """The :class:`~labelassist.core.loop.ReviewSession` of a label volume whose ``reviewed`` slices are the
+    reviewer's (corrected) and whose other slices are what the reviewer saw; ``weak``: the proposals."""
+    import numpy as np
+
+    from labelassist.core.loop import ReviewSession
+    from labelassist.core.review import CORRECTED, ReviewState
+
+    state = ReviewState(np.asarray(labels > 0, np.uint8))
+    for i in range(state.n_slices):
+        if i not in set(reviewed):
+            state.set_proposal(i, state.labels[i], params={"source": "labels file"})
+    session = ReviewSession(state, seed=seed - len(reviewed))  # the seed given is the seed used
+    for i in reviewed:
+        session.review(i, CORRECTED)
+    if weak is not None:
+        session.keep_proposals(weak)
+    return session
+
+
 def run(args) -> int:
     import sys
+
+    from labelassist.cli._common import check_output
+    from labelassist.io.save import check_output_path
+
+    check_output_path(args.output, source=args.volume)  # before any work: bad outputs are one line, at once
+    if args.save_model:
+        check_output(args.save_model, "--save-model")
 
     import numpy as np
     from tqdm import tqdm
 
     from labelassist.cli.calibrate import parse_slices
     from labelassist.core.nets.device import resolve_device
-    from labelassist.core.propagate.propagation import load_segmenter, propagate, save_segmenter
+    from labelassist.core.loop import run_request
+    from labelassist.core.propagate.propagation import load_segmenter, save_segmenter
     from labelassist.errors import ParameterError
     from labelassist.io import load_volume, save_labels
 
@@ -74,12 +102,18 @@ def run(args) -> int:
         bar.n = done
         bar.refresh()
 
+    session = _session(np.nan_to_num(labels), reviewed, weak, seed=args.seed)
+    request = session.propagation_request(steps=args.steps, fine_tune_steps=args.fine_tune_steps)
     try:
-        res = propagate(volume.array, np.nan_to_num(labels), reviewed, weak=weak, model=model, steps=args.steps,
-                        connected=not args.all_lesions,
-                        device=device, seed=args.seed, progress=update)
+        res = run_request(volume.array, request, model=model, device=device, progress=update,
+                          connected=not args.all_lesions)
     finally:
         bar.close()
+    outcome = session.apply_propagation(res)
+    if not outcome.applied:
+        print(f"{args.output}: {outcome.message(len(reviewed))}; the labels' other slices are written as given",
+              file=sys.stderr)
+    res.masks = session.labels
     out = save_labels(res.masks, args.output, like=volume)
     if args.save_model:
         save_segmenter(res.model, args.save_model)

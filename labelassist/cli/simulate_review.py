@@ -25,9 +25,9 @@ import sys
 
 import numpy as np
 
-from labelassist.cli._common import positive_int, resolve_model_path
+from labelassist.cli._common import add_param_option, positive_int, resolve_model_path
 from labelassist.cli._simulation import cold_start, hand_curve, plot_curves, proposal_pipeline, review, simulate
-from labelassist.core.propagate.training import NEW_SEGMENTER_STEPS
+from labelassist.core.propagate.params import SEGMENTER_PARAMS
 
 # simulate, cold_start, hand_curve and plot_curves live in ._simulation; benchmarks import them from here
 __all__ = ["add_parser", "simulate", "review", "hand_curve", "cold_start", "plot_curves"]
@@ -43,10 +43,9 @@ def add_parser(sub) -> None:
     p.add_argument("--channel", type=int, help="which channel of a 4-D volume to use")
     p.add_argument("--rounds", type=positive_int("--rounds"), default=10, help="slices to correct (10)")
     p.add_argument("--retrain-every", type=positive_int("--retrain-every"), default=1, help="corrections per re-training (1)")
-    p.add_argument("--steps", type=positive_int("--steps"),
-                   help=f"training steps of the first segmenter ({NEW_SEGMENTER_STEPS}); later rounds fine-tune it")
+    add_param_option(p, SEGMENTER_PARAMS["steps"])  # the first segmenter's; later rounds fine-tune it
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
-    p.add_argument("--seed", type=int, default=0)
+    add_param_option(p, SEGMENTER_PARAMS["seed"])
     p.add_argument("--save-model", metavar="CKPT", help="write the final segmenter (to start the next volume from)")
     p.add_argument("--interactions", action="store_true",
                    help="count region clicks and brush strokes too (JSON: interactions, hand_interactions)")
@@ -59,6 +58,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from labelassist.cli._common import check_output, writing
     from labelassist.core.nets.device import resolve_device
     from labelassist.core.evaluate.interactions import hand_interactions
     from labelassist.core.propagate.propagation import load_segmenter, save_segmenter
@@ -66,6 +66,9 @@ def run(args) -> int:
     from labelassist.errors import VolumeError
     from labelassist.io import load_volume
 
+    for path, option in ((args.save_model, "--save-model"), (args.plot, "--plot")):
+        if path:
+            check_output(path, option)  # before any work: an output that cannot be written is one line, at once
     volume = load_volume(args.volume, channel=args.channel)
     truth = load_volume(args.truth, labels=True)
     if truth.shape[:3] != volume.shape[:3]:
@@ -86,7 +89,8 @@ def run(args) -> int:
     if args.save_model and res.model is not None:
         save_segmenter(res.model, args.save_model)
     if args.plot:
-        plot_curves(res.curve, hand, args.plot, interactions=res.interactions, hand_interactions=hand_inter)
+        with writing(args.plot, "--plot"):
+            plot_curves(res.curve, hand, args.plot, interactions=res.interactions, hand_interactions=hand_inter)
     out = {"curve": res.curve, "hand": hand}
     if args.interactions:
         out.update(interactions=res.interactions, hand_interactions=hand_inter)

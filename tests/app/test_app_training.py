@@ -1,11 +1,16 @@
 """File > Train: a classifier from the reviewer's yes/no slices, in the engine thread, then loaded."""
 
+import re
 import threading
 
 import pytest
+from qtpy.QtWidgets import QDialog
 
 from labelassist.app import training
+from labelassist.core.classify.params import TRAIN_PARAMS
+from labelassist.core.nets.checkpoint import load_checkpoint
 from labelassist.core.review import ReviewState
+from labelassist.errors import ParameterError
 
 pytestmark = pytest.mark.gui
 
@@ -34,11 +39,64 @@ def test_train_from_reviewed_slices_loads_the_new_model(make_window, volume_path
             c.state.labels[i, 20:30, 20:30] = 1
         c.state.set_status(i, "corrected" if i % 2 else "rejected")
     out = tmp_path / "mine.pt"
+    dlg = training.TrainDialog(w)  # every option of the dialog reaches the training, as File > Train passes them
+    qtbot.addWidget(dlg)
+    dlg.input_size.setValue(32)
+    dlg.epochs.setValue(1)
+    dlg.output.setText(str(out))
+    options = dlg.options()
+    assert set(options) == {*TRAIN_PARAMS.names, "output", "others"}
     with qtbot.waitSignal(c.engine.model_changed, timeout=300_000,
                           check_params_cb=lambda info, dev: info.get("path") == str(out)):
-        assert training.start(w, output=out, arch="resnet18", input_size=32, epochs=1) is not None
+        assert training.start(w, **options) is not None
     assert out.is_file() and not w.training
     assert "mine.pt" in w.panel.model_label.text()
+    assert load_checkpoint(out)[1]["input_size"] == 32
+
+
+def test_the_dialogs_defaults_are_the_declared_ones_and_cores(make_window, volume_path, qtbot):
+    """One widget per training option, showing its declared default, which is train_classifier's (and the
+    command line's: tests/cli/test_train_cli.py); the advanced ones sit in the collapsed "More"."""
+    import inspect
+
+    from labelassist.core.classify.train import train_classifier
+
+    w = make_window()
+    w.open_volume(volume_path)
+    dlg = training.TrainDialog(w)
+    qtbot.addWidget(dlg)
+    core = {k: p.default for k, p in inspect.signature(train_classifier).parameters.items() if k in TRAIN_PARAMS}
+    assert list(dlg.controls) == list(TRAIN_PARAMS.names)
+    assert dlg.values() == TRAIN_PARAMS.defaults() == core
+    assert dlg.values()["input_size"] == 96
+    for spec in TRAIN_PARAMS:
+        widget = dlg.controls[spec.name].widget
+        assert getattr(dlg, spec.name) is widget and spec.help in widget.toolTip()
+        assert dlg.more.isAncestorOf(widget) == spec.advanced, spec.name
+    assert (dlg.input_size.minimum(), dlg.input_size.maximum()) == TRAIN_PARAMS["input_size"].range
+
+
+@pytest.mark.parametrize("name, text, said", [
+    ("lr", "0", "Learning rate must be in (0, 1], got 0.0"),
+    ("lr", "fast", "Learning rate must be a number in (0, 1], got 'fast'"),
+    ("val_fraction", "1", "Validation share must be in [0, 1), got 1.0"),
+])
+def test_a_value_out_of_range_is_said_in_one_line_and_keeps_the_dialog_open(make_window, volume_path, qtbot, name,
+                                                                             text, said):
+    w = make_window()
+    w.open_volume(volume_path)
+    dlg = training.TrainDialog(w)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.controls[name].widget.setText(text)
+    with pytest.raises(ParameterError, match=re.escape(said)):
+        dlg.options()
+    dlg.accept()  # Train
+    assert dlg.isVisible() and dlg.result() != QDialog.DialogCode.Accepted
+    assert dlg.error.isVisible() and dlg.error.text() == said
+    dlg.controls[name].set(TRAIN_PARAMS[name].default)
+    dlg.accept()
+    assert not dlg.isVisible() and dlg.result() == QDialog.DialogCode.Accepted and not dlg.error.isVisible()
 
 
 def test_train_without_reviewed_slices_says_so(make_window, volume_path, qtbot):

@@ -67,7 +67,8 @@ def test_propagate_writes_labels_keeps_reviewed_slices_and_saves_the_net(files, 
     assert load_segmenter(ckpt).meta["training"]["reviewed_slices"] == 2
     # fine-tune the saved net on the same volume, keeping lesions no reviewed lesion touches too
     assert main(["propagate", str(files / "scan.nii.gz"), "--labels", str(files / "reviewed.nii.gz"),
-                 "--reviewed", "0,3", "-o", str(out), "--steps", "2", "--device", "cpu", "--model", str(ckpt),
+                 "--reviewed", "0,3", "-o", str(out), "--fine-tune-steps", "2", "--device", "cpu",
+                 "--model", str(ckpt),
                  "--all-lesions", "--save-model", str(ckpt)]) == 0
     assert load_segmenter(ckpt).meta["training"]["history"][-1]["connected"] is False
     # only lesion-free slices reviewed: the saved net predicts but is not taught that nothing is lesion

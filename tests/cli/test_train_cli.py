@@ -8,7 +8,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from labelassist.cli import main
+from labelassist.cli import build_parser, main
+from labelassist.cli.train import training_options
+from labelassist.core.classify.params import TRAIN_PARAMS
 from labelassist.io.resources import demo_model_path
 from labelassist.core.nets.checkpoint import load_checkpoint
 
@@ -76,7 +78,7 @@ def test_bad_training_input_is_one_line(vols, tmp_path):
         (["--slice-labels", str(neg)], "every slice is labelled negative"),
         (["--masks", *[str(m) for _, m in paths], "--arch", "vgg"], "arch must be one of"),
         (["--masks", *[str(m) for _, m in paths], "--init", str(tmp_path / "none.pt")], "none.pt"),
-        (["--masks", *[str(m) for _, m in paths], "--lr", "-1"], "lr must be > 0"),
+        (["--masks", *[str(m) for _, m in paths], "--lr", "-1"], "--lr must be in (0, 1], got -1.0"),
     ]
     for extra, match in cases:
         out = _run(["train", *_common(paths), *extra, "-o", str(tmp_path / "x.pt"), "--epochs", "1"])
@@ -120,3 +122,43 @@ def test_the_temporary_folder_goes_also_after_an_error(vols, tmp_path, capsys):
                  "--input-size", "32"]) == 2
     assert "slice 99 does not exist" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+
+
+def test_the_options_defaults_are_cores_and_the_declarations(capsys):
+    """Every training option has its flag, with the default of its declaration, which is train_classifier's too."""
+    import inspect
+
+    from labelassist.core.classify.train import train_classifier
+
+    args = build_parser().parse_args(["train", "v.nii.gz", "--masks", "m.nii.gz", "-o", "x.pt"])
+    core = {k: p.default for k, p in inspect.signature(train_classifier).parameters.items() if k in TRAIN_PARAMS}
+    assert training_options(args) == TRAIN_PARAMS.defaults() == core
+    assert training_options(args)["input_size"] == 96
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for spec in TRAIN_PARAMS:
+        said = "off by default)" if spec.type is bool else f"default {spec.default})"
+        assert spec.flag in text and said in text, spec.name
+
+
+@pytest.mark.parametrize(
+    "extra, line",
+    [
+        (["--input-size", "8"], "argument --input-size: --input-size must be an integer from 32 to 1024, got 8"),
+        (["--input-size", "big"], "--input-size must be an integer from 32 to 1024, got 'big'"),
+        (["--lr", "0"], "argument --lr: --lr must be in (0, 1], got 0.0"),
+        (["--val-fraction", "1"], "argument --val-fraction: --val-fraction must be in [0, 1), got 1.0"),
+        (["--batch-size", "1"], "argument --batch-size: --batch-size must be at least 2, got 1"),
+        (["--epochs", "0"], "argument --epochs: --epochs must be at least 1, got 0"),
+        (["--seed", "-1"], "argument --seed: --seed must be at least 0, got -1"),
+        (["--output-stride", "4"], "argument --output-stride: --output-stride must be 8, 16 or 32; got 4"),
+        (["--pool", "gem"], "argument --pool: --pool must be one of avg, max; got 'gem'"),
+    ],
+)
+def test_an_option_out_of_range_is_one_line_naming_it(extra, line, capsys, tmp_path):
+    with pytest.raises(SystemExit) as done:
+        main(["train", "v.nii.gz", "--masks", "m.nii.gz", "-o", str(tmp_path / "x.pt"), *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert done.value.code == 2 and len(err) == 1 and line in err[0], err
+    assert not (tmp_path / "x.pt").exists()

@@ -121,7 +121,7 @@ def test_bad_init_and_lr(tmp_path):
         train_classifier(vols, labs, epochs=1, input_size=32, arch="resnet34", init=tmp_path / "a.pt")
     with pytest.raises(ParameterError, match="init and the output are the same file a.pt"):
         train_classifier(vols, labs, epochs=1, input_size=32, init=tmp_path / "a.pt", checkpoint=tmp_path / "a.pt")
-    with pytest.raises(ParameterError, match="lr must be > 0"):
+    with pytest.raises(ParameterError, match=r"^lr must be in \(0, 1\], got 0.0$"):
         train_classifier(vols, labs, epochs=1, input_size=32, lr=0)
 
 

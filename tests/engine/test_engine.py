@@ -106,7 +106,7 @@ def test_calibrate_from_reference(qtbot, engine):
     engine.set_params(gate=0.0, threshold=0.3)
     ref = {i: engine.refit(i) for i in (1, 2, 3)}
     out = wait(qtbot, engine.calibrate(ref)).result
-    assert out["n_slices"] == 3 and out["score"] == pytest.approx(1.0)
+    assert out.n_slices == 3 and out.score == pytest.approx(1.0)
 
 
 def test_two_calibrations_in_flight_each_get_their_own_result(qtbot, engine):
@@ -115,8 +115,8 @@ def test_two_calibrations_in_flight_each_get_their_own_result(qtbot, engine):
     first = engine.calibrate({1: engine.refit(1)})
     second = engine.calibrate({i: engine.refit(i) for i in (2, 3, 4)})
     got = {}
-    first.returned.connect(lambda r: got.setdefault("first", r["n_slices"]))
-    second.returned.connect(lambda r: got.setdefault("second", r["n_slices"]))
+    first.returned.connect(lambda r: got.setdefault("first", r.n_slices))
+    second.returned.connect(lambda r: got.setdefault("second", r.n_slices))
     qtbot.waitUntil(lambda: first.done and second.done, timeout=WAIT)
     assert got == {"first": 1, "second": 3}
 

@@ -20,36 +20,33 @@ import numpy as np
 
 from labelassist.core.classify.data import (SliceSet, augment, check_model_inputs, check_training_data, data_hash,
                                             labels_from_mask, model_inputs, split_volumes)
+from labelassist.core.classify.params import MIN_BATCH, MIN_INPUT_SIZE, TRAIN_PARAMS
 from labelassist.core.classify.validation import evaluate, roc_auc
 from labelassist.core.nets.checkpoint import default_meta, load_checkpoint, save_checkpoint
-from labelassist.core.nets.classifier import ARCHS, POOLS, build_classifier
+from labelassist.core.nets.classifier import build_classifier
 from labelassist.errors import Cancelled, ParameterError
 
 __all__ = ["TrainResult", "train_classifier", "train_classifier_from_inputs", "model_inputs", "labels_from_mask",
-           "roc_auc", "data_hash", "EPOCHS", "BATCH_SIZE", "LR", "INPUT_SIZE", "OUTPUT_STRIDE", "VAL_FRACTION",
-           "PATIENCE"]
+           "roc_auc", "data_hash", "TRAIN_PARAMS", "ARCH", "POOL", "EPOCHS", "BATCH_SIZE", "LR", "INPUT_SIZE",
+           "OUTPUT_STRIDE", "VAL_FRACTION", "PATIENCE", "SEED", "MIN_INPUT_SIZE"]
 
-# Defaults of train_classifier (and of 'labelassist train').
-# Side (pixels) of the slices the classifier sees.
-INPUT_SIZE = 128
-# 16: a CAM at twice the resolution of torchvision's ResNet (32).
-OUTPUT_STRIDE = 16
-# Passes over the training slices, at most (early stopping may end sooner).
-EPOCHS = 12
-# Slices per batch; validation runs at twice this (no gradients).
-BATCH_SIZE = 32
+# Defaults of train_classifier (and of 'labelassist train' and the app's training dialog): read from the
+# options' declarations (labelassist.core.classify.params), never written here.
+ARCH = TRAIN_PARAMS["arch"].default
+INPUT_SIZE = TRAIN_PARAMS["input_size"].default
+OUTPUT_STRIDE = TRAIN_PARAMS["output_stride"].default
+POOL = TRAIN_PARAMS["pool"].default
+EPOCHS = TRAIN_PARAMS["epochs"].default
+BATCH_SIZE = TRAIN_PARAMS["batch_size"].default
+LR = TRAIN_PARAMS["lr"].default
+VAL_FRACTION = TRAIN_PARAMS["val_fraction"].default
+PATIENCE = TRAIN_PARAMS["patience"].default
+SEED = TRAIN_PARAMS["seed"].default
+HALF = TRAIN_PARAMS["half"].default
+# Validation batches hold this many times the training batch (no gradients).
 VAL_BATCH_FACTOR = 2
-# AdamW's learning rate (cosine-annealed over the epochs) and weight decay.
-LR = 1e-3
+# AdamW's weight decay.
 WEIGHT_DECAY = 1e-4
-# Share of volumes held out for validation.
-VAL_FRACTION = 0.2
-# Epochs without a better validation AUC (or loss) before stopping.
-PATIENCE = 6
-# Smallest input side: the ResNet's stride 32 must leave a map to look at.
-MIN_INPUT_SIZE = 32
-# A batch needs two samples for BatchNorm; a last batch of one is skipped.
-MIN_BATCH = 2
 # Floor of a class's share when its loss weight (0.5 / share) is computed: a class absent from the training
 # volumes does not divide by zero.
 MIN_CLASS_SHARE = 1e-3
@@ -66,22 +63,14 @@ class TrainResult:
     cancelled: bool = False
 
 
-def _check_options(*, arch, pool, n_volumes, n_labels, val_fraction, lr, init, checkpoint, epochs, batch_size,
-                   input_size) -> None:
-    if arch not in ARCHS:
-        raise ParameterError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
-    if pool not in POOLS:
-        raise ParameterError(f"pool must be one of {', '.join(POOLS)}; got {pool!r}")
+def _check_options(options: dict, *, n_volumes, n_labels, init, checkpoint) -> None:
+    """Check the training ``options`` by their declarations (one line naming the option), then the number of
+    label arrays and the files."""
+    TRAIN_PARAMS.check(options)
     if n_volumes == 0 or n_volumes != n_labels:
         raise ParameterError(f"need one label array per volume; got {n_volumes} volumes, {n_labels} label arrays")
-    if not 0 <= val_fraction < 1:
-        raise ParameterError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    if not lr > 0:
-        raise ParameterError(f"lr must be > 0, got {lr}")
     if init is not None and checkpoint is not None and Path(init).resolve() == Path(checkpoint).resolve():
         raise ParameterError(f"init and the output are the same file {Path(init).name}; write the new model elsewhere")
-    if epochs < 1 or batch_size < 1 or input_size < MIN_INPUT_SIZE:
-        raise ParameterError(f"epochs and batch_size must be >= 1 and input_size >= {MIN_INPUT_SIZE}")
 
 
 def _warm_start(model, init, *, arch, in_channels) -> dict:
@@ -201,25 +190,24 @@ def _training_record(meta, best, history, *, data: dict, started, seed, device) 
     return out
 
 
-
 def train_classifier(
     volumes: Sequence[np.ndarray],
     labels: Sequence[np.ndarray],
     *,
-    arch: str = "resnet18",
+    arch: str = ARCH,
     input_size: int = INPUT_SIZE,
     output_stride: int = OUTPUT_STRIDE,
-    pool: str = "avg",
+    pool: str = POOL,
     epochs: int = EPOCHS,
     batch_size: int = BATCH_SIZE,
     lr: float = LR,
     init=None,
     val_fraction: float = VAL_FRACTION,
     patience: int = PATIENCE,
-    seed: int = 0,
+    seed: int = SEED,
     device="cpu",
     checkpoint=None,
-    half: bool = False,
+    half: bool = HALF,
     progress: Callable[[dict], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> TrainResult:
@@ -234,24 +222,16 @@ def train_classifier(
         Raw intensities (normalised here, per volume, like the pipeline does).
     labels : sequence of ndarray (z,)
         0/1 per slice.
-    arch, input_size, output_stride, epochs, batch_size, lr
-        Model (``output_stride=16``: a CAM at twice torchvision's resolution) and optimisation.
-    pool : {"avg", "max"}
-        The classifier's pooling (see :func:`~labelassist.core.nets.classifier.build_classifier`).
+    arch, input_size, output_stride, pool, epochs, batch_size, lr, val_fraction, patience, seed, half
+        The training options, declared in :data:`~labelassist.core.classify.params.TRAIN_PARAMS` with their
+        defaults, ranges and meaning (listed under Notes); a value it refuses is a one-line ParameterError naming
+        the option.
     init : path, optional
         A classifier checkpoint to start from instead of random weights (a warm start, e.g. a model trained at
         output stride 16 fine-tuned at 8: the weights have the same shapes). Its arch and channels must match.
-    val_fraction : float in [0, 1)
-        Share of VOLUMES held out for validation (never slices of a training volume).
-    patience : int
-        Epochs without a better validation AUC (or loss, without validation) before stopping.
-    seed : int
-        Makes the split, the initialisation, the sampling and the augmentation reproducible.
     device : str or torch.device
     checkpoint : path, optional
         Where the best model so far is written after every improvement (so an interruption keeps it).
-    half : bool
-        Store the checkpoint in float16.
     progress : callable(dict), optional
         Called after every batch with ``epoch``, ``epochs``, ``batch``, ``batches``, ``loss``, ``accuracy``
         and after every epoch with the validation figures too (``"end_of_epoch": True``).
@@ -269,8 +249,9 @@ def train_classifier(
         One line naming the argument: an unknown arch or pool, labels that do not fit the volumes or hold one
         class only, options out of range, an ``init`` of another arch or the output file itself.
     """
-    _check_options(arch=arch, pool=pool, n_volumes=len(volumes), n_labels=len(labels), val_fraction=val_fraction,
-                   lr=lr, init=init, checkpoint=checkpoint, epochs=epochs, batch_size=batch_size, input_size=input_size)
+    _check_options(dict(arch=arch, input_size=input_size, output_stride=output_stride, pool=pool, epochs=epochs,
+                        batch_size=batch_size, lr=lr, val_fraction=val_fraction, patience=patience, seed=seed,
+                        half=half), n_volumes=len(volumes), n_labels=len(labels), init=init, checkpoint=checkpoint)
     labels, _ = check_training_data(volumes, labels)
     inputs = [model_inputs(v, input_size=input_size) for v in volumes]
     return train_classifier_from_inputs(
@@ -283,19 +264,19 @@ def train_classifier_from_inputs(
     inputs: Sequence,
     labels: Sequence[np.ndarray],
     *,
-    arch: str = "resnet18",
+    arch: str = ARCH,
     output_stride: int = OUTPUT_STRIDE,
-    pool: str = "avg",
+    pool: str = POOL,
     epochs: int = EPOCHS,
     batch_size: int = BATCH_SIZE,
     lr: float = LR,
     init=None,
     val_fraction: float = VAL_FRACTION,
     patience: int = PATIENCE,
-    seed: int = 0,
+    seed: int = SEED,
     device="cpu",
     checkpoint=None,
-    half: bool = False,
+    half: bool = HALF,
     progress: Callable[[dict], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     data_hash: str | None = None,
@@ -327,10 +308,11 @@ def train_classifier_from_inputs(
     """
     import torch
 
-    input_size = int(inputs[0].shape[-1]) if len(inputs) else MIN_INPUT_SIZE
-    _check_options(arch=arch, pool=pool, n_volumes=len(inputs), n_labels=len(labels), val_fraction=val_fraction,
-                   lr=lr, init=init, checkpoint=checkpoint, epochs=epochs, batch_size=batch_size, input_size=input_size)
+    _check_options(dict(arch=arch, output_stride=output_stride, pool=pool, epochs=epochs, batch_size=batch_size,
+                        lr=lr, val_fraction=val_fraction, patience=patience, seed=seed, half=half),
+                   n_volumes=len(inputs), n_labels=len(labels), init=init, checkpoint=checkpoint)
     labels, n_ch = check_model_inputs(inputs, labels)
+    input_size = TRAIN_PARAMS["input_size"].check(int(inputs[0].shape[-1]), name="the inputs' size")
     in_channels = 3 if n_ch == 1 else n_ch
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -369,3 +351,6 @@ def train_classifier_from_inputs(
     if checkpoint is not None:
         save_checkpoint(model, checkpoint, meta=meta, half=half)
     return TrainResult(model=model, meta=meta, history=run.history, cancelled=cancelled)
+
+
+train_classifier.__doc__ += TRAIN_PARAMS.describe()

@@ -128,11 +128,12 @@ def request_from(session, *, steps: int | None = None, fine_tune_steps: int | No
                               seed=session.seed + len(reviewed), steps=steps, fine_tune_steps=fine_tune_steps)
 
 
-def run_request(image, request: PropagationRequest, *, model=None, device="auto",
+def run_request(image, request: PropagationRequest, *, model=None, device="auto", connected: bool = True,
                 progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None):
     """Train (a new segmenter, or fine-tune ``model``) on the request's reviewed slices and predict the others:
     :func:`~labelassist.core.propagate.propagation.propagate` with the request's inputs; returns its
-    :class:`~labelassist.core.propagate.PropagationResult`.
+    :class:`~labelassist.core.propagate.PropagationResult`. ``connected=False`` (the command line's
+    ``--all-lesions``) keeps lesions no reviewed lesion touches too.
 
     Raises
     ------
@@ -146,7 +147,8 @@ def run_request(image, request: PropagationRequest, *, model=None, device="auto"
                              "not give: start a new segmenter (leave out its checkpoint)")
     return propagate(image, request.labels, list(request.reviewed), rejected=list(request.rejected), weak=request.weak,
                      model=model, device=device, steps=request.steps if model is None else request.fine_tune_steps,
-                     seed=request.seed, previous_masks=request.previous_masks, progress=progress, cancel=cancel)
+                     seed=request.seed, previous_masks=request.previous_masks, connected=connected, progress=progress,
+                     cancel=cancel)
 
 
 def apply_result(session, result) -> PropagationOutcome:

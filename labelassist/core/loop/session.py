@@ -162,6 +162,16 @@ class ReviewSession:
             return False
         return self.state.set_proposal(i, m, params=params, model_hash=model_hash)
 
+    def keep_proposals(self, masks) -> None:
+        """Proposals made elsewhere (e.g. ``labelassist run``'s output, one mask per slice): kept apart as the
+        learner's weak targets and what the reviewer saw; the labels are not touched."""
+        m = (np.nan_to_num(np.asarray(masks, np.float32)) > 0).astype(np.uint8)
+        if m.shape != self.proposals.shape:
+            raise ParameterError(f"proposals have shape {m.shape} but the volume is {self.proposals.shape}; they "
+                                 "must match")
+        self.proposals[:] = m
+        self.proposed[:] = True
+
     def set_prediction(self, masks) -> int:
         """A segmenter's masks (z, y, x) on every unreviewed slice (a prediction before any review, or a
         propagation's: :meth:`apply_propagation`); they stand until the reviewer decides. Returns how many
