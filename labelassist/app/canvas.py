@@ -5,21 +5,26 @@ Mouse and keys on the canvas:
 - left drag: the current tool (brush / eraser / fill on ``boundaryfit``; pan in pan mode or with Space held)
 - middle drag: pan; right drag: window (left-right) and level (up-down)
 - wheel: next / previous slice (``slice_step``); Ctrl+wheel: zoom about the cursor
+
+The other keys are the main window's (window shortcuts, :data:`labelassist.widgets.keys.KEYS`); the panels give the
+keyboard back to the canvas after every click and after Enter in a box (:func:`labelassist.widgets.keys.keep_keys_on`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from qtpy.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from qtpy.QtGui import QColor, QFont, QPainter, QPen, QTransform
+from qtpy.QtGui import QColor, QFont, QKeySequence, QPainter, QPen, QTransform
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
 from labelassist.app import render
+from labelassist.widgets.keys import KEYS
 
 __all__ = ["SliceCanvas"]
 
 ZOOM_STEP = 1.25
 ZOOM_RANGE = (0.05, 64.0)
+PAN_KEY = QKeySequence(KEYS["pan_hold"].key)[0].key()  # held: the left button pans
 
 
 class SliceCanvas(QWidget):
@@ -275,14 +280,14 @@ class SliceCanvas(QWidget):
         event.accept()
 
     def keyPressEvent(self, event):
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+        if event.key() == PAN_KEY and not event.isAutoRepeat():
             self._space = True
             self.setCursor(Qt.CursorShape.OpenHandCursor)
             return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event):
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+        if event.key() == PAN_KEY and not event.isAutoRepeat():
             self._space = False
             self.unsetCursor()
             return

@@ -23,13 +23,18 @@ from qtpy.QtWidgets import (
 
 from labelassist.app import render
 from labelassist.app.editing import MAX_BRUSH
+from labelassist.widgets.keys import KEYS, hint, layer_key, tool_keys
 
-__all__ = ["LayerPanel", "AXES", "TOOL_KEYS"]
+__all__ = ["LayerPanel", "AXES", "TOOL_KEYS", "tool_text"]
 
 AXES = {"z": "z (native: review and edit)", "y": "y (view only)", "x": "x (view only)"}
-TOOL_TIPS = {"region": "region: click a region of the perimeter map to add it, Shift+click to remove it; "
-                       "drag to add (Shift: remove) every region crossed"}
-TOOL_KEYS = {"brush": "P", "eraser": "E", "fill": "F", "region": "G", "pan": "H"}
+TOOL_KEYS = tool_keys()  # {tool: key}, from the one table of keys
+
+
+def tool_text(tool: str) -> str:
+    """What the panel says of the active tool: ``"Tool: region (G)"``."""
+    return f"Tool: {tool} ({KEYS[tool].key})"
+
 LAYER_TIPS = {render.SUGGESTED: "lesions the learner suggests away from every drawn one (green outlines): "
                                 "never exported unless accepted (S adds the one on this slice to boundaryfit)"}
 
@@ -67,7 +72,7 @@ class LayerPanel(QWidget):
             box = QCheckBox(name)
             box.setChecked(vis)
             tip = f"{LAYER_TIPS[name]}; " if name in LAYER_TIPS else ""
-            box.setToolTip(f"{tip}show or hide {name} (shortcut {self._layer_key(name)})")
+            box.setToolTip(f"{tip}show or hide {name} (shortcut {layer_key(name)})")
             box.toggled.connect(lambda on, n=name: self.visibility_changed.emit(n, on))
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(0, 100)
@@ -92,7 +97,7 @@ class LayerPanel(QWidget):
         self.window_spin.setToolTip("window width (right-drag left/right on the image)")
         self.level.setToolTip("window centre (right-drag up/down on the image)")
         auto = QPushButton("Auto")
-        auto.setToolTip("window from the volume's 0.5-99.5 percentiles")
+        auto.setToolTip(hint("auto_window"))
         auto.clicked.connect(self.auto_window)
         row = QHBoxLayout()
         row.addWidget(self.window_spin)
@@ -112,44 +117,45 @@ class LayerPanel(QWidget):
         tl = QGridLayout(tools)
         self.tools = QButtonGroup(self)
         self.tools.setExclusive(True)
-        for col, (name, key) in enumerate(TOOL_KEYS.items()):
+        for col, name in enumerate(TOOL_KEYS):
             b = QToolButton()
             b.setText(name)
             b.setCheckable(True)
-            b.setToolTip(TOOL_TIPS.get(name, name) + f" ({key})")
+            b.setToolTip(hint(name))
             b.setObjectName(f"tool_{name}")
             self.tools.addButton(b, col)
             tl.addWidget(b, 0, col)
         self.tools.buttons()[0].setChecked(True)
         self.tools.idClicked.connect(lambda i: self.tool_changed.emit(list(TOOL_KEYS)[i]))
+        self.tool_label = QLabel(tool_text(list(TOOL_KEYS)[0]))  # the active tool, also when chosen by its key
+        self.tool_label.setObjectName("tool_label")
+        self.tool_label.setStyleSheet("font-weight: bold;")
+        self.tool_changed.connect(lambda name: self.tool_label.setText(tool_text(name)))
+        tl.addWidget(self.tool_label, 1, 0, 1, 5)
         self.brush = QSpinBox()
         self.brush.setRange(0, MAX_BRUSH)
         self.brush.setValue(4)
         self.brush.setSuffix(" px")
-        self.brush.setToolTip("brush radius ([ and ])")
+        self.brush.setToolTip(f"brush radius ({KEYS['brush_smaller'].key} and {KEYS['brush_larger'].key})")
         self.brush.valueChanged.connect(self.brush_changed)
-        tl.addWidget(QLabel("Brush radius"), 1, 0, 1, 2)
-        tl.addWidget(self.brush, 1, 2, 1, 2)
+        tl.addWidget(QLabel("Brush radius"), 2, 0, 1, 2)
+        tl.addWidget(self.brush, 2, 2, 1, 2)
         self.finer = QPushButton("Finer")
-        self.finer.setToolTip("split the region under the mouse into finer regions, for the region tool (Shift+G)")
+        self.finer.setToolTip(hint("refine_regions"))
         self.finer.clicked.connect(self.refine_requested)
-        tl.addWidget(self.finer, 1, 4)
+        tl.addWidget(self.finer, 2, 4)
         self.undo = QPushButton("Undo")
         self.redo = QPushButton("Redo")
-        self.undo.setToolTip("undo the last stroke (Ctrl+Z)")
-        self.redo.setToolTip("redo (Ctrl+Y)")
+        self.undo.setToolTip(hint("undo"))
+        self.redo.setToolTip(hint("redo"))
         self.undo.clicked.connect(self.undo_requested)
         self.redo.clicked.connect(self.redo_requested)
-        tl.addWidget(self.undo, 2, 0, 1, 2)
-        tl.addWidget(self.redo, 2, 2, 1, 2)
+        tl.addWidget(self.undo, 3, 0, 1, 2)
+        tl.addWidget(self.redo, 3, 2, 1, 2)
         self.edit_note = QLabel("")
         self.edit_note.setWordWrap(True)
-        tl.addWidget(self.edit_note, 3, 0, 1, 4)
+        tl.addWidget(self.edit_note, 4, 0, 1, 4)
         return tools
-
-    @staticmethod
-    def _layer_key(name: str) -> str:
-        return str(list(render.LAYERS).index(name) + 1)
 
     def _window_edited(self, _value=None) -> None:
         self.window_changed.emit(self.window_spin.value(), self.level.value())

@@ -1,4 +1,10 @@
-"""The main window's menus and their shortcuts (one table, so the Help > Shortcuts list cannot drift)."""
+"""The main window's menus and their shortcuts. The keys come from the one table of every key,
+:data:`labelassist.widgets.keys.KEYS` (only the File menu's own accelerators are spelled here); Help > Shortcuts lists
+the menus' keys, so it cannot drift.
+
+Every shortcut is a window shortcut: it works whatever widget of the window has the focus, except while a spin box
+or line edit is typed in (printable keys type there, and a spin box keeps its Up/Down; Enter or Escape gives the
+keyboard back to the canvas: :func:`labelassist.widgets.keys.keep_keys_on`)."""
 
 from __future__ import annotations
 
@@ -6,10 +12,10 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QAction, QKeySequence
 from qtpy.QtWidgets import QFileDialog, QMessageBox
 
-from labelassist.app.layerpanel import TOOL_KEYS
 from labelassist.app.render import LAYERS
+from labelassist.widgets.keys import KEYS, TOOLS
 
-__all__ = ["build", "fill_recent", "shortcut_table", "save_session", "export_as"]
+__all__ = ["build", "fill_recent", "shortcut_table", "save_session", "export_as", "add_review_actions"]
 
 
 def save_session(w) -> None:
@@ -34,7 +40,12 @@ def export_as(w) -> None:
 
 
 def _action(window, menu, text, slot, key=None, *, tip=""):
+    """A menu item; ``key`` a name of :data:`KEYS` (its keys; its description as the status tip unless ``tip``),
+    or a :class:`QKeySequence.StandardKey` / key string of the File menu's own."""
     action = QAction(text, window)
+    if isinstance(key, str) and key in KEYS:
+        tip = tip or KEYS[key].description
+        key = list(KEYS[key].keys)
     if key:
         action.setShortcuts([QKeySequence(k) for k in (key if isinstance(key, (list, tuple)) else [key])])
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -59,52 +70,75 @@ def build(w) -> None:
     f.addSeparator()
     _action(w, f, "Open &model...", w.open_model, "Ctrl+M", tip="a classifier checkpoint (.pt)")
     _action(w, f, "Use the &demo model", lambda: w.controller.load_model(None))
-    _action(w, f, "&Train a model from the reviewed slices...", lambda: training.open_dialog(w), "Ctrl+T",
+    _action(w, f, "&Train a model from the reviewed slices...", lambda: training.open_dialog(w), "train",
             tip="a classifier from your yes/no per slice (accepted/corrected with a lesion: yes; rejected: no)")
     f.addSeparator()
-    _action(w, f, "&Save session", lambda: save_session(w), QKeySequence.StandardKey.Save)
-    _action(w, f, "&Export labels", lambda: w.controller.export(), "Ctrl+E", tip="beside the volume, with the session")
+    _action(w, f, "&Save session", lambda: save_session(w), "save_session")
+    _action(w, f, "&Export labels", lambda: w.controller.export(), "export")
     _action(w, f, "Export labels &as...", lambda: export_as(w), "Ctrl+Shift+E")
     f.addSeparator()
     _action(w, f, "&Quit", w.close, QKeySequence.StandardKey.Quit)
 
     e = bar.addMenu("&Edit")
-    w.undo_action = _action(w, e, "&Undo stroke", w.view.undo, QKeySequence.StandardKey.Undo)
-    w.redo_action = _action(w, e, "&Redo stroke", w.view.redo, ["Ctrl+Y", "Ctrl+Shift+Z"])
+    w.undo_action = _action(w, e, "&Undo stroke", w.view.undo, "undo")
+    w.redo_action = _action(w, e, "&Redo stroke", w.view.redo, "redo")
     e.addSeparator()
-    for tool, key in TOOL_KEYS.items():
-        _action(w, e, tool.capitalize(), lambda t=tool: w.layers.select_tool(t), key)
-    _action(w, e, "Finer regions", lambda: w.controller_started and w.region_tool.refine(), "Shift+G",
-            tip="split the region under the mouse into smaller ones (region tool)")
-    _action(w, e, "Larger brush", lambda: w.layers.brush.stepBy(1), "]")
-    _action(w, e, "Smaller brush", lambda: w.layers.brush.stepBy(-1), "[")
+    for tool in TOOLS:
+        _action(w, e, tool.capitalize(), lambda t=tool: w.layers.select_tool(t), tool)
+    _action(w, e, "Finer regions", lambda: w.controller_started and w.region_tool.refine(), "refine_regions")
+    _action(w, e, "Larger brush", lambda: w.layers.brush.stepBy(1), "brush_larger")
+    _action(w, e, "Smaller brush", lambda: w.layers.brush.stepBy(-1), "brush_smaller")
 
-    v = bar.addMenu("&View")
-    _action(w, v, "&Fit to window", w.view.canvas.fit, "Home")
-    _action(w, v, "Zoom &in", lambda: w.view.canvas.zoom(1.25), QKeySequence.StandardKey.ZoomIn)
-    _action(w, v, "Zoom &out", lambda: w.view.canvas.zoom(0.8), QKeySequence.StandardKey.ZoomOut)
-    _action(w, v, "&Auto window/level", w.auto_window, "W")
-    v.addSeparator()
-    for i, axis in enumerate("zyx"):
-        _action(w, v, f"Slices along {axis}" + (" (review and edit)" if axis == "z" else " (view only)"),
-                lambda a=axis: w.set_axis(a), f"Ctrl+{i + 1}")
-    v.addSeparator()
-    for i, name in enumerate(LAYERS):
-        box = w.layers.visible[name]
-        _action(w, v, f"Show/hide {name}", lambda b=box: b.toggle(), str(i + 1))
+    _view_menu(w, bar.addMenu("&View"))
 
     r = bar.addMenu("&Review")
     w.review_menu = r
-    _action(w, r, "Run &slice", lambda: w.controller.run_slice(), "Ctrl+R")
-    _action(w, r, "Run &volume", lambda: w.controller.run_volume(), "Ctrl+Shift+R")
-    w.cancel_action = _action(w, r, "&Cancel", lambda: w.controller.cancel(), "Esc")
+    _action(w, r, "Run &slice", lambda: w.controller.run_slice(), "run_slice")
+    _action(w, r, "Run &volume", lambda: w.controller.run_volume(), "run_volume")
+    w.cancel_action = _action(w, r, "&Cancel", lambda: w.controller.cancel(), "cancel")
     w.cancel_action.setEnabled(False)
     _action(w, r, "Ca&librate from reviewed slices", lambda: w.controller.calibrate())
 
     h = bar.addMenu("&Help")
-    _action(w, h, "&Shortcuts", lambda: QMessageBox.information(w, "Shortcuts", shortcut_table(w)), "F1")
+    _action(w, h, "&Shortcuts", lambda: QMessageBox.information(w, "Shortcuts", shortcut_table(w)), "help")
     _action(w, h, "&About", lambda: QMessageBox.about(
         w, "labelassist", "labelassist: image-level lesion labels to pixel masks you review, correct and export."))
+
+
+def _view_menu(w, v) -> None:
+    """View: the slice keys (window shortcuts: they move the slice whatever panel widget was used last), zoom,
+    window/level, the axis and the layers' visibility."""
+    _action(w, v, "&Next slice", lambda: w.view.step(1), "next_slice")
+    _action(w, v, "&Previous slice", lambda: w.view.step(-1), "previous_slice")
+    _action(w, v, "Page &up", lambda: w.view.page(1), "page_up")
+    _action(w, v, "Page &down", lambda: w.view.page(-1), "page_down")
+    v.addSeparator()
+    _action(w, v, "&Fit to window", w.view.canvas.fit, "fit")
+    _action(w, v, "Zoom &in", lambda: w.view.canvas.zoom(1.25), QKeySequence.StandardKey.ZoomIn)
+    _action(w, v, "Zoom &out", lambda: w.view.canvas.zoom(0.8), QKeySequence.StandardKey.ZoomOut)
+    _action(w, v, "&Auto window/level", w.auto_window, "auto_window")
+    v.addSeparator()
+    for axis in "zyx":
+        _action(w, v, KEYS[f"axis_{axis}"].description, lambda a=axis: w.set_axis(a), f"axis_{axis}")
+    v.addSeparator()
+    for name in LAYERS:
+        box = w.layers.visible[name]
+        _action(w, v, f"Show/hide {name}", lambda b=box: b.toggle(), f"layer_{name}")
+
+
+def add_review_actions(w, shortcuts, run) -> dict:
+    """The review keys (:func:`labelassist.widgets.wiring.review_shortcuts`) as the first items of the Review menu,
+    each calling ``run(callback)``; returns ``{name: QAction}``."""
+    menu, actions = w.review_menu, {}
+    for sc in shortcuts:
+        action = QAction(sc.description, w)
+        action.setShortcut(QKeySequence(sc.key))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _=False, cb=sc.callback: run(cb))
+        menu.insertAction(menu.actions()[0] if menu.actions() else None, action)
+        actions[sc.name] = action
+    menu.insertSeparator(menu.actions()[len(shortcuts)])
+    return actions
 
 
 def fill_recent(w) -> None:
@@ -130,10 +164,8 @@ def shortcut_table(w) -> str:
             if keys:
                 lines.append(f"{keys:<22} {action.text().replace('&', '')}")
     lines += [
-        "Up/Right, Down/Left     next / previous slice (also the mouse wheel)",
-        "PgUp, PgDown            ten slices up / down",
-        "Ctrl+wheel              zoom about the cursor",
-        "middle drag, Space+drag pan",
-        "right drag              window (left-right) and level (up-down)",
+        f"{'Ctrl+wheel':<22} zoom about the cursor",
+        f"{'middle drag, ' + KEYS['pan_hold'].key + '+drag':<22} pan",
+        f"{'right drag':<22} window (left-right) and level (up-down)",
     ]
     return "\n".join(lines)

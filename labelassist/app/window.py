@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtCore import Qt, QTimer, Signal
-from qtpy.QtGui import QAction, QKeySequence, QShortcut
+from qtpy.QtGui import QAction
 from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea
 
 from labelassist.app import menus
@@ -22,6 +22,7 @@ from labelassist.app.settings import AppSettings
 from labelassist.app.view import VolumeView
 from labelassist.core.review import UNREVIEWED
 from labelassist.widgets.control_panel import ControlPanel
+from labelassist.widgets.keys import keep_keys_on
 from labelassist.widgets.loading import VOLUME_FILTER, LoadProgress, VolumeLoad, import_in_background, load_volume_async
 from labelassist.widgets.status_strip import PROPOSED
 
@@ -70,6 +71,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([left, right], [300, 430], Qt.Orientation.Horizontal)
         self._status_bar()
         menus.build(self)
+        for panel in (left, right, self.load_progress):  # their widgets never keep the keyboard
+            keep_keys_on(panel, self.focus_canvas)
+        self.panel.keys_to_image.connect(self.focus_canvas)
 
         # the controller's engine imports torch (seconds): made after the first paint, unless an engine is given
         self._controller: ReviewController | None = None
@@ -165,24 +169,14 @@ class MainWindow(QMainWindow):
         self._on_busy(e.busy)  # the model load started before this connection
         e.slice_ready.connect(lambda i: self.update_statuses())
         e.failed.connect(self._on_failed)  # any job's error, whoever posted it: a message box
-        for key, step in (("Up", 1), ("Right", 1), ("Down", -1), ("Left", -1)):
-            sc = QShortcut(QKeySequence(key), v, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(lambda s=step: v.step(s))
-        for key, direction in (("PgUp", 1), ("PgDown", -1)):
-            sc = QShortcut(QKeySequence(key), v, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(lambda d=direction: v.page(d))
 
     def install_review_shortcuts(self, shortcuts) -> None:
         """Accept / Reject / Next unreviewed as actions of the Review menu, with the controller's keys."""
-        for sc in shortcuts:
-            action = QAction(sc.description, self)
-            action.setShortcut(QKeySequence(sc.key))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(lambda _=False, cb=sc.callback: self._review(cb))
-            self.review_menu.insertAction(self.review_menu.actions()[0] if self.review_menu.actions() else None,
-                                          action)
-            self._review_actions[sc.name] = action
-        self.review_menu.insertSeparator(self.review_menu.actions()[len(shortcuts)])
+        self._review_actions.update(menus.add_review_actions(self, shortcuts, self._review))
+
+    def focus_canvas(self) -> None:
+        """Give the keyboard to the canvas: the slice, review and tool keys act there (the panels' focus rule)."""
+        self.view.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _review(self, callback) -> None:
         if self.view.editor.in_stroke:

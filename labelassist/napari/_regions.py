@@ -1,19 +1,27 @@
 """The region tool on napari's ``boundaryfit`` Labels layer: a click adds a region of the perimeter map to the mask
 (Shift removes it), a drag adds every region it crosses, G turns the tool on and off, Shift+G splits the region
 under the cursor (issue 18). Each click or drag is one step of napari's undo: the edit goes through the layer's
-``block_history()`` and ``data_setitem`` (which also redraws only the changed box), never by assigning ``data``."""
+``block_history()`` and ``data_setitem`` (which also redraws only the changed box), never by assigning ``data``.
+
+While the tool is on, the layer's cursor is a pointing hand and napari's status bar shows the tool's help; the dock
+shows the active tool (``RegionTool.changed``: called whenever the tool goes on or off or the layer's mode changes).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from labelassist.core.regions import regions_along
+from labelassist.widgets.keys import KEYS, napari_key
 from labelassist.widgets.region_tool import RegionSource
 
 __all__ = ["RegionTool", "TOGGLE_KEY", "REFINE_KEY"]
 
-TOGGLE_KEY, REFINE_KEY = "G", "Shift-G"
-HELP = "Region tool on: click adds a region, Shift+click removes it, drag for several, Shift+G splits one; G ends"
+TOGGLE_KEY, REFINE_KEY = napari_key("region"), napari_key("refine_regions")  # napari's spelling: "G", "Shift-G"
+HELP = (f"Region tool on: click adds a region, Shift+click removes it, drag for several, "
+        f"{KEYS['refine_regions'].key} splits one; {KEYS['region'].key} ends")
 
 
 class RegionTool:
@@ -34,6 +42,7 @@ class RegionTool:
         self.source = RegionSource(controller)
         self.active = False
         self._saved: tuple | None = None  # the layer's mode and mouse_pan before region mode
+        self.changed: list[Callable[[], None]] = []  # called when the tool goes on or off, or the layer's mode changes
 
     # -- the layer ----------------------------------------------------------------------------------
     def layer(self):
@@ -48,6 +57,11 @@ class RegionTool:
         if self.active:
             self.active = False
             self.set_active(True)
+        self._notify()
+
+    def _notify(self) -> None:
+        for callback in list(self.changed):
+            callback()
 
     def set_active(self, on: bool) -> None:
         """Turn region mode on (the layer pans no more and napari's brush rests; cursor 'pointing') or off."""
@@ -55,6 +69,7 @@ class RegionTool:
         if layer is None:
             self.active = False
             self.controller.say("No labels to edit yet: open a volume first")
+            self._notify()
             return
         on = bool(on)
         if on == self.active:
@@ -66,13 +81,17 @@ class RegionTool:
             layer.mode = "pan_zoom"
             layer.mouse_pan = False
             layer.cursor = "pointing"
+            layer.help = HELP  # napari's status bar: what a click does now
             self.controller.say(HELP)
         else:
             mode, pan = self._saved or ("pan_zoom", True)
             layer.mouse_pan = pan
             layer.mode = mode
             layer.cursor = "standard" if mode == "pan_zoom" else layer.cursor
+            if layer.help == HELP:
+                layer.help = ""
             self.controller.say("Region tool off")
+        self._notify()
 
     def toggle(self) -> None:
         self.set_active(not self.active)
@@ -82,6 +101,9 @@ class RegionTool:
         if self.active and layer is not None and layer.mode != "pan_zoom":  # the user took a brush: tool off
             self.active = False
             layer.mouse_pan = True if self._saved is None else self._saved[1]
+            if layer.help == HELP:
+                layer.help = ""
+        self._notify()
 
     # -- edits --------------------------------------------------------------------------------------
     def _regions(self, z: int):

@@ -39,6 +39,24 @@ def painted_slices(history_item) -> list[int]:
     return sorted(touched)
 
 
+def report_history(layer, on_paint: Callable) -> None:
+    """Make ``layer``'s undo and redo (Ctrl+Z, Ctrl+Shift+Z, the layer's own methods) report the slices they change
+    to ``on_paint``, as a stroke does: napari's Labels emits no event for them, and the review must know (an undo of
+    an accepted suggestion gives the slice back its status)."""
+    for name in ("undo", "redo"):
+        original = getattr(layer, name)
+
+        def run(original=original):
+            before = np.asarray(layer.data).copy()
+            original()
+            after = np.asarray(layer.data)
+            changed = np.nonzero((after != before).reshape(len(before), -1).any(1))[0] if after.ndim == 3 else []
+            if len(changed):
+                on_paint([int(i) for i in changed])
+
+        setattr(layer, name, run)  # the keymap's undo calls the layer's, so it runs this
+
+
 class NapariView(ReviewView):
     """Renders a review in a napari viewer.
 
@@ -92,6 +110,7 @@ class NapariView(ReviewView):
                                              opacity=0.35, blending="additive", metadata=dict(meta), **geo)
         labels_layer = v.add_labels(labels, name=LABELS, opacity=0.5, metadata=dict(meta), **geo)
         labels_layer.events.paint.connect(self._on_paint)
+        report_history(labels_layer, self.on_paint)
         self.layers[LABELS] = labels_layer
         for hook in self.labels_added:
             hook(labels_layer)

@@ -16,7 +16,8 @@ keep_triton_out()
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea, QShortcut, QVBoxLayout, QWidget,
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea, QShortcut, QToolButton,
+    QVBoxLayout, QWidget,
 )
 
 from labelassist.errors import ParameterError
@@ -24,9 +25,20 @@ from labelassist.napari._geometry import VOLUME_KEY, volume_from_layer
 from labelassist.napari._regions import REFINE_KEY, TOGGLE_KEY, RegionTool
 from labelassist.napari._view import NapariView
 from labelassist.widgets import ControlPanel, ReviewController
+from labelassist.widgets.keys import KEYS, keep_keys_on
 from labelassist.widgets.loading import VOLUME_FILTER, LoadProgress, load_layer_async, load_volume_async
 
-__all__ = ["LabelAssistWidget"]
+__all__ = ["LabelAssistWidget", "tool_text"]
+
+REGION_BUTTON_STYLE = ("QToolButton { padding: 2px 8px; border: 1px solid #7f8c9c; border-radius: 3px; }"
+                       "QToolButton:checked { background-color: #2f7fd8; color: white; border-color: #2f7fd8; }")
+
+
+def tool_text(region: bool, mode: str | None) -> str:
+    """What the dock says of the active tool: ``"Tool: region (G)"``, or the ``boundaryfit`` layer's napari mode."""
+    if region:
+        return f"Tool: region ({KEYS['region'].key})"
+    return "Tool: none (no labels yet)" if mode is None else f"Tool: napari {mode.replace('_', '/')}"
 
 
 def _shutdown(controller, view) -> None:
@@ -63,8 +75,8 @@ class LabelAssistWidget(QWidget):
         self.controller.message.connect(self._notify)
         self.regions = RegionTool(self.view, self.controller)
         self.view.labels_added.append(self.regions.attach)
-        self.view.bind(TOGGLE_KEY, self.regions.toggle, "Region tool on/off (click adds a region, Shift removes)")
-        self.view.bind(REFINE_KEY, lambda: self.regions.refine(), "Split the region under the cursor")
+        self.view.bind(TOGGLE_KEY, self.regions.toggle, f"Region tool on/off. {KEYS['region'].description}")
+        self.view.bind(REFINE_KEY, lambda: self.regions.refine(), KEYS["refine_regions"].description)
         self._layers: list = []
         self._opening = False
         self.loading = None  # the VolumeLoad in progress (or the last one)
@@ -81,12 +93,15 @@ class LabelAssistWidget(QWidget):
         scroll.setWidget(self.panel)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addLayout(self._tool_row())
         layout.addWidget(self.load_progress)
         layout.addWidget(scroll)
         for sc in self.controller.shortcuts():  # keys also work while the dock has the focus
             shortcut = QShortcut(QKeySequence(sc.key), self)
             shortcut.setContext(Qt.WidgetWithChildrenShortcut)
             shortcut.activated.connect(sc.callback)
+        keep_keys_on(self, self.focus_viewer)  # the dock's buttons and boxes never keep napari's keys
+        self.panel.keys_to_image.connect(self.focus_viewer)
         layers = self.viewer.layers
         layers.events.inserted.connect(self._on_inserted)
         layers.events.removed.connect(self._list_sources)
@@ -97,6 +112,40 @@ class LabelAssistWidget(QWidget):
         first = first or (self._layers[-1] if self._layers else None)
         if first is not None:
             self.open_layer(first)
+
+    def _tool_row(self) -> QHBoxLayout:
+        """The active tool, kept in sync with G and with the mode chosen in napari's layer controls."""
+        self.tool_label = QLabel(tool_text(False, None), self)
+        self.tool_label.setStyleSheet("font-weight: bold;")
+        self.region_button = QToolButton(self)
+        self.region_button.setText(f"Region tool ({KEYS['region'].key})")
+        self.region_button.setCheckable(True)
+        self.region_button.setToolTip(KEYS["region"].description)
+        self.region_button.setStyleSheet(REGION_BUTTON_STYLE)  # napari's themes draw it checked as unchecked
+        self.region_button.clicked.connect(lambda on: self.regions.set_active(on))
+        self.regions.changed.append(self._show_tool)
+        row = QHBoxLayout()
+        row.addWidget(self.tool_label, 1)
+        row.addWidget(self.region_button)
+        return row
+
+    def _show_tool(self) -> None:
+        layer = self.regions.layer()
+        active = self.regions.active
+        self.tool_label.setText(tool_text(active, None if layer is None else str(layer.mode)))
+        self.region_button.setChecked(active)
+
+    def focus_viewer(self) -> None:
+        """Give the keyboard back to napari's viewer window, whose key bindings (the review keys, G, napari's own)
+        act on the canvas: after a click on a control of the dock, and after Enter or Escape in one of its boxes."""
+        window = self.parentWidget()
+        while window is not None and not isinstance(window, QMainWindow):  # a floating dock keeps its parent
+            window = window.parentWidget()
+        if window is None:  # not docked (tests): the dock keeps its own shortcuts
+            return
+        if not window.isActiveWindow():
+            window.activateWindow()
+        window.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def close_review(self) -> None:
         """Save the session, stop the engine and let go of the viewer (also done when the widget dies)."""

@@ -19,6 +19,7 @@ from superqt import QCollapsible, QLabeledDoubleSlider
 
 from labelassist.core.propose import params as schema
 from labelassist.errors import ParameterError
+from labelassist.widgets.keys import KEYS, keep_keys_on
 from labelassist.widgets.status_strip import StatusStrip
 
 __all__ = ["ControlPanel", "ParamControl", "param_control"]
@@ -101,6 +102,10 @@ class ControlPanel(QWidget):
         A path chosen in "Export as...", or ``""`` for the session's export path.
     slice_clicked(int)
         A mark of the status strip.
+    keys_to_image()
+        The reviewer is done with a control (a click on a button, box, slider or mark; Enter or Escape in a box): the
+        frontend gives the keyboard back to its image, so that the review and slice keys act there. The panel's
+        buttons, boxes and sliders never keep the focus (:func:`labelassist.widgets.keys.keep_keys_on`).
     """
 
     params_edited = Signal(dict)
@@ -116,6 +121,7 @@ class ControlPanel(QWidget):
     accept_suggestion_requested = Signal()
     export_requested = Signal(str)
     slice_clicked = Signal(int)
+    keys_to_image = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -133,6 +139,7 @@ class ControlPanel(QWidget):
         self._fit_narrow_docks(layout)
         self._wire()
         self.set_busy(False)
+        keep_keys_on(self, self.keys_to_image.emit)
 
     def _fit_narrow_docks(self, layout) -> None:
         """Fit a dock of about 260 px (napari's default at 1600 px): slim margins, buttons that may shrink a
@@ -261,6 +268,7 @@ class ControlPanel(QWidget):
         self.export_button.clicked.connect(lambda: self.export_requested.emit(""))
         self.export_as_button.clicked.connect(self._choose_export)
         self.strip.slice_clicked.connect(self.slice_clicked)
+        self.strip.slice_clicked.connect(lambda _i: self.keys_to_image.emit())
 
     def _choose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load a classifier checkpoint", "", CHECKPOINT_FILTER)
@@ -334,18 +342,15 @@ class ControlPanel(QWidget):
         self.strip.set_statuses(statuses, proposed, current)
 
     def set_shortcut_hints(self, hints: dict) -> None:
-        """``{"accept": "A", ...}``: shown in the buttons' text and tooltips."""
-        tips = {"accept": "Accept the slice's label as it stands",
-                "reject": "Reject: the slice shows no lesion (its label becomes empty)",
-                "next": "Go to the next unreviewed slice",
-                "accept_suggestion": "Add the suggested lesion (green outline) on this slice to its label"}
+        """``{"accept": "A", ...}``: shown in the buttons' text and tooltips (the descriptions of
+        :data:`labelassist.widgets.keys.KEYS`)."""
         for name, button in (("accept", self.accept_button), ("reject", self.reject_button),
                              ("next", self.next_button), ("accept_suggestion", self.suggestion_button)):
             key = hints.get(name)
             if key:
                 base = button.text().split(" [")[0]
                 button.setText(f"{base} [{key}]")
-                button.setToolTip(f"{tips[name]} (shortcut: {key})")
+                button.setToolTip(f"{KEYS[name].description} (shortcut: {key})")
 
     def set_propagate_available(self, available: bool) -> None:
         self.propagate_button.setVisible(bool(available))

@@ -5,24 +5,20 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from labelassist.widgets.keys import KEYS, REVIEW
 from labelassist.widgets.view import Shortcut
 
 __all__ = ["connect_panel", "review_shortcuts", "model_text", "SHORTCUT_KEYS"]
 
-SHORTCUT_KEYS = {"accept": "A", "reject": "R", "next": "N", "accept_suggestion": "S", "next_suggestion": "Shift+N"}
+SHORTCUT_KEYS = {name: KEYS[name].key for name in REVIEW}  # the review's keys, from the one table of keys
 
 
 def review_shortcuts(controller) -> list[Shortcut]:
     """The review's keys, each bound to ``controller``'s action (both frontends install them)."""
-    return [
-        Shortcut("accept", SHORTCUT_KEYS["accept"], "Accept the slice's label", controller.accept),
-        Shortcut("reject", SHORTCUT_KEYS["reject"], "Reject: the slice has no lesion", controller.reject),
-        Shortcut("next", SHORTCUT_KEYS["next"], "Go to the next unreviewed slice", controller.next_unreviewed),
-        Shortcut("accept_suggestion", SHORTCUT_KEYS["accept_suggestion"],
-                 "Accept the suggested lesion on this slice (add it to the label)", controller.accept_suggestion),
-        Shortcut("next_suggestion", SHORTCUT_KEYS["next_suggestion"],
-                 "Go to the next suggested lesion (green outline)", controller.learner.next_suggestion),
-    ]
+    actions = {"accept": controller.accept, "reject": controller.reject, "next": controller.next_unreviewed,
+               "accept_suggestion": controller.accept_suggestion,
+               "next_suggestion": controller.learner.next_suggestion}
+    return [Shortcut(name, KEYS[name].key, KEYS[name].description, actions[name]) for name in REVIEW]
 
 
 def model_text(info: dict, device: str) -> str:
