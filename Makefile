@@ -36,6 +36,7 @@ run: $(VENV)/.installed
 	fi
 
 test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check labelassist tests benchmarks
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed-dev

@@ -76,8 +76,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     body = np.argwhere(rmap.labels > 0)
     times, changed = [], 0
+    y, x = body[rng.integers(0, len(body))]
     for k in range(args.clicks):  # odd clicks remove a region an even click added
-        y, x = body[rng.integers(0, len(body))] if k % 2 == 0 else (y, x)
+        if k % 2 == 0 and k:
+            y, x = body[rng.integers(0, len(body))]
         before = int(labels[1].sum())
         t = time.perf_counter()
         mods = Qt.KeyboardModifier.ShiftModifier if k % 2 else Qt.KeyboardModifier.NoModifier  # Shift: remove

@@ -10,6 +10,7 @@ volume's lesion Dice after each correction, as ``simulate-review`` prints it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -61,10 +62,13 @@ def review_in_app(window, truth, *, rounds: int = 5, log=None, timeout_s: float 
     c, panel = window.controller, window.panel
     truth = (np.nan_to_num(np.asarray(truth, np.float32)) > 0).astype(np.uint8)
     idle = lambda: not c.engine.busy  # noqa: E731
+    started = time.perf_counter()
     _click(panel.run_volume_button)
     wait_until(lambda: idle() and all(c.engine.result(i) is not None for i in range(c.state.n_slices)),
                timeout_s=timeout_s)
     QTest.qWait(50)
+    if log is not None:
+        log(f"app: every slice computed in {time.perf_counter() - started:.1f} s")
     curve = [[0, round(float(dice(c.state.labels, truth)), 4)]]
     area = truth.reshape(len(truth), -1).sum(1)
     _page_to(window, int(np.argmax(area)))  # the reviewer scrolls to the lesion they see
@@ -78,11 +82,13 @@ def review_in_app(window, truth, *, rounds: int = 5, log=None, timeout_s: float 
         c.engine.job_posted.disconnect(posted.append)
         if not posted:
             raise RuntimeError(f"Propagate posted no job: {panel.message.text()}")
-        wait_until(lambda: posted[0].done and idle(), timeout_s=timeout_s)
+        job, started = posted[0], time.perf_counter()
+        wait_until(lambda job=job: job.done and idle(), timeout_s=timeout_s)
+        took = time.perf_counter() - started
         QTest.qWait(20)  # the result is applied in the GUI thread
         curve.append([len(c.state.reviewed_indices()), round(float(dice(c.state.labels, truth)), 4)])
         if log is not None:
-            log(f"app: corrected {curve[-1][0]:3d} (slice {i:3d}): lesion Dice {curve[-1][1]:.3f}")
+            log(f"app: corrected {curve[-1][0]:3d} (slice {i:3d}): lesion Dice {curve[-1][1]:.3f} ({took:.1f} s)")
         if r < rounds:
             before = window.view.current
             _key(window, Qt.Key.Key_N)  # the review queue's next slice

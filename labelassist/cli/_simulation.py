@@ -132,7 +132,7 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
     curve = [[0, round(float(dice(session.labels, truth)), 4)]]
     inter = None if regions is None else [[0, curve[0][1]]]
     dismissed, looks, lead = np.zeros(truth.shape, bool), 0, None  # false suggestions seen; looks not yet counted
-    for r in range(1, rounds + 1):
+    for _ in range(rounds):
         if not queue:
             break
         i = queue[0]

@@ -36,7 +36,6 @@ def load_mask_pair(pred_path, truth_path):
     import numpy as np
 
     from labelassist.errors import VolumeError
-    from labelassist.io import load_volume
 
     pred, truth = _load_mask(pred_path), _load_mask(truth_path)
     if pred.shape != truth.shape:

@@ -64,6 +64,20 @@ def _session(labels, reviewed, weak, *, seed):
     return session
 
 
+def _summary(out, res, reviewed) -> str:
+    """The line printed once the labels are written."""
+    unrev = [i for i in range(len(res.masks)) if i not in set(reviewed)]
+    found = int(res.masks[unrev].reshape(len(unrev), -1).any(1).sum()) if unrev else 0
+    low = int((res.confidence[unrev] < 0.5).sum()) if unrev else 0
+    how = (f"learned from {len(reviewed)} reviewed slices" if res.meta["steps"] else
+           "no reviewed slice shows a lesion, so the segmenter only predicted (fine-tuning on lesion-free slices alone "
+           "would teach it to see none)")
+    return (f"{out}: {how} in {res.meta['seconds']:.0f} s on {res.meta['device']}; "
+            f"{found} of {len(unrev)} other slices with a lesion, {low} uncertain"
+            + (f"; {res.meta['dropped_components']} spots apart from the reviewed lesions left out (--all-lesions "
+               "keeps them)" if res.meta.get("dropped_components") else ""))
+
+
 def run(args) -> int:
     import sys
 
@@ -117,14 +131,5 @@ def run(args) -> int:
     out = save_labels(res.masks, args.output, like=volume)
     if args.save_model:
         save_segmenter(res.model, args.save_model)
-    unrev = [i for i in range(len(res.masks)) if i not in set(reviewed)]
-    found = int(res.masks[unrev].reshape(len(unrev), -1).any(1).sum()) if unrev else 0
-    low = int((res.confidence[unrev] < 0.5).sum()) if unrev else 0
-    how = (f"learned from {len(reviewed)} reviewed slices" if res.meta["steps"] else
-           "no reviewed slice shows a lesion, so the segmenter only predicted (fine-tuning on lesion-free slices alone "
-           "would teach it to see none)")
-    print(f"{out}: {how} in {res.meta['seconds']:.0f} s on {res.meta['device']}; "
-          f"{found} of {len(unrev)} other slices with a lesion, {low} uncertain"
-          + (f"; {res.meta['dropped_components']} spots apart from the reviewed lesions left out (--all-lesions keeps them)"
-             if res.meta.get("dropped_components") else ""))
+    print(_summary(out, res, reviewed))
     return 0

@@ -314,7 +314,7 @@ def _write_pngs(data: np.ndarray, path: Path, like: Volume) -> None:
         if out.resolve() in sources:
             raise VolumeError(f"{out}: refusing to overwrite the source image")
 
-        def write(tmp, plane=plane):
+        def write(tmp, plane=plane, out=out):
             if not cv2.imwrite(str(tmp), np.ascontiguousarray(plane)):
                 raise VolumeError(f"{out}: could not write the PNG mask")
 

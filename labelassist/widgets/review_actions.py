@@ -4,7 +4,6 @@ kept apart so that each file holds one responsibility (the controller: engine, v
 
 from __future__ import annotations
 
-import numpy as np
 
 __all__ = ["ReviewActions"]
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from qtpy.QtGui import QDropEvent
-from qtpy.QtWidgets import QApplication
 
 from labelassist.io import load_volume
 

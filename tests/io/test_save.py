@@ -1,6 +1,5 @@
 """save_labels: dtype, atomic write, never over the source, clear errors."""
 
-import os
 import subprocess
 import sys
 

@@ -16,7 +16,6 @@ Z = 1  # the slice with the suggestion (unreviewed), away from the drawn lesion
 def _suggest(widget):
     """Apply a hand-made propagation result with one suggested lesion (a square on slice Z); returns its mask."""
     c = widget.controller
-    n = c.state.n_slices
     suggested = np.zeros(c.state.labels.shape, np.uint8)
     suggested[Z, 40:52, 40:52] = 1
     c.learner.apply(propagation_result(c.state.labels, suggested=suggested, ranges=[(Z, Z)]))

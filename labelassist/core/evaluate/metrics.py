@@ -10,7 +10,6 @@ Conventions for empty masks, chosen so a radiologist reads them right:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import numpy as np
 
