@@ -34,7 +34,10 @@ def run(args) -> int:
     from labelassist.cli._common import check_output
     from labelassist.demo.data import write_demo_data
 
-    check_output(args.out_dir, "OUT_DIR", folder=True)
+    from pathlib import Path
+
+    if not Path(args.out_dir).is_file():  # a file there is named by write_demo_data's own check
+        check_output(args.out_dir, "OUT_DIR", folder=True)
 
     settings = ("easy", "hard") if args.setting == "both" else (args.setting,)
     m = write_demo_data(args.out_dir, seed=args.seed, settings=settings, n_mri=args.mri, n_us=args.us,
