@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from qtpy.QtCore import QElapsedTimer, Qt
+from qtpy.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
 from qtpy.QtTest import QTest
-from qtpy.QtWidgets import QApplication
 
 __all__ = ["review_in_app", "wait_until"]
 
@@ -25,9 +24,11 @@ def wait_until(condition: Callable[[], bool], *, timeout_s: float = 600.0) -> No
     """Process Qt events until ``condition()`` holds; TimeoutError after ``timeout_s``."""
     timer = QElapsedTimer()
     timer.start()
+    loop = QEventLoop()
     while not condition():
-        QApplication.processEvents()
-        QTest.qWait(20)
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()  # waits in Qt's event loop, which lets go of the GIL (QTest.qWait holds it: the engine
+        # thread then waited for it at every tensor freed, and a propagation took 10-20 times as long)
         if timer.elapsed() > timeout_s * 1000:
             raise TimeoutError(f"the app did not get there within {timeout_s:.0f} s")
 
