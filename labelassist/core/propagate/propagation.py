@@ -149,7 +149,9 @@ def propagate(
     weak : ndarray (z, y, x), optional
         Pseudo-labels (e.g. BoundaryFit) used on unreviewed slices as targets of weight ``weak_weight`` times
         their Dice with the truth on the reviewed slices (pseudo-labels that missed what the reviewer drew
-        teach nothing; ``meta["weak_weight"]`` is the weight used).
+        teach nothing; ``meta["weak_weight"]`` is the weight used). NaN means no pseudo-label (e.g. a slice not
+        proposed yet): an unreviewed slice that is NaN everywhere is no weak target at all, not an empty one
+        (``meta["weak"]`` counts the slices used), and NaN is left out of the agreement.
     weak_weight : float in [0, 1]
         :data:`~labelassist.core.propagate.targets.WEAK_WEIGHT` (0.1) of a reviewed slice's weight.
     model : Segmenter, optional

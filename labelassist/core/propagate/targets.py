@@ -78,14 +78,15 @@ def weak_agreement(weak, reviewed: ReviewedSlices) -> float | None:
     """How far the weak targets agree with the reviewer on the reviewed slices: their pooled Dice in [0, 1].
 
     Pseudo-labels are worth learning from only as far as they were right where the reviewer looked; a cold
-    start that missed every reviewed lesion would otherwise teach the segmenter to miss the rest. None when
-    there is nothing to compare (no weak targets, or neither they nor the truth mark anything on reviewed
-    slices).
+    start that missed every reviewed lesion would otherwise teach the segmenter to miss the rest. NaN in
+    ``weak`` (no pseudo-label there) is left out of the comparison, truth included. None when there is nothing
+    to compare (no weak targets, or neither they nor the truth mark anything where both are known).
     """
     if weak is None or not reviewed.indices:
         return None
-    w = np.nan_to_num(np.asarray(weak, np.float32)[reviewed.indices]) > 0
-    t = reviewed.truth > 0
+    w = np.asarray(weak, np.float32)[reviewed.indices]
+    known = ~np.isnan(w)
+    w, t = (w > 0) & known, (reviewed.truth > 0) & known
     total = int(w.sum()) + int(t.sum())
     return None if total == 0 else 2.0 * int((w & t).sum()) / total
 
@@ -122,10 +123,21 @@ class TrainingSet:
         return [self.pools[names[j]][rng.integers(len(self.pools[names[j]]))]
                 for j in rng.choice(len(names), batch_size, p=probs)]
 
+    def is_truth(self, positions):
+        """Bool tensor: whether each of ``positions`` is a reviewed slice (the reviewer's truth), not a weak target."""
+        import torch
+
+        weak = set(self.pools["weak"])
+        return torch.tensor([k not in weak for k in positions], dtype=torch.bool)
+
 
 def training_set(x, reviewed: ReviewedSlices, *, weak=None, weight: float = 0.0) -> TrainingSet:
     """Reviewed slices at weight 1 and, when ``weak`` is given and ``weight > 0``, the weak targets of the
-    other slices at ``weight``. ``x`` holds the inputs of every slice of the volume (z, C, S, S)."""
+    other slices at ``weight``. ``x`` holds the inputs of every slice of the volume (z, C, S, S).
+
+    NaN in ``weak`` means no pseudo-label: an unreviewed slice that is NaN everywhere is no weak target at all
+    (not an empty one), and NaN pixels of a slice that has some pseudo-label get weight 0.
+    """
     import torch
 
     size = x.shape[-1]
@@ -139,9 +151,26 @@ def training_set(x, reviewed: ReviewedSlices, *, weak=None, weight: float = 0.0)
             pools["positive" if reviewed.positive[k] else "negative"].append(k)
     unrev = [i for i in range(len(x)) if i not in set(rev)]
     if weak is not None and weight > 0 and unrev:
-        ys.append(resize_masks(np.nan_to_num(np.asarray(weak, np.float32)[unrev]) > 0, size))
-        ws.append(torch.full((len(unrev), size, size), weight))
-        pools["weak"] = list(range(len(idx), len(idx) + len(unrev)))
-        idx += unrev
+        have, y, w = _weak_targets(weak, unrev, size, weight)
+        if have:
+            ys.append(y)
+            ws.append(w)
+            pools["weak"] = list(range(len(idx), len(idx) + len(have)))
+            idx += have
     return TrainingSet(x=x[idx] if idx else None, targets=torch.cat(ys) if ys else None,
                        weights=torch.cat(ws) if ws else None, pools=pools)
+
+
+def _weak_targets(weak, unreviewed: list, size: int, weight: float):
+    """``(slices, targets, weights)`` of the weak targets on the ``unreviewed`` slices that have a pseudo-label
+    (not NaN everywhere); NaN pixels weigh 0."""
+    import torch
+
+    w = np.asarray(weak, np.float32)[unreviewed]
+    known = ~np.isnan(w)
+    has = known.reshape(len(unreviewed), -1).any(1)
+    if not has.any():
+        return [], None, None
+    w, known = w[has], known[has]
+    weights = resize_masks(known, size) if not known.all() else torch.ones(len(w), size, size)
+    return [i for i, h in zip(unreviewed, has) if h], resize_masks(np.nan_to_num(w) > 0, size), weight * weights
