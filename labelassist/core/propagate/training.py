@@ -18,7 +18,7 @@ from labelassist.errors import Cancelled, ParameterError
 
 __all__ = ["TrainingSettings", "training_settings", "new_segmenter", "fine_tune_copy", "train_segmenter",
            "record_training", "NEW_SEGMENTER_STEPS", "FINE_TUNE_STEPS", "NEW_SEGMENTER_LR", "FINE_TUNE_LR",
-           "BATCH_SIZE", "CONTEXT", "MAX_SIZE", "CROP"]
+           "BATCH_SIZE", "CONTEXT", "MAX_SIZE", "CROP", "PRIOR_PROBABILITY"]
 
 # -- what a new segmenter sees -------------------------------------------------------------------------
 # Neighbouring slices on each side given as extra channels (2.5-D): a lesion goes on from slice to slice.
@@ -30,6 +30,12 @@ MAX_SIZE = 128
 CROP = 64
 # The intensity scaling the segmenter's inputs get (normalise_volume's defaults), recorded in its metadata.
 NORMALISATION = {"method": "percentile", "low": 0.5, "high": 99.5, "mean": MODEL_MEAN, "std": MODEL_STD}
+# A new segmenter starts out calling every pixel lesion with this probability (its output bias; issue 27), not
+# 0.5: lesion is a few per cent of a batch at most, and from 0.5 its first steps went to pushing all of the slice
+# down through the output weights, which left the lesion as the pixels where every last feature is off: its
+# probability could not rise above the sigmoid of the bias (0.41 on every lesion pixel of a hard demo volume,
+# 15 reviewed slices, where the net predicted no lesion at 0.8; its mean slice confidence fell with it).
+PRIOR_PROBABILITY = 0.01
 
 # -- optimisation --------------------------------------------------------------------------------------
 # Steps of a new segmenter: enough to learn a few reviewed slices at the working size.
@@ -88,7 +94,8 @@ def new_segmenter(n_image: int, slice_shape, *, use_cam: bool, context: int, max
     """An untrained segmenter for volumes of ``n_image`` channels and slices of ``slice_shape``.
 
     Its inputs: each slice with ``context`` neighbours per side, plus the CAM when ``use_cam``, at a working
-    size of at most ``max_size``; ``seed`` makes the initial weights reproducible.
+    size of at most ``max_size``; ``seed`` makes the initial weights reproducible. It starts at probability
+    :data:`PRIOR_PROBABILITY` everywhere (its output bias).
     """
     import torch
 
@@ -99,8 +106,10 @@ def new_segmenter(n_image: int, slice_shape, *, use_cam: bool, context: int, max
             "normalisation": dict(NORMALISATION),
             "training": {"runs": 0, "reviewed_slices": 0, "steps": 0, "history": []}}
     torch.manual_seed(seed)
-    net = build_unet(meta["in_channels"], base_channels=base_channels, depth=depth).to(device)
-    return Segmenter(net, meta)
+    net = build_unet(meta["in_channels"], base_channels=base_channels, depth=depth)
+    with torch.no_grad():
+        net.head.bias.fill_(float(np.log(PRIOR_PROBABILITY / (1 - PRIOR_PROBABILITY))))
+    return Segmenter(net.to(device), meta)
 
 
 def fine_tune_copy(model: Segmenter, n_image: int, *, seed: int, device) -> Segmenter:
@@ -146,7 +155,7 @@ def train_segmenter(segmenter: Segmenter, data: TrainingSet, settings: TrainingS
             xb, yb, wb = crop_batch(xb, yb, wb, settings.crop, rng)
         xb, yb, wb = xb.to(device), yb.to(device), wb.to(device)
         opt.zero_grad()
-        loss = segmenter_loss(net(xb), yb, wb)
+        loss = segmenter_loss(net(xb), yb, wb, data.is_truth(pick).to(device))
         loss.backward()
         opt.step()
         sched.step()
