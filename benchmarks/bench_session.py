@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.core.review import CORRECTED, ReviewState
-from labelassist.io.session import SliceCompressor, load_session, save_session, session_path, volume_identity
+from labelassist.io.sessions.session import SliceCompressor, load_session, save_session, session_path, volume_identity
 from labelassist.io.volume import Volume
 from labelassist.widgets.session_actions import snapshot
 

@@ -50,7 +50,7 @@ def slice_labels(state) -> tuple[list[int], np.ndarray]:
 def _other_volumes(paths, exclude) -> tuple[list, list]:
     """Reviewed slices of other volumes that have a saved session (read in the engine thread)."""
     from labelassist.io import load_volume
-    from labelassist.io.session import default_export_path, load_session
+    from labelassist.io.sessions.session import default_export_path, load_session
 
     volumes, labels = [], []
     for path in paths:

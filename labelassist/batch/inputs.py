@@ -1,6 +1,6 @@
 """The volumes a batch works on, from what the user typed: folders, files and CSV lists of paths.
 
-What counts as a volume is decided by :mod:`labelassist.io.formats` (the one format registry): a folder that
+What counts as a volume is decided by :mod:`labelassist.io.formats.table` (the one format registry): a folder that
 is a DICOM series or an image stack is ONE volume; any other folder is searched recursively for files with
 a suffix labelassist reads. Hidden files and folders are ignored.
 """
@@ -39,7 +39,7 @@ def read_path_list(csv_path) -> list[Path]:
 
 
 def _search(folder: Path) -> list[Path]:
-    from labelassist.io.formats import by_suffix, find_format, visible_files
+    from labelassist.io.formats.table import by_suffix, find_format, visible_files
 
     fmt = find_format(folder)
     if fmt is not None and fmt.folder and not _holds_volume_files(folder):
@@ -52,7 +52,7 @@ def _search(folder: Path) -> list[Path]:
 
 def _holds_volume_files(folder: Path) -> bool:
     """A folder of NIfTI/NRRD/MetaImage files is searched file by file even when it also holds a picture."""
-    from labelassist.io.formats import by_suffix, visible_files
+    from labelassist.io.formats.table import by_suffix, visible_files
 
     return any((f := by_suffix(p)) is not None and f.channels for p in visible_files(folder))
 
@@ -76,7 +76,7 @@ def expand_inputs(inputs) -> list[Path]:
     ParameterError
         An input that does not exist, a folder with no volume in it, or no volume at all.
     """
-    from labelassist.io.formats import by_suffix
+    from labelassist.io.formats.table import by_suffix
 
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -111,7 +111,7 @@ def output_names(volumes, *, suffix: str = ".nii.gz") -> list[str]:
     """The label file name of each volume: ``<stem>_labels.nii.gz``; when stems collide, each colliding one
     gets a short hash of its resolved path (``<stem>-1a2b3c4d_labels.nii.gz``) so that no two inputs share
     an output."""
-    from labelassist.io.formats import split_suffix
+    from labelassist.io.formats.table import split_suffix
 
     stems = [split_suffix(Path(v).resolve())[0] or "volume" for v in volumes]
     counts: dict[str, int] = {}

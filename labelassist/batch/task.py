@@ -165,7 +165,7 @@ def run_memory_need(shape, *, model_bytes: int = 0) -> int:
 def check_run_memory(volume, *, model_path=None) -> None:
     """Refuse (one line) a proposal over ``volume`` (already read) that cannot fit in the available memory,
     before the model is loaded; ``model_path``: the checkpoint, whose size stands for its weights."""
-    from labelassist.io.limits import available_memory
+    from labelassist.io.formats.limits import available_memory
 
     model_bytes = Path(model_path).stat().st_size if model_path is not None and Path(model_path).is_file() else 0
     need, have = run_memory_need(volume.array.shape, model_bytes=model_bytes), available_memory()
@@ -242,7 +242,7 @@ def cached_models() -> int:
 
 def provenance_path(output) -> Path:
     """The provenance JSON beside a label file: ``x_labels.nii.gz`` -> ``x_labels.json``."""
-    from labelassist.io.formats import split_suffix
+    from labelassist.io.formats.table import split_suffix
 
     output = Path(output)
     return output.with_name(split_suffix(output)[0] + ".json")

@@ -110,7 +110,7 @@ def _folder_mode(pred, truth) -> bool:
     """Whether ``pred`` and ``truth`` are two folders of volumes; a one-line error for a file and a folder
     (a folder that is itself one volume, a DICOM series or a stack of images, still pairs with a file)."""
     from labelassist.errors import ParameterError
-    from labelassist.io.formats import find_format
+    from labelassist.io.formats.table import find_format
 
     pred_dir, truth_dir = Path(pred).is_dir(), Path(truth).is_dir()
     if pred_dir and truth_dir:

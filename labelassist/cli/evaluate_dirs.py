@@ -1,8 +1,8 @@
 """``labelassist eval PRED_DIR TRUTH_DIR``: pair two folders of label volumes by name, score every pair, pool.
 
 Pairing (also in ``eval --help``, :data:`PAIRING_RULE`): a file is a volume when its extension is one
-labelassist reads (:func:`labelassist.io.formats.by_suffix`; other files are ignored). A prediction's name is
-its stem (:func:`~labelassist.io.formats.split_suffix`) without a trailing ``_labels``; where that name ends
+labelassist reads (:func:`labelassist.io.formats.table.by_suffix`; other files are ignored). A prediction's name is
+its stem (:func:`~labelassist.io.formats.table.split_suffix`) without a trailing ``_labels``; where that name ends
 in ``-<hash>`` (6 to 64 hex digits, as ``labelassist batch`` writes it) the name without it is tried next.
 A truth's name is its stem without a trailing ``_mask``, ``_seg``, ``_labels`` or ``_truth``; a truth with
 such a suffix wins over a bare one of the same name (``case1_mask`` over the scan ``case1``). Two
@@ -43,13 +43,13 @@ CSV_COLUMNS = ("pred", "truth", *_METRIC_KEYS, "error")
 
 
 def _volume_files(folder: Path) -> list[Path]:
-    from labelassist.io.formats import by_suffix, visible_files
+    from labelassist.io.formats.table import by_suffix, visible_files
 
     return [p for p in visible_files(folder) if by_suffix(p) is not None]
 
 
 def _pred_names(path: Path) -> list[str]:
-    from labelassist.io.formats import split_suffix
+    from labelassist.io.formats.table import split_suffix
 
     stem = split_suffix(path)[0]
     name = stem.removesuffix("_labels") if stem.endswith("_labels") and stem != "_labels" else stem
@@ -59,7 +59,7 @@ def _pred_names(path: Path) -> list[str]:
 
 def _truth_key(path: Path) -> tuple[str, int]:
     """``(name, rank)``: rank 0 for a suffixed truth (``case1_mask``), 1 for a bare one (``case1``)."""
-    from labelassist.io.formats import split_suffix
+    from labelassist.io.formats.table import split_suffix
 
     stem = split_suffix(path)[0]
     for suffix in _TRUTH_SUFFIXES:

@@ -21,7 +21,7 @@ def describe(volume) -> str:
     import numpy as np
 
     from labelassist.errors import ParameterError
-    from labelassist.io.formats import get_format
+    from labelassist.io.formats.table import get_format
 
     try:
         kind = ", ".join(filter(None, (get_format(volume.format).title, volume.modality)))

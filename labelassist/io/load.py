@@ -1,4 +1,4 @@
-"""``load_volume``: one entry point for every format of :data:`labelassist.io.formats.FORMATS`, and
+"""``load_volume``: one entry point for every format of :data:`labelassist.io.formats.table.FORMATS`, and
 one-line errors for every bad input."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import LabelAssistError, ParameterError, VolumeError
-from labelassist.io.formats import check_format
+from labelassist.io.formats.table import check_format
 from labelassist.io.volume import Volume
 
 __all__ = ["load_volume"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import VolumeError
-from labelassist.io.formats import WRITABLE_SUFFIXES, by_suffix, split_suffix
+from labelassist.io.formats.table import WRITABLE_SUFFIXES, by_suffix, split_suffix
 from labelassist.io.volume import Volume
 from labelassist.io.writable import (KERNEL_FILE_SYSTEMS, check_folder, check_writable,  # noqa: F401 (re-exported)
                                      kernel_file_system, kernel_message, refuse_kernel_file_system)
@@ -67,7 +67,7 @@ def check_output_path(path, *, source=None) -> Path:
     if target == source:
         raise VolumeError(f"{path}: refusing to overwrite the source {source}; choose another output path")
     if source.is_dir() and source in target.parents:
-        from labelassist.io.formats import find_format
+        from labelassist.io.formats.table import find_format
 
         fmt = find_format(source)
         if fmt is not None and fmt.name == "dicom-series":
@@ -222,14 +222,14 @@ def _write_volume(data: np.ndarray, path: Path, like: Volume, suffix: str) -> No
     if by_suffix(path).name == "nifti":
         import nibabel as nib
 
-        from labelassist.io.nifti import nifti_image_for
+        from labelassist.io.formats.nifti import nifti_image_for
 
         img = nifti_image_for(data, like, dtype=data.dtype)
         atomic_write(path, lambda tmp: nib.save(img, str(tmp)), suffix)
         return
     import SimpleITK as sitk
 
-    from labelassist.io.itk import itk_geometry
+    from labelassist.io.formats.itk import itk_geometry
 
     image = sitk.GetImageFromArray(data)
     origin, spacing, direction = itk_geometry(like.affine)

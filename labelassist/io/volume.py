@@ -82,7 +82,7 @@ class Volume:
         The file or folder the volume was read from.
     format : str
         One of ``"nifti"``, ``"dicom-series"``, ``"dicom"``, ``"nrrd"``, ``"mha"``, ``"image"``: the
-        name of its format in :data:`labelassist.io.formats.FORMATS` (a folder of images is ``"image"``).
+        name of its format in :data:`labelassist.io.formats.table.FORMATS` (a folder of images is ``"image"``).
     modality : str
         DICOM modality (``"MR"``, ``"CT"``, ``"US"``, ...) or ``""`` when unknown.
     channel_names : tuple of str

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.io import Volume, load_volume
-from labelassist.io.formats import by_suffix
+from labelassist.io.formats.table import by_suffix
 from labelassist.napari._geometry import GEOMETRY_KEY, VOLUME_KEY, axis_labels, layer_geometry, napari_affine
 
 __all__ = ["get_reader", "read", "image_layer_data"]
@@ -16,7 +16,7 @@ __all__ = ["get_reader", "read", "image_layer_data"]
 
 def get_reader(path):
     """Return :func:`read` for one path that labelassist reads: a folder (a DICOM series or images) or a
-    file whose suffix is one of :data:`labelassist.io.formats.READABLE_SUFFIXES`; else None."""
+    file whose suffix is one of :data:`labelassist.io.formats.table.READABLE_SUFFIXES`; else None."""
     if isinstance(path, list):
         if len(path) != 1:
             return None

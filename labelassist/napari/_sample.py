@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from labelassist.io import load_volume
-from labelassist.io.session import user_data_dir
+from labelassist.io.sessions.session import user_data_dir
 from labelassist.napari._reader import image_layer_data
 
 __all__ = ["demo_mri", "demo_ultrasound", "sample_folder"]

@@ -20,7 +20,7 @@ from labelassist.core.propose.params import invalidated_stages
 from labelassist.core.regions import signal_walls, volume_air_level
 from labelassist.core.review import ReviewState
 from labelassist.errors import LabelAssistError
-from labelassist.io.session import default_export_path
+from labelassist.io.sessions.session import default_export_path
 from labelassist.widgets.learning import Learner
 from labelassist.widgets.review_actions import ReviewActions
 from labelassist.widgets.session_actions import SessionKeeper

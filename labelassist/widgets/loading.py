@@ -2,7 +2,7 @@
 
 A load runs in a worker thread of its own (never the engine thread: it must not wait behind a model job, and it
 never imports torch). It reads the file (:func:`labelassist.io.load_volume`) or builds a volume from memory (a
-napari layer), then computes the volume's identity once (:func:`labelassist.io.session.volume_identity`, which
+napari layer), then computes the volume's identity once (:func:`labelassist.io.sessions.session.volume_identity`, which
 the session code keeps on the volume), so that the GUI thread never hashes a large array. The handle has the
 shape of the engine's jobs and of superqt's workers::
 
@@ -137,7 +137,7 @@ class VolumeLoad(QObject):
             volume = self._read(self._report, self._cancel.is_set)
             self._check()
             self._report("identity", 0, 0)
-            from labelassist.io.session import volume_identity
+            from labelassist.io.sessions.session import volume_identity
 
             volume_identity(volume)  # hashed here, once: the session code keeps it on the volume
             self._check()

@@ -20,9 +20,9 @@ from labelassist.core.propose.params import PipelineParams
 from labelassist.core.review import ReviewState
 from labelassist.errors import LabelAssistError
 from labelassist.io.save import save_labels
-from labelassist.io.session import (SliceCompressor, load_session, lock_path, save_session, session_source,
+from labelassist.io.sessions.session import (SliceCompressor, load_session, lock_path, save_session, session_source,
                                     set_aside, volume_identity)
-from labelassist.io.session_lock import SessionLock
+from labelassist.io.sessions.lock import SessionLock
 
 __all__ = ["SessionKeeper", "snapshot"]
 

@@ -19,8 +19,8 @@ import pytest
 
 from labelassist.core.review import ACCEPTED, CORRECTED
 from labelassist.io import load_volume
-from labelassist.io.session import default_export_path, load_session, lock_path
-from labelassist.io.session_lock import SessionLock
+from labelassist.io.sessions.session import default_export_path, load_session, lock_path
+from labelassist.io.sessions.lock import SessionLock
 
 pytestmark = pytest.mark.gui
 DRIVER = Path(__file__).with_name("sigkill_driver.py")

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 import labelassist.core.nets.checkpoint as checkpoint
-import labelassist.io.limits as limits
+import labelassist.io.formats.limits as limits
 from labelassist.core.nets.checkpoint import load_checkpoint
 from labelassist.engine.testing import make_tiny_checkpoint
 from labelassist.errors import CheckpointError, VolumeError
 from labelassist.io import load_volume
-from labelassist.io.images import _png_ihdr
+from labelassist.io.formats.images import _png_ihdr
 
 MiB = 2**20
 

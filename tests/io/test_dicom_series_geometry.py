@@ -9,7 +9,7 @@ import pytest
 
 from labelassist.errors import VolumeError
 from labelassist.io import load_volume
-from labelassist.io.dicom_series import check_series_geometry
+from labelassist.io.formats.dicom_series import check_series_geometry
 
 UID = "1.2.826.0.1.3680043.2.1125.77"
 

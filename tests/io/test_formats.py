@@ -14,7 +14,7 @@ import pytest
 import labelassist
 from labelassist.errors import ParameterError, VolumeError
 from labelassist.io import load_volume, save_labels
-from labelassist.io.formats import (
+from labelassist.io.formats.table import (
     FORMATS, READABLE_SUFFIXES, WRITABLE_SUFFIXES, by_suffix, check_format, file_filter, find_format, get_format,
     sniff_file, split_suffix,
 )
@@ -198,7 +198,7 @@ def test_napari_manifest_patterns_are_the_tables_suffixes():
 
 @pytest.mark.parametrize("name", ["scan.nii.gz", "scan.nii", "scan.NII.GZ"])
 def test_session_stems_are_as_before(tmp_path, name):
-    from labelassist.io.session import default_export_path, session_path
+    from labelassist.io.sessions.session import default_export_path, session_path
 
     path = tmp_path / name
     nib.save(nib.Nifti1Image(np.random.default_rng(0).random((4, 5, 3)).astype(np.float32), np.eye(4)), str(path))
@@ -234,8 +234,9 @@ def test_no_other_suffix_list_and_one_lps_to_ras():
         if path.name == "formats.py":
             continue
         found = _suffix_lists(path)
-        assert not found, f"{path.name} has its own suffix list {found}; ask labelassist.io.formats instead"
-    from labelassist.io import dicom, itk, volume
+        assert not found, f"{path.name} has its own suffix list {found}; ask labelassist.io.formats.table instead"
+    from labelassist.io import volume
+    from labelassist.io.formats import dicom, itk
 
     assert dicom.LPS_TO_RAS is volume.LPS_TO_RAS and itk.LPS_TO_RAS is volume.LPS_TO_RAS
     np.testing.assert_array_equal(volume.LPS_TO_RAS, np.diag([-1.0, -1.0, 1.0, 1.0]))

@@ -13,7 +13,7 @@ from nibabel.testing import data_path
 
 from labelassist.errors import VolumeError
 from labelassist.io import load_volume
-from labelassist.io.formats import check_format, file_filter, sniff_file
+from labelassist.io.formats.table import check_format, file_filter, sniff_file
 
 AFFINE = np.array([[0.0, 0, 3, -10], [0, -2, 0, 20], [1.5, 0, 0, 5], [0, 0, 0, 1]])
 

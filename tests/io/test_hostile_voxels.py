@@ -9,7 +9,7 @@ import SimpleITK as sitk
 
 from labelassist.errors import VolumeError
 from labelassist.io import load_volume
-from labelassist.io.formats import sniff_file
+from labelassist.io.formats.table import sniff_file
 
 PIXELS = np.array([[[200, 201, 202], [250, 251, 252]], [[0, 1, 2], [10, 13, 255]]], np.uint8)  # binary-looking
 

@@ -13,7 +13,7 @@ import pytest
 
 from labelassist.errors import VolumeError
 from labelassist.io import load_volume
-from labelassist.io.quiet import library_output
+from labelassist.io.formats.quiet import library_output
 
 
 def _png() -> bytes:

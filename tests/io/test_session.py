@@ -9,7 +9,7 @@ import pytest
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, UNREVIEWED, ReviewState
 from labelassist.errors import ParameterError, VolumeError
 from labelassist.io import load_volume
-from labelassist.io.session import (
+from labelassist.io.sessions.session import (
     default_export_path, find_session, load_session, save_session, session_path, set_aside,
 )
 

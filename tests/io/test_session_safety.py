@@ -15,11 +15,11 @@ from labelassist.core.review import ACCEPTED, CORRECTED, ReviewState
 from labelassist.errors import VolumeError
 from labelassist.io import load_volume
 from labelassist.io.save import keep_backup, save_labels
-from labelassist.io.session import (
+from labelassist.io.sessions.session import (
     SliceCompressor, default_export_path, legacy_session_paths, load_session, lock_path, save_session,
     session_path, session_source, set_aside, volume_identity,
 )
-from labelassist.io.session_lock import SessionLock
+from labelassist.io.sessions.lock import SessionLock
 
 
 def _nifti(path, seed=0, shape=(16, 12, 6)):
@@ -166,7 +166,7 @@ def test_one_writer_per_session_and_a_killed_holder_frees_it(volume, tmp_path):
     second.release()
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from labelassist.io.session_lock import SessionLock
+        from labelassist.io.sessions.lock import SessionLock
         lock = SessionLock({str(path)!r})
         assert lock.acquire()
         print("held", flush=True)

@@ -7,7 +7,7 @@ import pytest
 from qtpy.QtCore import Qt
 
 import labelassist.io
-import labelassist.io.session
+import labelassist.io.sessions.session
 from labelassist.io import load_volume
 
 pytestmark = pytest.mark.gui
@@ -78,13 +78,13 @@ def test_open_reads_in_the_background_reviews_it_says_failures_and_cancels(bare_
 
 def test_a_layer_already_in_napari_is_hashed_off_the_gui_thread(bare_dock, monkeypatch, qtbot):
     viewer, widget = bare_dock
-    real, calls = labelassist.io.session.volume_identity, []
+    real, calls = labelassist.io.sessions.session.volume_identity, []
 
     def recording_identity(volume):
         calls.append(threading.current_thread())
         return real(volume)
 
-    monkeypatch.setattr(labelassist.io.session, "volume_identity", recording_identity)
+    monkeypatch.setattr(labelassist.io.sessions.session, "volume_identity", recording_identity)
     data = np.random.default_rng(0).normal(100, 10, (5, 40, 40)).astype(np.float32)
     layer = viewer.add_image(data, name="scan", scale=(3, 1, 1))  # a plain layer, chosen in the dock
     load = widget.open_layer(layer)

@@ -5,7 +5,7 @@ import pytest
 
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, UNREVIEWED
 from labelassist.io import load_volume
-from labelassist.io.session import session_path
+from labelassist.io.sessions.session import session_path
 from labelassist.widgets import ControlPanel, ReviewController, ReviewView
 
 pytestmark = pytest.mark.gui

@@ -8,7 +8,7 @@ import pytest
 
 from labelassist.core.review import ACCEPTED, CORRECTED, UNREVIEWED
 from labelassist.io import load_volume
-from labelassist.io.session import load_session, session_path
+from labelassist.io.sessions.session import load_session, session_path
 from labelassist.widgets import ReviewController
 from labelassist.widgets import session_actions
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labelassist.errors import ParameterError, VolumeError
-from labelassist.io import sniff as _sniff
+from labelassist.io.formats import sniff as _sniff
 
 __all__ = [
     "Format", "FORMATS", "READABLE_SUFFIXES", "WRITABLE_SUFFIXES", "get_format", "by_suffix", "split_suffix",
@@ -102,44 +102,44 @@ def _pair_partner(path: Path, suffix: str) -> Path:
 def _read_nifti(path: Path, *, channel: int | None = None):
     name = path.name.lower()
     if name.endswith(_PAIR_HEADER) or name.endswith(_PAIR_DATA):
-        from labelassist.io.nibabel_formats import read_pair
+        from labelassist.io.formats.nibabel_formats import read_pair
 
         is_header = name.endswith(_PAIR_HEADER)
         header = path if is_header else _pair_partner(path, _PAIR_HEADER)
         data = _pair_partner(path, _PAIR_DATA) if is_header else path
         return read_pair(header, data, channel=channel, source=path)
-    from labelassist.io.nifti import read_nifti
+    from labelassist.io.formats.nifti import read_nifti
 
     return read_nifti(path, channel=channel)
 
 
 def _read_mgh(path: Path, *, channel: int | None = None):
-    from labelassist.io.nibabel_formats import read_mgh
+    from labelassist.io.formats.nibabel_formats import read_mgh
 
     return read_mgh(path, channel=channel)
 
 
 def _read_minc(path: Path, *, channel: int | None = None):
-    from labelassist.io.nibabel_formats import read_minc
+    from labelassist.io.formats.nibabel_formats import read_minc
 
     return read_minc(path, channel=channel)
 
 
 def _read_nrrd(path: Path, *, channel: int | None = None):
-    from labelassist.io.itk import read_itk
+    from labelassist.io.formats.itk import read_itk
 
     return read_itk(path, "nrrd", channel=channel)
 
 
 def _read_mha(path: Path, *, channel: int | None = None):
-    from labelassist.io.itk import read_itk
+    from labelassist.io.formats.itk import read_itk
 
     return read_itk(path, "mha", channel=channel)
 
 
 def _read_dicom(path: Path, *, channel: int | None = None):
     from labelassist.errors import LabelAssistError
-    from labelassist.io.dicom import read_dicom_file
+    from labelassist.io.formats.dicom import read_dicom_file
 
     try:
         return read_dicom_file(path)
@@ -152,7 +152,7 @@ def _read_dicom(path: Path, *, channel: int | None = None):
 
 
 def _read_image(path: Path, *, channel: int | None = None):
-    from labelassist.io.images import read_image
+    from labelassist.io.formats.images import read_image
 
     return read_image(path)
 
@@ -164,7 +164,7 @@ def _read_dicom_folder(folder: Path, *, channel: int | None = None):
         if _is_dicom_file(p):
             dicoms.append(p)
             if len(dicoms) > 1:
-                from labelassist.io.itk import read_dicom_series
+                from labelassist.io.formats.itk import read_dicom_series
 
                 return read_dicom_series(folder)
     if not dicoms:
@@ -173,7 +173,7 @@ def _read_dicom_folder(folder: Path, *, channel: int | None = None):
 
 
 def _read_image_folder(folder: Path, *, channel: int | None = None):
-    from labelassist.io.images import read_image_folder
+    from labelassist.io.formats.images import read_image_folder
 
     return read_image_folder(folder)
 

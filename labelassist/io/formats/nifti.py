@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
-from labelassist.io.quiet import library_log
-from labelassist.io.sniff import GZIP_MAGIC, check_size_claim, gunzip_head, read_head
+from labelassist.io.formats.quiet import library_log
+from labelassist.io.formats.sniff import GZIP_MAGIC, check_size_claim, gunzip_head, read_head
 from labelassist.io.volume import Volume, check_affine, check_real, spacing_zyx
 
 __all__ = ["read_nifti", "nifti_image_for"]

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import VolumeError
-from labelassist.io.formats import by_suffix
-from labelassist.io.limits import FLOAT_BYTES, MAX_SLICE_PIXELS, check_memory
-from labelassist.io.quiet import library_output
-from labelassist.io.sniff import TIFF_MAGIC
+from labelassist.io.formats.table import by_suffix
+from labelassist.io.formats.limits import FLOAT_BYTES, MAX_SLICE_PIXELS, check_memory
+from labelassist.io.formats.quiet import library_output
+from labelassist.io.formats.sniff import TIFF_MAGIC
 from labelassist.io.volume import Volume
 
 __all__ = ["read_image", "read_image_folder", "natural_key", "IMAGE_AFFINE"]

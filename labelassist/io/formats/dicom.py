@@ -13,7 +13,7 @@ PixelSpacing, taken per frame from the functional groups of enhanced files (Plan
 PlaneOrientationSequence, PixelMeasuresSequence) or from GridFrameOffsetVector (RT dose); the slice step
 is the step between the first two frame positions, else SpacingBetweenSlices / SliceThickness, else 1 mm.
 A file without patient geometry (ultrasound, secondary capture) gets the image convention of
-:mod:`labelassist.io.images` (``diag(-dx, -dy, dz)``, an upright radiological display) with its pixel
+:mod:`labelassist.io.formats.images` (``diag(-dx, -dy, dz)``, an upright radiological display) with its pixel
 size from PixelSpacing, ImagerPixelSpacing or the ultrasound regions (PhysicalDeltaX/Y, cm -> mm), else
 1 mm.
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import VolumeError
-from labelassist.io.limits import FLOAT_BYTES, check_memory
+from labelassist.io.formats.limits import FLOAT_BYTES, check_memory
 from labelassist.io.volume import LPS_TO_RAS, Volume, check_affine, spacing_zyx
 
 __all__ = ["read_dicom_file"]

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
-from labelassist.io.dicom_series import check_series_geometry
-from labelassist.io.limits import FLOAT_BYTES, check_memory
-from labelassist.io.quiet import library_output, summarise
-from labelassist.io.sniff import check_size_claim, read_head
+from labelassist.io.formats.dicom_series import check_series_geometry
+from labelassist.io.formats.limits import FLOAT_BYTES, check_memory
+from labelassist.io.formats.quiet import library_output, summarise
+from labelassist.io.formats.sniff import check_size_claim, read_head
 from labelassist.io.volume import LPS_TO_RAS, Volume, check_affine, check_real, spacing_zyx
 
 __all__ = ["read_itk", "read_dicom_series", "itk_affine", "itk_geometry"]
@@ -120,7 +120,7 @@ def _data_bytes_available(path: Path) -> tuple[int, bool, Path | None]:
 def read_itk(path: Path, kind: str, *, channel: int | None = None) -> Volume:
     """Read NRRD or MetaImage with SimpleITK (the header is checked before the voxels are read).
 
-    ``kind`` is the format's name in :data:`labelassist.io.formats.FORMATS`, ``"nrrd"`` (.nrrd, .nhdr)
+    ``kind`` is the format's name in :data:`labelassist.io.formats.table.FORMATS`, ``"nrrd"`` (.nrrd, .nhdr)
     or ``"mha"`` (.mha, .mhd); it becomes the Volume's ``format``.
     """
     import SimpleITK as sitk

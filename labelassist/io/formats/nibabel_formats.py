@@ -3,7 +3,7 @@
 (MINC1 is netCDF; MINC2 is HDF5 and needs h5py). Slices are the third voxel axis (k), as for NIfTI:
 ``array[k, j, i] == nibabel data[i, j, k]``; a 4th axis (MGH frames) is the channel axis.
 
-Which suffix is which is the format table's business (:mod:`labelassist.io.formats`): the readers here
+Which suffix is which is the format table's business (:mod:`labelassist.io.formats.table`): the readers here
 are given the paths to read.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.errors import ParameterError, VolumeError
-from labelassist.io.nifti import MAX_CHANNELS
-from labelassist.io.quiet import library_log
-from labelassist.io.sniff import GZIP_MAGIC, check_size_claim, read_head
+from labelassist.io.formats.nifti import MAX_CHANNELS
+from labelassist.io.formats.quiet import library_log
+from labelassist.io.formats.sniff import GZIP_MAGIC, check_size_claim, read_head
 from labelassist.io.volume import Volume, check_affine, check_real, spacing_zyx
 
 __all__ = ["read_pair", "read_mgh", "read_minc", "HDF5_MAGIC"]

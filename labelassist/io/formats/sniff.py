@@ -1,5 +1,5 @@
 """What a file is, from its first bytes, before any reader is trusted with it: the checks and magic-byte
-tests that :mod:`labelassist.io.formats` puts in its table (which sniffs a file in its formats' order)."""
+tests that :mod:`labelassist.io.formats.table` puts in its table (which sniffs a file in its formats' order)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 
 from labelassist.errors import VolumeError
-from labelassist.io.limits import FLOAT_BYTES, check_memory
+from labelassist.io.formats.limits import FLOAT_BYTES, check_memory
 
 __all__ = [
     "check_readable_file", "read_head", "gunzip_head", "check_size_claim", "MAX_VOXELS", "GZIP_MAGIC", "TIFF_MAGIC",

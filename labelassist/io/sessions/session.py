@@ -1,11 +1,11 @@
 """Review sessions on disk: one file beside the export, written by rename.
 
 For an export ``<dir>/<name>.nii.gz`` the session is ``<dir>/<name>.review-session.npz``
-(:mod:`labelassist.io.session_file`: statuses, parameters, model hash, per-slice provenance, the volume's
+(:mod:`labelassist.io.sessions.file`: statuses, parameters, model hash, per-slice provenance, the volume's
 identity and the label volume, in one file), so a crash leaves either the previous session or the new one,
 never a half that condemns the other half. Sessions of version 1 (``<name>.session.json`` + ``.npz``) are
 still read, and removed once their successor is written. ``<name>.review-session.lock`` keeps a second
-window from writing the same session (:mod:`labelassist.io.session_lock`).
+window from writing the same session (:mod:`labelassist.io.sessions.lock`).
 
 A session belongs to one volume: its identity is the source path, the array's shape and a content hash
 (computed once per opened volume: :func:`volume_identity` remembers it). Two sources that share a stem
@@ -28,8 +28,8 @@ import numpy as np
 
 from labelassist.core.review import ReviewState
 from labelassist.errors import VolumeError
-from labelassist.io.formats import split_suffix
-from labelassist.io.session_file import SliceCompressor, read_session_file, read_session_record, write_session_file
+from labelassist.io.formats.table import split_suffix
+from labelassist.io.sessions.file import SliceCompressor, read_session_file, read_session_record, write_session_file
 from labelassist.io.volume import Volume
 
 __all__ = [
