@@ -57,6 +57,26 @@ def report_history(layer, on_paint: Callable) -> None:
         setattr(layer, name, run)  # the keymap's undo calls the layer's, so it runs this
 
 
+# napari Labels modes whose press starts a stroke of the brush, the eraser or the bucket (one undo step each).
+STROKE_MODES = ("paint", "erase", "fill")
+
+
+def report_strokes(layer, on_stroke: Callable, on_stroke_end: Callable, current: Callable) -> None:
+    """Call ``on_stroke(current())`` when a press of napari's brush, eraser or bucket on ``layer`` starts a stroke,
+    before the stroke changes anything, and ``on_stroke_end()`` at its release: the review keeps the slice's mask
+    and status then, so the stroke's undo gives the slice back its status as well as its mask."""
+    def stroke(layer, event):
+        if str(layer.mode) not in STROKE_MODES:
+            return
+        on_stroke(current())
+        yield
+        while event.type == "mouse_move":
+            yield
+        on_stroke_end()
+
+    layer.mouse_drag_callbacks.insert(0, stroke)  # before napari's mode callback, which a mode change appends
+
+
 class NapariView(ReviewView):
     """Renders a review in a napari viewer.
 
@@ -67,11 +87,16 @@ class NapariView(ReviewView):
         Called with the slices a paint stroke (one undo step) touched.
     on_slice : callable(int)
         Called when the dims slider shows another slice.
+    on_stroke, on_stroke_end : callable(int), callable()
+        Called when a press of the brush, eraser or bucket starts a stroke on the shown slice (before it paints)
+        and when it ends.
     """
 
-    def __init__(self, viewer, *, on_paint: Callable, on_slice: Callable):
+    def __init__(self, viewer, *, on_paint: Callable, on_slice: Callable, on_stroke: Callable | None = None,
+                 on_stroke_end: Callable | None = None):
         self.viewer = viewer
         self.on_paint, self.on_slice = on_paint, on_slice
+        self.on_stroke, self.on_stroke_end = on_stroke, on_stroke_end
         self.image_layer = None
         self.layers: dict = {}
         self._geo: dict = {}  # the world transform every overlay shares with the image layer
@@ -111,6 +136,8 @@ class NapariView(ReviewView):
         labels_layer = v.add_labels(labels, name=LABELS, opacity=0.5, metadata=dict(meta), **geo)
         labels_layer.events.paint.connect(self._on_paint)
         report_history(labels_layer, self.on_paint)
+        if self.on_stroke is not None:
+            report_strokes(labels_layer, self.on_stroke, self.on_stroke_end or (lambda: None), self.current_index)
         self.layers[LABELS] = labels_layer
         for hook in self.labels_added:
             hook(labels_layer)

@@ -69,7 +69,8 @@ class LabelAssistWidget(QWidget):
         self.source = QComboBox(self)
         self.source.setToolTip("The image layer under review")
         self.panel = ControlPanel(self)
-        self.view = NapariView(self.viewer, on_paint=self._painted, on_slice=self._slice_shown)
+        self.view = NapariView(self.viewer, on_paint=self._painted, on_slice=self._slice_shown,
+                               on_stroke=self._stroke, on_stroke_end=self._stroke_end)
         self.controller = ReviewController(self.view, panel=self.panel, model=model, device=device,
                                            auto_compute=auto_compute)
         self.controller.message.connect(self._notify)
@@ -251,6 +252,13 @@ class LabelAssistWidget(QWidget):
 
     def _painted(self, slices) -> None:
         self.controller.mark_corrected(slices)
+
+    def _stroke(self, index: int) -> None:  # before napari's brush paints: its undo gives the status back
+        if self.controller.state is not None:
+            self.controller.begin_stroke(index)
+
+    def _stroke_end(self) -> None:
+        self.controller.end_stroke()
 
     def _slice_shown(self, index: int) -> None:
         if self.controller.state is not None:

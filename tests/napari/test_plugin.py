@@ -110,6 +110,27 @@ def test_painting_marks_corrected_in_one_undo_step_and_survives_recompute(qtbot,
     assert c.state.slice_info[i]["reviewed"]
 
 
+def test_undo_of_a_brush_stroke_gives_the_slice_back_its_status(qtbot, dock, run_volume):
+    viewer, widget = dock
+    c = widget.controller
+    c.set_params(gate=1.0)
+    run_volume(widget)
+    layer = viewer.layers["boundaryfit"]
+    viewer.layers.selection.active = layer
+    layer.mode, layer.brush_size, layer.selected_label = "paint", 6, 1
+    i = c.current
+    status, mask = c.state.status(i), layer.data[i].copy()
+    assert status != CORRECTED
+    w, h = viewer.window._qt_viewer.canvas._scene_canvas.size
+    _stroke(viewer, qtbot, (w // 2 - 20, h // 2), (w // 2 + 20, h // 2))
+    assert c.state.status(i) == CORRECTED and layer.data[i].sum() > mask.sum()
+    layer.undo()  # Ctrl+Z: the stroke is gone, and so is its "corrected" (it would be learned and exported)
+    np.testing.assert_array_equal(layer.data[i], mask)
+    assert c.state.status(i) == status
+    layer.redo()
+    assert c.state.status(i) == CORRECTED and layer.data[i].sum() > mask.sum()
+
+
 def test_keyboard_accept_reject_next(qtbot, dock, run_volume):
     from qtpy.QtCore import Qt
 
