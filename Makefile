@@ -17,7 +17,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[qt,napari]"
+	$(PIP) install -q -e ".[qt,napari,crf]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)

@@ -2,7 +2,8 @@
 
 Mouse and keys on the canvas:
 
-- left drag: the current tool (brush / eraser / fill on ``boundaryfit``; pan in pan mode or with Space held)
+- left drag: the current tool (brush / eraser / fill on ``boundaryfit``; pan in pan mode or with Space held; in
+  box mode a rectangle, ``box_drawn`` at its release, Shift held: to remove what the box finds)
 - middle drag: pan; right drag: window (left-right) and level (up-down)
 - wheel: next / previous slice (``slice_step``); Ctrl+wheel: zoom about the cursor
 
@@ -36,6 +37,7 @@ class SliceCanvas(QWidget):
     stroke_pressed = Signal(float, float)
     stroke_moved = Signal(float, float)
     stroke_released = Signal()
+    box_drawn = Signal(float, float, float, float, bool)  # y0, x0, y1, x1 (slice pixels), remove (Shift held)
     slice_step = Signal(int)
     window_changed = Signal(float, float)
     cursor_moved = Signal(float, float)
@@ -66,7 +68,8 @@ class SliceCanvas(QWidget):
         self.brush_radius = 4
         self.info_text = ""
         self.banner = ""  # e.g. "view only": drawn across the top
-        self._drag = None  # ("tool" | "pan" | "window", start pos, start values)
+        self._drag = None  # ("tool" | "pan" | "window" | "box", start pos, start values)
+        self._drag_remove = False  # the box being drawn removes what it finds (Shift held at the press)
         self._space = False
         self._mouse: QPointF | None = None
         self._fitted = False
@@ -203,6 +206,7 @@ class SliceCanvas(QWidget):
                     p.drawImage(QPointF(0, 0), img)
             p.restore()
             self._draw_brush(p)
+            self._draw_box(p)
         self._draw_text(p)
         p.end()
         self.frame_drawn.emit()
@@ -215,6 +219,13 @@ class SliceCanvas(QWidget):
         rect = self.transform().mapRect(QRectF(round(x) + 0.5 - r, round(y) + 0.5 - r, 2 * r, 2 * r))
         p.setPen(QPen(QColor(255, 255, 255, 200), 1))
         p.drawEllipse(rect)
+
+    def _draw_box(self, p: QPainter) -> None:
+        if not self._drag or self._drag[0] != "box" or self._mouse is None:
+            return
+        colour = QColor(255, 120, 120) if self._drag_remove else QColor(255, 230, 80)
+        p.setPen(QPen(colour, 1.5, Qt.PenStyle.DashLine))
+        p.drawRect(QRectF(self._drag[1], self._mouse).normalized())
 
     def _draw_text(self, p: QPainter) -> None:
         p.setOpacity(1.0)
@@ -236,6 +247,9 @@ class SliceCanvas(QWidget):
             self._drag = ("pan", pos, QPointF(self.offset))
         elif button == Qt.MouseButton.RightButton:
             self._drag = ("window", pos, (self.window_width, self.level))
+        elif button == Qt.MouseButton.LeftButton and self.editable and self.shape is not None and self.tool == "box":
+            remove = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self._drag, self._drag_remove = ("box", pos, remove), remove
         elif button == Qt.MouseButton.LeftButton and self.editable and self.shape is not None:
             self._drag = ("tool", pos, None)
             self.stroke_pressed.emit(*self.to_image(pos))
@@ -253,6 +267,8 @@ class SliceCanvas(QWidget):
             self.set_window(w0 * float(np.exp(d.x() / 200.0)), l0 - d.y() * w0 / 400.0)
         elif kind == "tool":
             self.stroke_moved.emit(*self.to_image(pos))
+        elif kind == "box":
+            self.update()  # the rectangle follows the mouse
         else:
             if self.editable and self.tool in ("brush", "eraser"):
                 self.update()  # the brush outline follows the mouse
@@ -262,6 +278,11 @@ class SliceCanvas(QWidget):
     def mouseReleaseEvent(self, event):
         if self._drag and self._drag[0] == "tool":
             self.stroke_released.emit()
+        elif self._drag and self._drag[0] == "box":
+            (y0, x0), (y1, x1) = self.to_image(self._drag[1]), self.to_image(event.position())
+            self._drag = None
+            self.update()
+            self.box_drawn.emit(min(y0, y1), min(x0, x1), max(y0, y1), max(x0, x1), self._drag_remove)
         self._drag = None
         event.accept()
 

@@ -86,6 +86,7 @@ def build(w) -> None:
     for tool in TOOLS:
         _action(w, e, tool.capitalize(), lambda t=tool: w.layers.select_tool(t), tool)
     _action(w, e, "Finer regions", lambda: w.controller_started and w.region_tool.refine(), "refine_regions")
+    _action(w, e, "Carry the boxed lesion", lambda: w.controller_started and w.box_tool.carry(), "carry_box")
     _action(w, e, "Larger brush", lambda: w.layers.brush.stepBy(1), "brush_larger")
     _action(w, e, "Smaller brush", lambda: w.layers.brush.stepBy(-1), "brush_smaller")
 

@@ -17,6 +17,7 @@ from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessa
 from labelassist.app import menus
 from labelassist.app.adapter import AppReviewView
 from labelassist.app.layerpanel import LayerPanel
+from labelassist.app.box_editing import BoxEditing
 from labelassist.app.region_editing import RegionTool
 from labelassist.app.settings import AppSettings
 from labelassist.app.view import VolumeView
@@ -158,6 +159,7 @@ class MainWindow(QMainWindow):
         lp.brush_changed.connect(self.set_brush)
         self.region_tool = RegionTool(self)  # the region tool's maps (RegionSource over the controller)
         lp.refine_requested.connect(self.region_tool.refine)
+        self.box_tool = BoxEditing(self)  # LiteMedSAM's box prompts (B), the carry (C)
         lp.undo_requested.connect(v.undo)
         lp.redo_requested.connect(v.redo)
         c.statuses_changed.connect(self.update_statuses)
@@ -285,10 +287,12 @@ class MainWindow(QMainWindow):
         self.update_statuses()
 
     def set_tool(self, tool: str) -> None:
-        if tool != "pan":
+        if tool not in ("pan", "box"):
             self.view.editor.set_tool(tool)
         self.view.canvas.tool = tool
-        self.view.canvas.setCursor(Qt.CursorShape.PointingHandCursor if tool == "region" else Qt.CursorShape.ArrowCursor)
+        self.box_tool.set_active(tool == "box")
+        cursor = {"region": Qt.CursorShape.PointingHandCursor, "box": Qt.CursorShape.CrossCursor}
+        self.view.canvas.setCursor(cursor.get(tool, Qt.CursorShape.ArrowCursor))
         self.view.canvas.update()
 
     def set_brush(self, radius: int) -> None:

@@ -16,8 +16,8 @@ from labelassist import __version__
 from labelassist.errors import Cancelled, LabelAssistError
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("info", "demo", "demo-data", "train", "run", "batch", "eval", "calibrate", "propagate", "simulate-review",
-             "app")
+_COMMANDS = ("info", "demo", "demo-data", "train", "run", "box", "batch", "eval", "calibrate", "propagate",
+             "simulate-review", "app")
 
 # command name -> module, where they differ
 _MODULES = {"eval": "evaluate", "demo-data": "demo_data", "simulate-review": "simulate_review"}

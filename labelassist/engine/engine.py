@@ -108,6 +108,7 @@ class Engine(QObject):
         self._jobs: dict[int, Job] = {}  # posted and not finished, by id
         self._long: set[int] = set()  # ids of the jobs that cancel() stops
         self._slice_job: Job | None = None
+        self._refining: set[int] = set()  # slices whose refined mask (crf, sam) the engine thread is asked for
         self._thread = QThread()
         self._thread.setObjectName("labelassist-engine")
         self._worker = Worker(self._shared, device=device)
@@ -167,6 +168,7 @@ class Engine(QObject):
         new = replace(params or self.params, **changes)
         if new != self.params:
             self.params = new
+            self._refining.clear()  # the refined masks asked for were for the old parameters
             self._post("params", new)
         return new
 
@@ -235,9 +237,27 @@ class Engine(QObject):
             return None
         if p.fit and (view.regions is None or view.perimeter is None):
             return None
+        if p.refine != "boundaryfit":
+            return self._refined(index)
         snap = SliceResult(cam=view.cam, probability=view.probability, regions=view.regions,
                            perimeter=view.perimeter, region_min=view.region_min)
         return slice_mask(snap, p)
+
+    def _refined(self, index: int) -> np.ndarray | None:
+        """A refiner's mask (the dense CRF, LiteMedSAM: they need the slice's image, LiteMedSAM seconds) is made in
+        the engine thread: the pipeline's own mask once it holds one for these parameters; else None, and the slice
+        is computed there once (its CAM and perimeter are cached; ``slice_ready`` follows)."""
+        pipe = self._worker.context.peek_pipeline()
+        if pipe is None or not 0 <= index < pipe.n_slices:
+            return None
+        mask = pipe.results[index].mask
+        if pipe.params == self.params and mask is not None:
+            self._refining.discard(index)
+            return mask
+        if index not in self._refining:
+            self._refining.add(index)
+            self.compute_slice(index)
+        return None
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Cancel everything, stop the thread and free the model; jobs not done by then are cancelled."""

@@ -148,6 +148,8 @@ class JobContext:
         The parameters set last (None: the pipeline's defaults).
     segmenter : Segmenter or None
         The propagation net learned from the reviewer's corrections (kept from volume to volume).
+    prompts : labelassist.engine.prompting.Prompts or None
+        The box tool's LiteMedSAM and its slice embeddings (loaded on the first box).
     shared : the engine's thread-safe request and cancel state.
     """
 
@@ -159,6 +161,7 @@ class JobContext:
         self.model_info: dict = {}
         self.params = None
         self.segmenter = None
+        self.prompts = None  # the box tool's LiteMedSAM and its embeddings (engine.prompting.Prompts), once used
         self._device = None
         self._pipe = None
         self._token = None
@@ -193,6 +196,11 @@ class JobContext:
         pipe, token = self._pipe, self._token
         return pipe if pipe is not None and token == self.shared.token else None
 
+    @property
+    def volume_token(self):
+        """The token of the open volume (it names the volume in caches), or None when none is open."""
+        return self._token if self.peek_pipeline() is not None else None
+
     def set_pipeline(self, pipe, token=None) -> None:
         """Make ``pipe`` the pipeline of the volume ``token`` (None: no volume is open)."""
         self._pipe, self._token = pipe, token
@@ -200,4 +208,4 @@ class JobContext:
     def close(self) -> None:
         """Let go of the pipeline and the networks (the engine shuts down)."""
         self._pipe = self._token = None
-        self.model = self.segmenter = None
+        self.model = self.segmenter = self.prompts = None

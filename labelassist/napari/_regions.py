@@ -9,11 +9,10 @@ shows the active tool (``RegionTool.changed``: called whenever the tool goes on 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from labelassist.core.regions import regions_along
+from labelassist.napari._tool import LayerTool, voxel_at
 from labelassist.widgets.keys import KEYS, napari_key
 from labelassist.widgets.region_tool import RegionSource
 
@@ -24,7 +23,7 @@ HELP = (f"Region tool on: click adds a region, Shift+click removes it, drag for 
         f"{KEYS['refine_regions'].key} splits one; {KEYS['region'].key} ends")
 
 
-class RegionTool:
+class RegionTool(LayerTool):
     """Region edits of the review's labels through a napari Labels layer.
 
     Parameters
@@ -37,73 +36,12 @@ class RegionTool:
         The label value an added region gets.
     """
 
+    NAME, HELP, CURSOR = "Region tool", HELP, "pointing"
+
     def __init__(self, view, controller, *, value: int = 1):
-        self.view, self.controller, self.value = view, controller, int(value)
+        super().__init__(view, controller)
+        self.value = int(value)
         self.source = RegionSource(controller)
-        self.active = False
-        self._saved: tuple | None = None  # the layer's mode and mouse_pan before region mode
-        self.changed: list[Callable[[], None]] = []  # called when the tool goes on or off, or the layer's mode changes
-
-    # -- the layer ----------------------------------------------------------------------------------
-    def layer(self):
-        layer = self.view.layers.get("boundaryfit")
-        return layer if layer is not None and layer in self.view.viewer.layers else None
-
-    def attach(self, layer) -> None:
-        """Give a new ``boundaryfit`` layer the region tool's mouse callback (region mode follows to it)."""
-        if self.on_drag not in layer.mouse_drag_callbacks:
-            layer.mouse_drag_callbacks.append(self.on_drag)
-        layer.events.mode.connect(self._mode_changed)
-        if self.active:
-            self.active = False
-            self.set_active(True)
-        self._notify()
-
-    def _notify(self) -> None:
-        for callback in list(self.changed):
-            callback()
-
-    def set_active(self, on: bool) -> None:
-        """Turn region mode on (the layer pans no more and napari's brush rests; cursor 'pointing') or off."""
-        layer = self.layer()
-        if layer is None:
-            self.active = False
-            self.controller.say("No labels to edit yet: open a volume first")
-            self._notify()
-            return
-        on = bool(on)
-        if on == self.active:
-            return
-        self.active = on  # before the mode change below, which _mode_changed watches
-        if on:
-            self._saved = (layer.mode, layer.mouse_pan)
-            self.view.viewer.layers.selection.active = layer
-            layer.mode = "pan_zoom"
-            layer.mouse_pan = False
-            layer.cursor = "pointing"
-            layer.help = HELP  # napari's status bar: what a click does now
-            self.controller.say(HELP)
-        else:
-            mode, pan = self._saved or ("pan_zoom", True)
-            layer.mouse_pan = pan
-            layer.mode = mode
-            layer.cursor = "standard" if mode == "pan_zoom" else layer.cursor
-            if layer.help == HELP:
-                layer.help = ""
-            self.controller.say("Region tool off")
-        self._notify()
-
-    def toggle(self) -> None:
-        self.set_active(not self.active)
-
-    def _mode_changed(self, event=None) -> None:
-        layer = self.layer()
-        if self.active and layer is not None and layer.mode != "pan_zoom":  # the user took a brush: tool off
-            self.active = False
-            layer.mouse_pan = True if self._saved is None else self._saved[1]
-            if layer.help == HELP:
-                layer.help = ""
-        self._notify()
 
     # -- edits --------------------------------------------------------------------------------------
     def _regions(self, z: int):
@@ -157,7 +95,7 @@ class RegionTool:
             layer = self.layer()
             if layer is None:
                 return False
-            z, y, x = self._voxel(layer, self.view.viewer.cursor.position)
+            z, y, x = voxel_at(layer, self.view.viewer.cursor.position)
         if self._regions(int(z)) is None:
             return False
         finer = self.source.refine(int(z), int(y), int(x))
@@ -168,18 +106,13 @@ class RegionTool:
         return True
 
     # -- mouse --------------------------------------------------------------------------------------
-    @staticmethod
-    def _voxel(layer, position) -> tuple[int, int, int]:
-        data = np.round(np.asarray(layer.world_to_data(position), float)[-3:]).astype(int)
-        return int(data[0]), int(data[1]), int(data[2])
-
     def on_drag(self, layer, event):
         """napari mouse drag callback: while region mode is on, a press adds (Shift: removes) the region under
         the mouse and a drag every region it crosses; the whole drag is one undo step."""
         if not self.active or getattr(event, "button", 1) != 1 or layer is not self.layer():
             return
         add = "Shift" not in event.modifiers
-        z, y, x = self._voxel(layer, event.position)
+        z, y, x = voxel_at(layer, event.position)
         rmap = self._regions(z)
         if rmap is None:
             return
@@ -189,7 +122,7 @@ class RegionTool:
             stroke.apply(rmap, rmap.at(y, x))
             yield
             while event.type == "mouse_move":
-                _, y, x = self._voxel(layer, event.position)
+                _, y, x = voxel_at(layer, event.position)
                 for label in regions_along(rmap, [last, (y, x)]):
                     stroke.apply(rmap, label)
                 last = (y, x)

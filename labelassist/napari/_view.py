@@ -15,6 +15,8 @@ from labelassist.widgets.view import SUGGESTED_OUTLINE_PX
 __all__ = ["NapariView", "SLICE_LABEL", "suggested_colormap"]
 
 CAM, PERIMETER, LABELS = "grad-cam", "perimeter", "boundaryfit"
+BOX = "box"  # the box tool's rectangle while it is dragged
+BOX_RGB = {False: "#ffe650", True: "#ff7878"}  # adds, removes (the app's colours)
 
 
 def suggested_colormap():
@@ -123,7 +125,7 @@ class NapariView(ReviewView):
             geo = {"affine": napari_affine(volume.affine)}
         geo["axis_labels"] = axis_labels(volume)  # the slider reads "slice" (napari takes the layers' labels)
         self._geo = geo
-        for name in (CAM, PERIMETER, LABELS, SUGGESTED):  # a new volume replaces the previous review's layers
+        for name in (CAM, PERIMETER, LABELS, SUGGESTED, BOX):  # a new volume replaces the previous review's layers
             old = self.layers.pop(name, None)
             if old is not None and old in self.viewer.layers:
                 self.viewer.layers.remove(old)
@@ -157,6 +159,34 @@ class NapariView(ReviewView):
         layer.editable = False  # drawn, never painted: the reviewer accepts a suggestion with S
         self.layers[SUGGESTED] = layer
         self.viewer.layers.selection.active = labels_layer
+
+    def box_layer(self):
+        """The box tool's Shapes layer (made once per volume, on the volume's grid; the labels stay active, so a
+        drag on them goes on reaching the tool)."""
+        layer = self.layers.get(BOX)
+        if layer is None or layer not in self.viewer.layers:
+            layer = self.viewer.add_shapes(name=BOX, ndim=3, face_color="transparent", edge_width=1.5, **self._geo)
+            layer.editable = False
+            self.layers[BOX] = layer
+            if self.layers.get(LABELS) is not None:
+                self.viewer.layers.selection.active = self.layers[LABELS]
+        return layer
+
+    def show_box(self, index: int | None = None, corners=None, *, remove: bool = False) -> None:
+        """Draw the box being dragged on slice ``index`` (``corners`` (y0, x0, y1, x1) in voxels; yellow, red when
+        it removes), or no box (``index`` None)."""
+        layer = self.layers.get(BOX)
+        if index is None and (layer is None or layer not in self.viewer.layers):
+            return
+        layer = self.box_layer()
+        if layer.nshapes:
+            layer.selected_data = set(range(layer.nshapes))
+            layer.remove_selected()
+        if index is None:
+            return
+        y0, x0, y1, x1 = corners
+        rect = np.array([[index, y0, x0], [index, y0, x1], [index, y1, x1], [index, y1, x0]], float)
+        layer.add(rect, shape_type="rectangle", edge_color=BOX_RGB[bool(remove)], face_color="transparent")
 
     def edit_slice(self, index: int, mask) -> bool:
         """Slice ``index`` of ``boundaryfit`` becomes ``mask`` as one step of the layer's undo (its history through

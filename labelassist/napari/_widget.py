@@ -22,6 +22,7 @@ from qtpy.QtWidgets import (
 
 from labelassist.errors import ParameterError
 from labelassist.napari._geometry import VOLUME_KEY, volume_from_layer
+from labelassist.napari._box import BOX_KEY, CARRY_KEY, NapariBoxTool
 from labelassist.napari._regions import REFINE_KEY, TOGGLE_KEY, RegionTool
 from labelassist.napari._view import NapariView
 from labelassist.widgets import ControlPanel, ReviewController
@@ -34,10 +35,11 @@ REGION_BUTTON_STYLE = ("QToolButton { padding: 2px 8px; border: 1px solid #7f8c9
                        "QToolButton:checked { background-color: #2f7fd8; color: white; border-color: #2f7fd8; }")
 
 
-def tool_text(region: bool, mode: str | None) -> str:
-    """What the dock says of the active tool: ``"Tool: region (G)"``, or the ``boundaryfit`` layer's napari mode."""
-    if region:
-        return f"Tool: region ({KEYS['region'].key})"
+def tool_text(tool: str | None, mode: str | None) -> str:
+    """What the dock says of the active tool: ``"Tool: region (G)"``, ``"Tool: box (B)"``, or the ``boundaryfit``
+    layer's napari mode."""
+    if tool:
+        return f"Tool: {tool} ({KEYS[tool].key})"
     return "Tool: none (no labels yet)" if mode is None else f"Tool: napari {mode.replace('_', '/')}"
 
 
@@ -78,6 +80,10 @@ class LabelAssistWidget(QWidget):
         self.view.labels_added.append(self.regions.attach)
         self.view.bind(TOGGLE_KEY, self.regions.toggle, f"Region tool on/off. {KEYS['region'].description}")
         self.view.bind(REFINE_KEY, lambda: self.regions.refine(), KEYS["refine_regions"].description)
+        self.box = NapariBoxTool(self.view, self.controller)
+        self.view.labels_added.append(self.box.attach)
+        self.view.bind(BOX_KEY, self.box.toggle, f"Box tool on/off. {KEYS['box'].description}")
+        self.view.bind(CARRY_KEY, self.box.carry, KEYS["carry_box"].description)
         self._layers: list = []
         self._opening = False
         self.loading = None  # the VolumeLoad in progress (or the last one)
@@ -115,26 +121,33 @@ class LabelAssistWidget(QWidget):
             self.open_layer(first)
 
     def _tool_row(self) -> QHBoxLayout:
-        """The active tool, kept in sync with G and with the mode chosen in napari's layer controls."""
-        self.tool_label = QLabel(tool_text(False, None), self)
+        """The active tool, kept in sync with G, B and with the mode chosen in napari's layer controls."""
+        self.tool_label = QLabel(tool_text(None, None), self)
         self.tool_label.setStyleSheet("font-weight: bold;")
-        self.region_button = QToolButton(self)
-        self.region_button.setText(f"Region tool ({KEYS['region'].key})")
-        self.region_button.setCheckable(True)
-        self.region_button.setToolTip(KEYS["region"].description)
-        self.region_button.setStyleSheet(REGION_BUTTON_STYLE)  # napari's themes draw it checked as unchecked
-        self.region_button.clicked.connect(lambda on: self.regions.set_active(on))
-        self.regions.changed.append(self._show_tool)
         row = QHBoxLayout()
         row.addWidget(self.tool_label, 1)
-        row.addWidget(self.region_button)
+        self.tools = {"region": self.regions, "box": self.box}
+        self.tool_buttons = {}
+        for name, tool in self.tools.items():
+            b = QToolButton(self)
+            b.setText(f"{name.capitalize()} tool ({KEYS[name].key})")
+            b.setCheckable(True)
+            b.setToolTip(KEYS[name].description)
+            b.setStyleSheet(REGION_BUTTON_STYLE)  # napari's themes draw it checked as unchecked
+            b.clicked.connect(lambda on, tool=tool: tool.set_active(on))
+            tool.changed.append(lambda name=name: self._show_tool(name))
+            self.tool_buttons[name] = b
+            row.addWidget(b)
+        self.region_button = self.tool_buttons["region"]
+        self.regions.peers, self.box.peers = [self.box], [self.regions]  # one tool at a time
         return row
 
-    def _show_tool(self) -> None:
+    def _show_tool(self, changed: str | None = None) -> None:
         layer = self.regions.layer()
-        active = self.regions.active
+        active = next((name for name, tool in self.tools.items() if tool.active), None)
         self.tool_label.setText(tool_text(active, None if layer is None else str(layer.mode)))
-        self.region_button.setChecked(active)
+        for name, b in self.tool_buttons.items():
+            b.setChecked(self.tools[name].active)
 
     def focus_viewer(self) -> None:
         """Give the keyboard back to napari's viewer window, whose key bindings (the review keys, G, napari's own)
@@ -263,6 +276,7 @@ class LabelAssistWidget(QWidget):
     def _slice_shown(self, index: int) -> None:
         if self.controller.state is not None:
             self.controller.go_to(index)
+            self.box.tool.look_ahead(index)
 
     def _notify(self, text: str, error: bool) -> None:
         if error:

@@ -26,7 +26,7 @@ from qtpy.QtWidgets import (
 __all__ = ["Key", "KEYS", "TOOLS", "LAYER_ORDER", "REVIEW", "tool_keys", "layer_key", "napari_key", "hint",
            "keep_keys_on", "FocusReturn"]
 
-TOOLS = ("brush", "eraser", "fill", "region", "pan")  # the app's tools, in the order its panel shows them
+TOOLS = ("brush", "eraser", "fill", "region", "box", "pan")  # the app's tools, in the order its panel shows them
 LAYER_ORDER = ("image", "grad-cam", "perimeter", "boundaryfit", "suggested")  # bottom to top: keys 1 to 5
 REVIEW = ("accept", "reject", "next", "accept_suggestion", "next_suggestion")  # the shared review keys
 
@@ -72,6 +72,9 @@ KEYS: dict[str, Key] = _keys(
     ("fill", "F", "Fill: fill the enclosed area under the click", "tools"),
     ("region", "G", "Region: click a region of the perimeter map to add it, Shift+click to remove it; drag to add "
                     "(Shift: remove) every region crossed", "tools"),
+    ("box", "B", "Box: drag a box around a lesion, LiteMedSAM draws it (Shift+drag: removes what it finds)",
+     "tools"),
+    ("carry_box", "C", "Carry the last box's lesion to the slices around it, as proposals to review", "tools"),
     ("pan", "H", "Pan: drag the slice (also middle drag, or Space held)", "tools"),
     ("pan_hold", "Space", "Hold to pan with the left button", "tools"),
     ("refine_regions", "Shift+G", "Finer regions: split the region under the mouse into smaller ones", "tools"),

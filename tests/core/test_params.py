@@ -46,6 +46,7 @@ def test_todays_flags_are_kept():
         "cam_method": "--cam", "cam_shifts": "--cam-shifts", "cam_stride": "--cam-stride", "uss": "--uss",
         "n_segments": "--segments", "uss_cnn": "--uss-cnn", "threshold": "--threshold", "gate": "--gate",
         "fit": "--no-fit", "min_size": "--min-size", "fill_holes": "--fill-holes", "largest_only": "--largest-only",
+        "refine": "--refine",
     }
 
 

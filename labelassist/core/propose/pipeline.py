@@ -3,11 +3,12 @@
 Stages and what each depends on::
 
     image ──► perimeter (uss method + options) ──┐
-      │                                          ├─► region_min ──► mask (threshold, gate, fit, filters)
+      │                                          ├─► region_min ──► mask (threshold, gate, fit, refine, filters)
       └────► cam, p(lesion) (model, cam method) ─┘
 
 A parameter change drops only the stages downstream of it: a new threshold re-fits from the cached
-region minima (one gather), a new CAM method recomputes CAMs but keeps every perimeter map.
+region minima (one gather), a new CAM method recomputes CAMs but keeps every perimeter map. The fitted
+mask is refined (``refine``: :mod:`labelassist.core.propose.refine`) before the post-filters.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from labelassist.core.propose import boundaryfit, postfilter
 from labelassist.core.propose.cam import compute_cams
 from labelassist.core.propose.params import PipelineParams, invalidated_stages
 from labelassist.core.propose.perimeter import perimeter_map
+from labelassist.core.propose.refine import Refiner, make_refiner
 from labelassist.core.nets.device import OomFallback
 from labelassist.core.nets.inputs import check_channels, normalise_volume
 from labelassist.core.propose.lazy_image import NormalisedVolume
@@ -41,13 +43,22 @@ class SliceResult:
     mask: np.ndarray | None = None  # uint8 (H, W)
 
 
-def slice_mask(result: SliceResult, params: PipelineParams) -> np.ndarray:
+RefineFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def slice_mask(result: SliceResult, params: PipelineParams, *, refine: RefineFn | None = None) -> np.ndarray:
     """The fitted mask of one slice from its cached stages and ``params`` (uint8 (H, W)).
 
     ``result`` needs its CAM and p(lesion), and with ``params.fit`` its regions and perimeter; its region
     minima are computed and cached on it when missing, so a threshold change is one gather.
+
+    ``refine(fitted, cam) -> mask`` refines a non-empty fitted mask before the post-filters; it is needed when
+    ``params.refine`` is not ``"boundaryfit"`` (:meth:`Pipeline.slice_refiner` makes it, with the slice's image).
     """
     res, p = result, params
+    if p.refine != "boundaryfit" and refine is None:
+        raise ParameterError(f"refine={p.refine!r} needs the slice's image: compute the mask with "
+                             "Pipeline.refit(index) or pass refine=pipeline.slice_refiner(index)")
     cam = res.cam.astype(np.float32)
     if res.probability < p.gate:
         mask = np.zeros(cam.shape, np.uint8)
@@ -59,6 +70,8 @@ def slice_mask(result: SliceResult, params: PipelineParams) -> np.ndarray:
         mask = boundaryfit.fit_from_minima(
             res.region_min, res.regions, threshold=p.threshold, cam=cam, perimeter=res.perimeter
         )
+    if refine is not None and p.refine != "boundaryfit" and mask.any():
+        mask = refine(mask, cam)
     if p.min_size:
         mask = postfilter.remove_small(mask, min_size=p.min_size)
     if p.fill_holes:
@@ -100,6 +113,11 @@ class Pipeline:
         is one gather (the default, for the GUI). False (``labelassist run``, batch) drops them once the
         mask is made: a later :meth:`refit` computes them again.
 
+    The refiner of ``params.refine`` is made when that value is first set (a missing package is a
+    ParameterError then) and kept for the pipeline's life in :attr:`refiners` (by name); LiteMedSAM loads
+    the first time ``"sam"`` refines a slice. A refiner may be put there before (one LiteMedSAM for several
+    pipelines).
+
     Memory: each run stores its CAMs (float16), perimeters and masks in one block per stage, the
     slices' fields being views of it; a recomputed stage gets a new block, so a view handed out before
     never changes.
@@ -121,6 +139,9 @@ class Pipeline:
         self.volume = NormalisedVolume(self.array)  # normalised slice by slice: no whole-volume copy
         self.results = [SliceResult() for _ in range(self.volume.shape[0])]
         self.fallback = OomFallback(batch_size=max(int(self.batch_size), 1), device=self.device)
+        self.refiners: dict[str, Refiner] = {}
+        self.refine_key = object()  # this pipeline's slices in a refiner's caches: (refine_key, index)
+        self.refiner(self.params.refine)
 
     @property
     def image(self) -> np.ndarray:
@@ -136,6 +157,7 @@ class Pipeline:
         invalidated_stages(changes)  # an unknown name: the schema's error, not replace()'s TypeError
         new = replace(params or self.params, **changes)
         changed = new.changed_from(self.params)
+        self.refiner(new.refine)  # a refiner whose package is missing: its error, nothing changed
         self.params = new
         self.clear(invalidated_stages(changed))
         return new
@@ -216,8 +238,28 @@ class Pipeline:
                 out[...] = pm.perimeter
             res.regions, res.perimeter = pm.regions, (pm.perimeter if out is None else out)
 
-    def _mask(self, index: int) -> np.ndarray:
-        return slice_mask(self.results[index], self.params)
+    def refiner(self, name: str | None = None) -> Refiner:
+        """The pipeline's refiner called ``name`` (default: ``params.refine``), made on first use and kept."""
+        name = self.params.refine if name is None else name
+        if name not in self.refiners:
+            self.refiners[name] = make_refiner(name, device=self.device)
+        return self.refiners[name]
+
+    def slice_refiner(self, index: int, *, cancel: CancelFn | None = None) -> RefineFn | None:
+        """``refine(fitted, cam) -> mask`` of slice ``index`` for :func:`slice_mask`, or None for
+        ``"boundaryfit"``: the current refiner with the slice's image and threshold."""
+        if self.params.refine == "boundaryfit":
+            return None
+        refiner, i, t = self.refiner(), self._check_index(index), self.params.threshold
+
+        def refine(fitted: np.ndarray, cam: np.ndarray) -> np.ndarray:
+            return refiner(fitted, image=self._slice_image(i), cam=cam, threshold=t, key=(self.refine_key, i),
+                           cancel=cancel)
+
+        return refine
+
+    def _mask(self, index: int, cancel: CancelFn | None = None) -> np.ndarray:
+        return slice_mask(self.results[index], self.params, refine=self.slice_refiner(index, cancel=cancel))
 
     # -- running ----------------------------------------------------------------------------------
     def run(
@@ -251,7 +293,7 @@ class Pipeline:
                 raise Cancelled()
             if self.params.fit:
                 self.ensure_perimeter(i, out=walls.get(i))
-            masks[k] = self._mask(i)
+            masks[k] = self._mask(i, cancel)
             if not self.keep_regions:
                 self.results[i].regions = self.results[i].region_min = None
             if progress is not None:
