@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Review", "review", "review_session", "simulate", "cold_start", "proposal_pipeline", "hand_curve", "plot_curves"]
+__all__ = ["Review", "review", "review_session", "simulate", "cold_start", "proposal_pipeline", "box_tool", "hand_curve",
+           "plot_curves"]
 
 
 @dataclass
@@ -45,6 +46,23 @@ def proposal_pipeline(image, *, classifier, device="cpu"):
     pipe = Pipeline(image, model, meta, device=device)
     pipe.run()
     return pipe
+
+
+def box_tool(image, *, device="cpu"):
+    """The box tool of the GUIs (LiteMedSAM, :class:`~labelassist.core.prompt.BoxPrompter`, each slice embedded
+    once) as the simulated reviewer's ``boxer(i, (r0, c0, r1, c1))`` -> bool mask of slice ``i``."""
+    from labelassist.core.nets.inputs import check_channels, normalisation_ranges
+    from labelassist.core.prompt import BoxPrompter, load_litemedsam
+
+    image = np.asarray(image)
+    check_channels(image.shape[3] if image.ndim == 4 else 1, 3)
+    prompter = BoxPrompter(load_litemedsam(device=device))
+    ranges = normalisation_ranges(image)
+
+    def boxer(i, box):
+        return prompter.segment(image[i], box, ranges=ranges, key=("volume", int(i))).mask
+
+    return boxer
 
 
 def cold_start(image, *, classifier, device="cpu"):
@@ -114,10 +132,12 @@ def _look_at_suggestions(result, truth, queue, reviewed, dismissed):
 
 
 def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
-           device="cpu", seed=0, log=None, regions=None, cheapest=True, follow_suggestions=False) -> Review:
+           device="cpu", seed=0, log=None, regions=None, cheapest=True, follow_suggestions=False,
+           boxer=None) -> Review:
     """The reviewer's loop (module docstring); ``regions[i]`` (e.g. a
     :class:`~labelassist.core.regions.VolumeRegions`) are slice ``i``'s regions, to count interactions
-    (``cheapest``: see :func:`~labelassist.core.evaluate.interactions.correct_slice`). With
+    (``cheapest``: see :func:`~labelassist.core.evaluate.interactions.correct_slice`); with ``boxer``
+    (:func:`box_tool`) the reviewer boxes each missed lesion part first. With
     ``follow_suggestions`` the reviewer looks at the suggested lesions after each propagation and corrects the
     peak slice of one that is a lesion next (:func:`_look_at_suggestions`; each look is an interaction)."""
     from labelassist.core.evaluate.interactions import correct_slice
@@ -138,10 +158,12 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
         i = queue[0]
         note = ", a suggested lesion" if i == lead else ""
         if regions is not None:
-            done = correct_slice(session.labels[i], truth[i], regions[i], cheapest=cheapest)
+            box = None if boxer is None else (lambda b, k=i: boxer(k, b))
+            done = correct_slice(session.labels[i], truth[i], regions[i], cheapest=cheapest, boxer=box)
             effort += done.interactions + looks
             looks = 0
-            note += f", {'R + ' if done.cleared else ''}{done.clicks} clicks + {done.strokes} strokes"
+            boxes = f"{done.boxes} boxes + " if boxer is not None else ""
+            note += f", {'R + ' if done.cleared else ''}{boxes}{done.clicks} clicks + {done.strokes} strokes"
         session.review(i, CORRECTED, mask=truth[i])
         reviewed = session.state.reviewed_indices()
         can_learn = model is not None or truth[reviewed].any()

@@ -13,6 +13,10 @@ than 4 pixels, or, where that is cheaper, R (one key: the slice's label becomes 
 drawing by hand takes a stroke per lesion outline (of more than 4 pixels) per slice, and its
 curves go on until every lesion slice is drawn.
 
+With --tools box the reviewer has the box tool too (the GUIs' B, LiteMedSAM): each lesion part a slice misses
+by half or more is boxed first (one interaction; one more to undo a box that made the slice worse), then region
+clicks and strokes; it implies --interactions.
+
 With --follow-suggestions the reviewer also looks at each new suggested lesion after a propagation (Shift+N: one
 interaction, counted with --interactions) and corrects the slice of one that lies on a lesion next; a false one is
 looked at once.
@@ -26,7 +30,8 @@ import sys
 import numpy as np
 
 from labelassist.cli._common import add_param_option, positive_int, resolve_model_path
-from labelassist.cli._simulation import cold_start, hand_curve, plot_curves, proposal_pipeline, review, simulate
+from labelassist.cli._simulation import (box_tool, cold_start, hand_curve, plot_curves, proposal_pipeline, review,
+                                         simulate)
 from labelassist.core.propagate.params import SEGMENTER_PARAMS
 
 # simulate, cold_start, hand_curve and plot_curves live in ._simulation; benchmarks import them from here
@@ -49,6 +54,9 @@ def add_parser(sub) -> None:
     p.add_argument("--save-model", metavar="CKPT", help="write the final segmenter (to start the next volume from)")
     p.add_argument("--interactions", action="store_true",
                    help="count region clicks and brush strokes too (JSON: interactions, hand_interactions)")
+    p.add_argument("--tools", choices=["regions", "box"], default="regions",
+                   help="regions: region clicks, then strokes (the default); box: the box tool first, then region "
+                        "clicks and strokes (implies --interactions)")
     p.add_argument("--follow-suggestions", action="store_true",
                    help="the reviewer looks at each new suggested lesion (Shift+N, one interaction) and corrects "
                         "the slice of one that is a lesion next")
@@ -66,6 +74,7 @@ def run(args) -> int:
     from labelassist.errors import VolumeError
     from labelassist.io import load_volume
 
+    args.interactions = args.interactions or args.tools == "box"
     for path, option in ((args.save_model, "--save-model"), (args.plot, "--plot")):
         if path:
             check_output(path, option)  # before any work: an output that cannot be written is one line, at once
@@ -78,10 +87,11 @@ def run(args) -> int:
     pipe = proposal_pipeline(volume.array, classifier=resolve_model_path(args.classifier), device=device)
     fit, prob = pipe.masks(), np.array([r.probability for r in pipe.results], float)
     regions = VolumeRegions([r.perimeter for r in pipe.results], volume.array) if args.interactions else None
+    boxer = box_tool(volume.array, device=device) if args.tools == "box" else None
     log = None if args.json else (lambda line: print(line, flush=True))
     res = review(volume.array, truth.array, fit=fit, probability=prob, model=model, rounds=args.rounds,
                  retrain_every=args.retrain_every, steps=args.steps, device=device, seed=args.seed, log=log,
-                 regions=regions, follow_suggestions=args.follow_suggestions)
+                 regions=regions, follow_suggestions=args.follow_suggestions, boxer=boxer)
     lesion = truth.array > 0
     n_lesion_slices = int(np.count_nonzero(lesion.reshape(len(lesion), -1).any(1)))
     hand = hand_curve(lesion, max(len(res.curve) - 1, n_lesion_slices if args.interactions else 0))

@@ -132,3 +132,22 @@ def test_simulated_reviewer_starts_at_the_largest_lesion_with_a_net_too(files):
                         rounds=1, device="cpu", log=lines.append)
     assert f"slice {int(np.argmax(area)):3d}, lesion" in lines[0]
     assert curve[1][1] > curve[0][1] == 0.0
+
+
+def test_simulate_review_with_the_box_tool_costs_no_more_and_gives_the_same_masks(files, capsys):
+    """--tools box: the reviewer boxes the missed disc with LiteMedSAM (the real weights) before clicks and
+    strokes; the corrected slices are the truth either way, so the curve is the same and the effort no larger."""
+    args = ["simulate-review", str(files / "scan.nii.gz"), "--truth", str(files / "truth.nii.gz"),
+            "--classifier", str(files / "clf.pt"), "--rounds", "2", "--steps", "20", "--device", "cpu", "--json"]
+    assert main([*args, "--interactions"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*args, "--tools", "box"]) == 0  # implies --interactions
+    boxed = json.loads(capsys.readouterr().out)
+    assert boxed["curve"] == plain["curve"]
+    assert boxed["interactions"][-1][0] <= plain["interactions"][-1][0]
+    assert main([*args[:-1], "--tools", "box", "--rounds", "1"]) == 0  # the log names the boxes of each slice
+    assert " boxes + " in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main([*args[:-1], "--tools", "boxes"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "invalid choice: 'boxes'" in err and err.count("\n") == 1

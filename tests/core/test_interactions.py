@@ -4,7 +4,7 @@ slice ending equal to the truth; drawing by hand counted the same way until ever
 import numpy as np
 import pytest
 
-from labelassist.core.evaluate.interactions import (click_regions, correct_slice, count_strokes,
+from labelassist.core.evaluate.interactions import (box_missed, click_regions, correct_slice, count_strokes,
                                                     hand_interactions)
 from labelassist.errors import ParameterError
 
@@ -26,11 +26,11 @@ def test_clicks_fix_whole_regions_then_strokes_fix_what_is_left():
     proposal[:10, 10:] = 1  # region 2 proposed, none of it lesion: one removing click
     proposal[2:4, 2:7] = 1  # 10 px of region 1 found: one adding click does the rest
     proposal[11, 18:20] = 1  # a 2 px speck: too small for a stroke or a click
-    corrected, clicks, strokes, cleared = correct_slice(proposal, truth, regions)
+    corrected, clicks, strokes, cleared, _ = correct_slice(proposal, truth, regions)
     np.testing.assert_array_equal(corrected, truth)
     assert (clicks, strokes, cleared) == (2, 1, False)
     # without the region tool the same slice takes strokes only: paint the left half, the part, erase region 2
-    assert correct_slice(proposal, truth)[1:] == (0, 3, False)
+    assert correct_slice(proposal, truth)[1:] == (0, 3, False, 0)
 
 
 def test_no_click_that_lowers_dice_and_none_on_a_right_slice():
@@ -39,7 +39,7 @@ def test_no_click_that_lowers_dice_and_none_on_a_right_slice():
     truth[:, :6] = 1  # 60 % of region 1: adding it all would add 40 px of false lesion
     after, clicks = click_regions(truth, truth, regions)
     assert clicks == 0 and np.array_equal(after, truth)
-    assert correct_slice(truth, truth, regions)[1:] == (0, 0, False)
+    assert correct_slice(truth, truth, regions)[1:] == (0, 0, False, 0)
     empty = np.zeros_like(truth)
     after, clicks = click_regions(empty, truth, regions)  # from nothing, the click helps: Dice 0 -> 0.75
     assert clicks == 1 and after[:, :10].all() and not after[:, 10:].any()
@@ -48,7 +48,7 @@ def test_no_click_that_lowers_dice_and_none_on_a_right_slice():
 def test_a_click_in_no_region_is_never_made():
     truth = np.ones((8, 8), np.uint8)
     regions = np.zeros((8, 8), np.int32)  # all air
-    _, clicks, strokes, _ = correct_slice(np.zeros_like(truth), truth, regions)
+    _, clicks, strokes, _, _ = correct_slice(np.zeros_like(truth), truth, regions)
     assert (clicks, strokes) == (0, 1)
 
 
@@ -98,3 +98,45 @@ def test_bad_shapes_are_one_line():
         click_regions(np.zeros((4, 4)), np.zeros((4, 4)), np.ones((5, 5), int))
     with pytest.raises(ParameterError, match="truth must be a volume"):
         hand_interactions(np.zeros((4, 4)))
+
+
+def _disc_boxer(truth, *, wrong=False):
+    """A box tool that gives the true lesion inside the box, or (``wrong``) a speck in the box's corner, off it."""
+    def boxer(box):
+        r0, c0, r1, c1 = box
+        got = np.zeros(truth.shape, bool)
+        got[r0:r1 + 1, c0:c1 + 1] = truth[r0:r1 + 1, c0:c1 + 1] > 0
+        if wrong:
+            got[:] = False
+            got[r0:r0 + 3, c0:c0 + 3] = True
+        calls.append(box)
+        return got
+    calls = []
+    boxer.calls = calls
+    return boxer
+
+
+def test_a_missed_lesion_is_boxed_once_before_clicks_and_strokes():
+    truth = np.zeros((32, 40), np.uint8)
+    truth[5:15, 6:14] = 1  # missed: boxed
+    truth[20:28, 25:33] = 1  # found: no box
+    proposal = np.zeros_like(truth)
+    proposal[20:28, 25:33] = 1
+    boxer = _disc_boxer(truth)
+    fixed = correct_slice(proposal, truth, boxer=boxer)
+    assert (fixed.boxes, fixed.clicks, fixed.strokes, fixed.cleared) == (1, 0, 0, False) and fixed.interactions == 1
+    assert boxer.calls[0] == (2, 3, 17, 16)  # the part's rows 5-14 and columns 6-13, 3 px more on each side
+    np.testing.assert_array_equal(fixed.corrected, truth)
+    assert correct_slice(proposal, truth).interactions == 1  # without the box tool: one stroke, not cheaper
+
+
+def test_a_box_that_makes_the_slice_worse_is_undone_and_costs_two():
+    truth = np.zeros((32, 32), np.uint8)
+    truth[10:20, 10:20] = 1
+    bad = _disc_boxer(truth, wrong=True)  # the model misses the lesion
+    boxed, spent = box_missed(np.zeros_like(truth), truth, bad)
+    assert spent == 2 and not boxed.any()
+    # the reviewer then takes the cheaper way: a stroke, no box
+    assert correct_slice(np.zeros_like(truth), truth, boxer=bad)[1:] == (0, 1, False, 0)
+    with pytest.raises(ParameterError, match="margin must be 0 or more"):
+        box_missed(truth, truth, bad, margin=-1)

@@ -6,7 +6,9 @@ per connected error left of more than ``min_error`` pixels (:func:`count_strokes
 erasing a wrong one; errors that small are noise a reviewer leaves, and the slice still ends equal to the
 truth). Drawing by hand is counted the same way from an empty slice, without the region tool: one stroke per
 lesion outline (:func:`hand_interactions`). Where a proposal is more work to fix than to draw, the reviewer
-empties the slice (R, one key) and draws it again (:func:`correct_slice`'s ``cheapest``).
+empties the slice (R, one key) and draws it again (:func:`correct_slice`'s ``cheapest``). With a box tool
+(``boxer``: a box to the mask a promptable model gives) the reviewer first boxes each lesion part the slice misses
+(:func:`box_missed`: one interaction a box, one more to undo a box that made the slice worse).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from scipy import ndimage
 from labelassist.core.regions import RegionMap, apply_region
 from labelassist.errors import ParameterError
 
-__all__ = ["click_regions", "count_strokes", "correct_slice", "Correction", "hand_interactions", "MIN_ERROR"]
+__all__ = ["click_regions", "count_strokes", "box_missed", "correct_slice", "Correction", "hand_interactions",
+           "MIN_ERROR", "BOX_MARGIN"]
 
 MIN_ERROR = 4  # pixels: a connected error of this size or smaller takes no stroke
+BOX_MARGIN = 3  # pixels a simulated reviewer's box leaves around a lesion part (as one drags a box around it)
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -121,35 +125,99 @@ class Correction(NamedTuple):
         Region clicks and brush strokes.
     cleared : bool
         The reviewer first emptied the slice (R, one key) and drew it again.
+    boxes : int
+        Box-tool interactions: boxes drawn, and undos of boxes that made the slice worse.
     """
 
     corrected: np.ndarray
     clicks: int
     strokes: int
     cleared: bool = False
+    boxes: int = 0
 
     @property
     def interactions(self) -> int:
-        """Clicks, strokes and the key that emptied the slice."""
-        return self.clicks + self.strokes + int(self.cleared)
+        """Clicks, strokes, boxes and the key that emptied the slice."""
+        return self.clicks + self.strokes + int(self.cleared) + self.boxes
 
 
-def _edit(mask, truth, regions, min_error):
-    """(clicks, strokes) of the cheaper edit of ``mask``: region clicks then strokes, or strokes alone."""
-    ways = [(0, count_strokes(mask, truth, min_error=min_error))]
-    if regions is not None:
-        clicked, clicks = click_regions(mask, truth, regions, min_error=min_error)
-        ways.append((clicks, count_strokes(clicked, truth, min_error=min_error)))
-    return min(ways, key=lambda w: (sum(w), -w[0]))  # a tie goes to the region tool
+def _dice(mask, truth) -> float:
+    both = int(mask.sum() + truth.sum())
+    return 1.0 if both == 0 else 2 * int((mask & truth).sum()) / both
 
 
-def correct_slice(mask, truth, regions=None, *, min_error: int = MIN_ERROR, cheapest: bool = True) -> Correction:
-    """A simulated reviewer's correction of one slice: region clicks first, then brush strokes.
+def box_missed(mask, truth, boxer, *, margin: int = BOX_MARGIN, min_error: int = MIN_ERROR) -> tuple[np.ndarray, int]:
+    """The boxes a reviewer draws on ``mask`` with the box tool, before any click or stroke.
+
+    One box around each 8-connected lesion part of ``truth`` (of more than ``min_error`` pixels) that ``mask``
+    misses half or more of: the part's bounding box grown by ``margin`` pixels (clipped to the slice). The box's
+    mask is added to the slice (as the box tool does); when that lowers the slice's Dice the reviewer undoes it.
+
+    Parameters
+    ----------
+    mask, truth : ndarray (H, W)
+        The proposal shown and the true mask.
+    boxer : callable
+        ``boxer((r0, c0, r1, c1))`` -> bool mask (H, W): what a box (inclusive rows and columns) gives.
+    margin, min_error : int
+        The box's margin; lesion parts of at most ``min_error`` pixels get no box.
+
+    Returns
+    -------
+    (ndarray of bool (H, W), int)
+        The slice after the boxes, and the interactions: one a box, one more a box undone.
+    """
+    mask, truth = _check(mask, truth)
+    if margin < 0:
+        raise ParameterError(f"margin must be 0 or more pixels, got {margin}")
+    out, spent = mask.copy(), 0
+    parts, n = ndimage.label(truth, structure=_EIGHT)
+    h, w = truth.shape
+    for part in range(1, n + 1):
+        here = parts == part
+        size = int(here.sum())
+        if size <= min_error or 2 * int((out & here).sum()) >= size:
+            continue
+        rows, cols = np.nonzero(here)
+        box = (max(int(rows.min()) - margin, 0), max(int(cols.min()) - margin, 0),
+               min(int(rows.max()) + margin, h - 1), min(int(cols.max()) + margin, w - 1))
+        trial = out | np.asarray(boxer(box), bool)
+        spent += 1
+        if _dice(trial, truth) > _dice(out, truth):
+            out = trial
+        else:
+            spent += 1  # Ctrl+Z
+    return out, spent
+
+
+def _edit(mask, truth, regions, min_error, boxer=None):
+    """(boxes, clicks, strokes) of the cheapest edit of ``mask``: region clicks then strokes, or strokes alone;
+    with ``boxer``, also each after boxing the missed lesion parts first."""
+    def ways(m, boxes):
+        found = [(boxes, 0, count_strokes(m, truth, min_error=min_error))]
+        if regions is not None:
+            clicked, clicks = click_regions(m, truth, regions, min_error=min_error)
+            found.append((boxes, clicks, count_strokes(clicked, truth, min_error=min_error)))
+        return found
+
+    options = ways(mask, 0)
+    if boxer is not None:
+        boxed, boxes = box_missed(mask, truth, boxer, min_error=min_error)
+        if boxes:
+            options += ways(boxed, boxes)
+    return min(options, key=lambda w: (sum(w), -w[0], -w[1]))  # a tie goes to the box tool, then to region clicks
+
+
+def correct_slice(mask, truth, regions=None, *, min_error: int = MIN_ERROR, cheapest: bool = True,
+                  boxer=None) -> Correction:
+    """A simulated reviewer's correction of one slice: boxes first (with a box tool), region clicks, then brush
+    strokes.
 
     With ``cheapest`` the reviewer takes the cheapest way the GUIs offer: edit the proposal (region clicks then
-    strokes, or strokes alone), or empty the slice first (R: its label becomes empty, one key) and draw it
-    again (clicks then strokes, or strokes alone: one per lesion outline), as a reviewer redraws a proposal
-    that is more work to fix than to draw. Ties go to editing, and to region clicks.
+    strokes, or strokes alone; with ``boxer`` also each after boxing the missed lesion parts, :func:`box_missed`),
+    or empty the slice first (R: its label becomes empty, one key) and draw it again the same ways, as a reviewer
+    redraws a proposal that is more work to fix than to draw. Ties go to editing, to the box tool (a box is
+    quicker than the outline it replaces, though both count one), and to region clicks.
 
     Parameters
     ----------
@@ -160,19 +228,21 @@ def correct_slice(mask, truth, regions=None, *, min_error: int = MIN_ERROR, chea
     min_error : int
         Connected errors of at most this many pixels take no stroke (and clicks must fix more).
     cheapest : bool
-        False: always region clicks first, then strokes, on the proposal (never emptied first).
+        False: always region clicks first, then strokes, on the proposal (never emptied first, no box).
+    boxer : callable, optional
+        The box tool: ``boxer((r0, c0, r1, c1))`` -> the mask the box gives (:func:`box_missed`); None: no box tool.
 
     Returns
     -------
     Correction
-        ``(corrected, clicks, strokes, cleared)``; ``corrected`` equals the truth.
+        ``(corrected, clicks, strokes, cleared, boxes)``; ``corrected`` equals the truth.
 
     Examples
     --------
     >>> truth = np.zeros((8, 8), np.uint8); truth[:, :4] = 1
     >>> regions = np.where(np.arange(8) < 4, 1, 2)[None, :].repeat(8, 0)
     >>> correct_slice(np.zeros_like(truth), truth, regions)[1:]
-    (1, 0, False)
+    (1, 0, False, 0)
     """
     mask, truth = _check(mask, truth)
     out = truth.astype(np.uint8)
@@ -181,12 +251,15 @@ def correct_slice(mask, truth, regions=None, *, min_error: int = MIN_ERROR, chea
         if regions is not None:
             mask, clicks = click_regions(mask, truth, regions, min_error=min_error)
         return Correction(out, clicks, count_strokes(mask, truth, min_error=min_error))
-    clicks, strokes = _edit(mask, truth, regions, min_error)
+    if boxer is not None:
+        asked = {}  # the same box on the same slice gives the same mask: ask the model once
+        boxer = (lambda ask: lambda box: asked[box] if box in asked else asked.setdefault(box, ask(box)))(boxer)
+    boxes, clicks, strokes = _edit(mask, truth, regions, min_error, boxer)
     if mask.any():
-        again = _edit(np.zeros_like(mask), truth, regions, min_error)
-        if 1 + sum(again) < clicks + strokes:
-            return Correction(out, *again, cleared=True)
-    return Correction(out, clicks, strokes)
+        again = _edit(np.zeros_like(mask), truth, regions, min_error, boxer)
+        if 1 + sum(again) < boxes + clicks + strokes:
+            return Correction(out, again[1], again[2], cleared=True, boxes=again[0])
+    return Correction(out, clicks, strokes, boxes=boxes)
 
 
 def hand_interactions(truth, *, min_error: int = MIN_ERROR, order=None) -> list[list]:
