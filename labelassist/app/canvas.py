@@ -19,6 +19,7 @@ from qtpy.QtGui import QColor, QFont, QKeySequence, QPainter, QPen, QTransform
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
 from labelassist.app import render
+from labelassist.io.orientation import SliceOrientation
 from labelassist.widgets.keys import KEYS
 
 __all__ = ["SliceCanvas"]
@@ -61,6 +62,7 @@ class SliceCanvas(QWidget):
         self.window_width, self.level = 1.0, 0.5
         self.aspect = (1.0, 1.0)  # pixel height, width (relative); from the voxel spacing
         self.shape: tuple[int, int] | None = None
+        self.orientation = SliceOrientation("axial")  # how the slice's rows and columns meet the screen
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.tool = "brush"
@@ -143,12 +145,29 @@ class SliceCanvas(QWidget):
             self.window_changed.emit(self.window_width, self.level)
 
     # -- view transform ---------------------------------------------------------------------------
+    def set_orientation(self, orientation: SliceOrientation) -> None:
+        """Put the slice's rows and columns on the screen as ``orientation`` says (refit when it changes)."""
+        if orientation != self.orientation:
+            self.orientation = orientation
+            self._fitted = False
+            self.fit()
+
+    def _extent(self) -> tuple[float, float]:
+        """The slice's (width, height) on the screen at scale 1 (after the orientation's transpose)."""
+        h, w = self.shape[0] * self.aspect[0], self.shape[1] * self.aspect[1]
+        return (h, w) if self.orientation.transpose else (w, h)
+
     def transform(self) -> QTransform:
-        """Image pixel (x, y) -> widget coordinates."""
-        t = QTransform()
-        t.translate(self.offset.x(), self.offset.y())
-        t.scale(self.scale * self.aspect[1], self.scale * self.aspect[0])
-        return t
+        """Image pixel (x, y) -> widget coordinates: aspect, the orientation's transpose and flips, zoom, pan."""
+        o, a = self.orientation, self.scale
+        sx, sy = (-a if o.flip_x else a), (-a if o.flip_y else a)
+        width, height = self._extent() if self.shape is not None else (0.0, 0.0)
+        dx = self.offset.x() + (a * width if o.flip_x else 0.0)
+        dy = self.offset.y() + (a * height if o.flip_y else 0.0)
+        ah, aw = self.aspect
+        if o.transpose:  # screen x from the row (y), screen y from the column (x)
+            return QTransform(0.0, sy * aw, sx * ah, 0.0, dx, dy)
+        return QTransform(sx * aw, 0.0, 0.0, sy * ah, dx, dy)
 
     def to_image(self, pos) -> tuple[float, float]:
         """Widget position -> (y, x) in slice pixels (pixel centres at integers)."""
@@ -169,7 +188,7 @@ class SliceCanvas(QWidget):
         """Whole slice in view, centred."""
         if self.shape is None:
             return
-        h, w = self.shape[0] * self.aspect[0], self.shape[1] * self.aspect[1]
+        w, h = self._extent()
         self.scale = max(min(self.width() / w, self.height() / h), 1e-3)
         self.offset = QPointF((self.width() - w * self.scale) / 2, (self.height() - h * self.scale) / 2)
         self._fitted = self.width() > 1
@@ -230,6 +249,8 @@ class SliceCanvas(QWidget):
     def _draw_text(self, p: QPainter) -> None:
         p.setOpacity(1.0)
         p.setFont(QFont(self.font().family(), 10))
+        if self.shape is not None and any(self.orientation.letters):
+            self._draw_letters(p)
         if self.info_text:
             p.setPen(QColor(230, 230, 230))
             p.drawText(QRectF(8, 4, self.width() - 16, 40), Qt.AlignmentFlag.AlignLeft, self.info_text)
@@ -238,6 +259,17 @@ class SliceCanvas(QWidget):
             p.fillRect(rect, QColor(60, 60, 0, 200))
             p.setPen(QColor(255, 240, 150))
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.banner)
+
+    def _draw_letters(self, p: QPainter) -> None:
+        """The world direction at each edge (R, L, A, P, S, I), at the middle of the widget's edges."""
+        left, right, top, bottom = self.orientation.letters
+        w, h, m = self.width(), self.height(), 18
+        p.setPen(QColor(255, 220, 120))
+        for text, rect, align in ((left, QRectF(6, 0, m, h), Qt.AlignmentFlag.AlignVCenter),
+                                  (right, QRectF(w - m - 6, 0, m, h), Qt.AlignmentFlag.AlignVCenter),
+                                  (top, QRectF(0, 24, w, m), Qt.AlignmentFlag.AlignHCenter),
+                                  (bottom, QRectF(0, h - m - 30, w, m), Qt.AlignmentFlag.AlignHCenter)):
+            p.drawText(rect, align | Qt.AlignmentFlag.AlignCenter, text)
 
     # -- mouse and keys ---------------------------------------------------------------------------
     def mousePressEvent(self, event):

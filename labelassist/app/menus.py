@@ -15,7 +15,10 @@ from qtpy.QtWidgets import QFileDialog, QMessageBox
 from labelassist.app.render import LAYERS
 from labelassist.widgets.keys import KEYS, TOOLS
 
-__all__ = ["build", "fill_recent", "shortcut_table", "save_session", "export_as", "add_review_actions"]
+ABOUT = ("labelassist: image-level lesion labels to pixel masks you review, correct and export.\n\n"
+         "For research use only: not for diagnosis or any clinical decision.")
+
+__all__ = ["ABOUT", "build", "fill_recent", "shortcut_table", "save_session", "export_as", "add_review_actions"]
 
 
 def save_session(w) -> None:
@@ -102,8 +105,7 @@ def build(w) -> None:
 
     h = bar.addMenu("&Help")
     _action(w, h, "&Shortcuts", lambda: QMessageBox.information(w, "Shortcuts", shortcut_table(w)), "help")
-    _action(w, h, "&About", lambda: QMessageBox.about(
-        w, "labelassist", "labelassist: image-level lesion labels to pixel masks you review, correct and export."))
+    _action(w, h, "&About", lambda: QMessageBox.about(w, "labelassist", ABOUT))
 
 
 def _view_menu(w, v) -> None:
@@ -121,6 +123,12 @@ def _view_menu(w, v) -> None:
     v.addSeparator()
     for axis in "zyx":
         _action(w, v, KEYS[f"axis_{axis}"].description, lambda a=axis: w.set_axis(a), f"axis_{axis}")
+    neuro = _action(w, v, "&Neurological convention (patient's right on the screen's right)",
+                    lambda: w.set_convention("neurological" if neuro.isChecked() else "radiological"),
+                    tip="Unchecked: radiological, as ITK-SNAP and 3D Slicer (the patient's right on the screen's left)")
+    neuro.setCheckable(True)
+    neuro.setChecked(w.view.convention == "neurological")
+    w.convention_action = neuro
     v.addSeparator()
     for name in LAYERS:
         box = w.layers.visible[name]

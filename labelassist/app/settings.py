@@ -1,11 +1,11 @@
-"""What the app remembers between runs: recent files and the last folder (QSettings, an INI file)."""
+"""What the app remembers between runs: recent files, the last folder and the display convention (QSettings, an INI
+file)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from qtpy.QtCore import QSettings
+from labelassist.widgets import preferences
 
 __all__ = ["AppSettings", "MAX_RECENT"]
 
@@ -16,11 +16,7 @@ class AppSettings:
     """``LABELASSIST_APP_SETTINGS`` names the INI file (tests); otherwise the user's Qt settings location."""
 
     def __init__(self, path=None):
-        path = path or os.environ.get("LABELASSIST_APP_SETTINGS")
-        if path:
-            self.qsettings = QSettings(str(path), QSettings.Format.IniFormat)
-        else:
-            self.qsettings = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "labelassist", "app")
+        self.qsettings = preferences.user_settings(path)
 
     def recent(self) -> list[Path]:
         """Recent volumes, newest first, those that still exist."""
@@ -41,3 +37,10 @@ class AppSettings:
 
     def last_folder(self) -> str:
         return str(self.qsettings.value("last_folder", "") or "")
+
+    def convention(self) -> str:
+        """``"radiological"`` (the default: the patient's right on the screen's left) or ``"neurological"``."""
+        return preferences.convention(self.qsettings)
+
+    def set_convention(self, convention: str) -> None:
+        preferences.set_convention(convention, self.qsettings)

@@ -19,6 +19,7 @@ from labelassist.app import render
 from labelassist.app.canvas import SliceCanvas
 from labelassist.app.editing import LabelEditor
 from labelassist.app.slider import StatusSlider
+from labelassist.io.orientation import CONVENTIONS, slice_orientation
 
 __all__ = ["VolumeView", "AXIS_INDEX"]
 
@@ -67,6 +68,7 @@ class VolumeView(QWidget):
         self.volume = None
         self.labels: np.ndarray | None = None  # (z, y, x) uint8, edited in place
         self.axis = "z"
+        self.convention = "radiological"  # or "neurological": the patient's right on the screen's right
         self.current = 0
         self.statuses: list[str] = []
         self.review_enabled = True  # False while a job owns the labels (e.g. nothing loaded)
@@ -113,6 +115,7 @@ class VolumeView(QWidget):
         self.slider.setPageStep(max(1, n // 10))
         self.slider.set_statuses(self.statuses if self.axis == "z" else [])
         self.slider.blockSignals(False)
+        self._orient()
         self.current = -1
         self.show_slice(int(np.clip(index, 0, n - 1)))
 
@@ -136,6 +139,24 @@ class VolumeView(QWidget):
         self.axis = axis
         self.canvas.refit_next_slice()
         self._set_range(self.volume.shape[AXIS_INDEX[axis]] // 2 if start is None else start)
+
+    def set_convention(self, convention: str) -> None:
+        """Show slices in the ``"radiological"`` (default) or ``"neurological"`` convention."""
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}; got {convention!r}")
+        self.convention = convention
+        if self.volume is not None:
+            self._orient()
+            self._draw()
+
+    def _orient(self) -> None:
+        self.canvas.set_orientation(slice_orientation(self.volume.affine, AXIS_INDEX[self.axis],
+                                                      convention=self.convention))
+
+    @property
+    def plane(self) -> str:
+        """The plane the shown slices lie in: ``"axial"``, ``"coronal"`` or ``"sagittal"`` (from the affine)."""
+        return self.canvas.orientation.plane
 
     def set_suggestions(self, suggested: np.ndarray | None) -> None:
         """Draw ``suggested`` (uint8 z, y, x of the volume's shape, ``k`` on the k-th suggested lesion; changed in
@@ -213,8 +234,8 @@ class VolumeView(QWidget):
             self.position.setText("no volume")
             return
         n = self.n_slices
-        self.position.setText(f"{self.axis} {self.current + 1} / {n}")
-        text = f"{self.axis} = {self.current}"
+        self.position.setText(f"slice {self.current} (0-{n - 1})")
+        text = f"{self.plane} slice {self.current}" + ("" if self.axis == "z" else f" (along {self.axis})")
         if self.axis == "z":
             status = self.statuses[self.current] if self.current < len(self.statuses) else ""
             extra = self._info(self.current)

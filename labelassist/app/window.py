@@ -20,8 +20,9 @@ from labelassist.app.layerpanel import LayerPanel
 from labelassist.app.box_editing import BoxEditing
 from labelassist.app.region_editing import RegionTool
 from labelassist.app.settings import AppSettings
-from labelassist.app.view import VolumeView
+from labelassist.app.view import AXIS_INDEX, VolumeView
 from labelassist.core.review import UNREVIEWED
+from labelassist.io.orientation import cursor_text
 from labelassist.widgets.control_panel import ControlPanel
 from labelassist.widgets.keys import keep_keys_on
 from labelassist.widgets.loading import VOLUME_FILTER, LoadProgress, VolumeLoad, import_in_background, load_volume_async
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.training_job = None  # the job of File > Train (training.start), once started
 
         self.view = VolumeView(self)
+        self.view.set_convention(self.settings.convention())
         self.setCentralWidget(self.view)
         self.layers = LayerPanel()
         self.panel = ControlPanel()
@@ -286,6 +288,12 @@ class MainWindow(QMainWindow):
             action.setEnabled(native)
         self.update_statuses()
 
+    def set_convention(self, convention: str) -> None:
+        """Radiological (default) or neurological display, remembered for the next start."""
+        self.view.set_convention(convention)
+        self.settings.set_convention(convention)
+        self.convention_action.setChecked(convention == "neurological")
+
     def set_tool(self, tool: str) -> None:
         if tool not in ("pan", "box"):
             self.view.editor.set_tool(tool)
@@ -336,14 +344,8 @@ class MainWindow(QMainWindow):
 
     def _on_cursor(self, y: float, x: float) -> None:
         v = self.view
-        if v.volume is None:
-            return
-        r, c = int(round(y)), int(round(x))
-        plane = v.canvas.layer_data("image")
-        if plane is not None and 0 <= r < plane.shape[0] and 0 <= c < plane.shape[1]:
-            value = plane[r, c]
-            text = f"{value:.4g}" if getattr(value, "ndim", 0) == 0 else ", ".join(f"{x:.3g}" for x in value)
-            self.cursor_label.setText(f"({r}, {c}) = {text}")
+        if v.volume is not None:  # voxel (i, j, k), RAS mm and the value under the cursor
+            self.cursor_label.setText(cursor_text(v.volume, AXIS_INDEX[v.axis], v.current, y, x))
 
     def _on_progress(self, job: str, done: int, total: int) -> None:
         self.progress.setVisible(True)

@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from labelassist.napari._geometry import GEOMETRY_KEY, SLICE_LABEL, axis_labels, layer_geometry, napari_affine
+from labelassist.napari._geometry import (
+    GEOMETRY_KEY, SLICE_LABEL, axis_labels, layer_geometry, napari_affine, world_axes,
+)
+from labelassist.napari._orient import orient_viewer
 from labelassist.widgets import SUGGESTED, SUGGESTED_RGB, ReviewView
 from labelassist.widgets.view import SUGGESTED_OUTLINE_PX
 
@@ -100,6 +103,8 @@ class NapariView(ReviewView):
         self.on_paint, self.on_slice = on_paint, on_slice
         self.on_stroke, self.on_stroke_end = on_stroke, on_stroke_end
         self.image_layer = None
+        self.convention = "radiological"
+        self.letters = None  # the edge letters' layer (:mod:`._orient`)
         self.layers: dict = {}
         self._geo: dict = {}  # the world transform every overlay shares with the image layer
         self._bound: list[str] = []
@@ -144,7 +149,17 @@ class NapariView(ReviewView):
         for hook in self.labels_added:
             hook(labels_layer)
         v.layers.selection.active = labels_layer
+        self.letters = orient_viewer(v, labels_layer, world_axes(volume.affine), convention=self.convention,
+                                     geometry=self._geo)
         self._update_slice_label()
+
+    def set_convention(self, convention: str) -> None:
+        """Radiological (default) or neurological: the camera of the layers shown now, and of the next volume's."""
+        self.convention = convention
+        labels = self.layers.get(LABELS)
+        if labels is not None and labels in self.viewer.layers:
+            world = labels.metadata[GEOMETRY_KEY]["world_axes"]
+            self.letters = orient_viewer(self.viewer, labels, world, convention=convention, geometry=self._geo)
 
     def show_suggestions(self, suggested) -> None:
         labels_layer = self.layers.get(LABELS)
@@ -158,6 +173,8 @@ class NapariView(ReviewView):
         layer.contour = SUGGESTED_OUTLINE_PX
         layer.editable = False  # drawn, never painted: the reviewer accepts a suggestion with S
         self.layers[SUGGESTED] = layer
+        if self.letters is not None and self.letters in self.viewer.layers:  # the edge letters stay on top
+            self.viewer.layers.move(self.viewer.layers.index(self.letters), len(self.viewer.layers))
         self.viewer.layers.selection.active = labels_layer
 
     def box_layer(self):

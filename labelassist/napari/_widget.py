@@ -16,7 +16,7 @@ keep_triton_out()
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea, QShortcut, QToolButton,
+    QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea, QShortcut, QToolButton,
     QVBoxLayout, QWidget,
 )
 
@@ -27,6 +27,7 @@ from labelassist.napari._regions import REFINE_KEY, TOGGLE_KEY, RegionTool
 from labelassist.napari._view import NapariView
 from labelassist.widgets import ControlPanel, ReviewController
 from labelassist.widgets.keys import KEYS, keep_keys_on
+from labelassist.widgets import preferences
 from labelassist.widgets.loading import VOLUME_FILTER, LoadProgress, load_layer_async, load_volume_async
 
 __all__ = ["LabelAssistWidget", "tool_text"]
@@ -76,6 +77,7 @@ class LabelAssistWidget(QWidget):
         self.controller = ReviewController(self.view, panel=self.panel, model=model, device=device,
                                            auto_compute=auto_compute)
         self.controller.message.connect(self._notify)
+        self.view.convention = preferences.convention()
         self.regions = RegionTool(self.view, self.controller)
         self.view.labels_added.append(self.regions.attach)
         self.view.bind(TOGGLE_KEY, self.regions.toggle, f"Region tool on/off. {KEYS['region'].description}")
@@ -126,6 +128,12 @@ class LabelAssistWidget(QWidget):
         self.tool_label.setStyleSheet("font-weight: bold;")
         row = QHBoxLayout()
         row.addWidget(self.tool_label, 1)
+        self.neurological = QCheckBox("Neurological", self)
+        self.neurological.setToolTip("The patient's right on the screen's right (unchecked: radiological, as "
+                                     "ITK-SNAP and 3D Slicer: the patient's right on the screen's left); remembered")
+        self.neurological.setChecked(self.view.convention == "neurological")
+        self.neurological.toggled.connect(self._set_convention)
+        row.addWidget(self.neurological)
         self.tools = {"region": self.regions, "box": self.box}
         self.tool_buttons = {}
         for name, tool in self.tools.items():
@@ -141,6 +149,11 @@ class LabelAssistWidget(QWidget):
         self.region_button = self.tool_buttons["region"]
         self.regions.peers, self.box.peers = [self.box], [self.regions]  # one tool at a time
         return row
+
+    def _set_convention(self, neurological: bool) -> None:
+        value = "neurological" if neurological else "radiological"
+        self.view.set_convention(value)
+        preferences.set_convention(value)
 
     def _show_tool(self, changed: str | None = None) -> None:
         layer = self.regions.layer()

@@ -59,7 +59,8 @@ def test_a_suggestion_is_a_green_outline_on_its_slices_only(review, qtbot):
     assert w.view.current == 3 and w.view.suggested is c.suggested
     shown = green(w)
     assert shown.sum() > 100, "no suggested outline drawn on slice 3"
-    (y0, x0), (y1, x1) = at(w, BOX[0].start, BOX[1].start), at(w, BOX[0].stop, BOX[1].stop)
+    (ya, xa), (yb, xb) = at(w, BOX[0].start, BOX[1].start), at(w, BOX[0].stop, BOX[1].stop)
+    (y0, y1), (x0, x1) = sorted((ya, yb)), sorted((xa, xb))  # the screen shows the slice flipped (radiological)
     assert shown[y0:y1 + 1, x0:x1 + 1].sum() == shown.sum()  # around the suggested lesion only (its edge included)
     assert shown[y0 + 1, (x0 + x1) // 2] and not shown[(y0 + y1) // 2, (x0 + x1) // 2]  # an outline, not a fill
     assert not c.state.labels[3].any()  # a suggestion is not a label

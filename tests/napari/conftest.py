@@ -47,3 +47,11 @@ def labelassist_plugin(npe2pm):
     if "labelassist" not in npe2pm._manifests:
         npe2pm.register(PluginManifest.from_distribution("labelassist"))
     return npe2pm
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch):
+    """The display convention (and the app's recent files) go to a file of this test only."""
+    path = tmp_path / "settings.ini"
+    monkeypatch.setenv("LABELASSIST_APP_SETTINGS", str(path))
+    return path

@@ -51,7 +51,8 @@ def test_open_reads_in_the_background_reviews_it_says_failures_and_cancels(bare_
     qtbot.waitUntil(lambda: widget.controller.state is not None, timeout=WAIT)
     assert readers[0] is not threading.main_thread()
     assert load.state == "returned" and not widget.load_progress.isVisibleTo(widget)
-    assert [ly.name for ly in viewer.layers] == ["vol.nii.gz", "grad-cam", "perimeter", "boundaryfit", "suggested"]
+    assert [ly.name for ly in viewer.layers] == ["vol.nii.gz", "grad-cam", "perimeter", "boundaryfit", "suggested",
+                                                 "orientation"]  # the edge letters on top
     assert widget.view.image_layer is viewer.layers[0] and widget.controller.state.n_slices == 6
     assert widget.source.currentText() == "vol.nii.gz"
 
@@ -61,7 +62,7 @@ def test_open_reads_in_the_background_reviews_it_says_failures_and_cancels(bare_
     qtbot.waitUntil(lambda: failed.done, timeout=WAIT)
     text = widget.panel.message.text()
     assert failed.state == "failed" and "broken.nii.gz" in text and "\n" not in text
-    assert len(viewer.layers) == 5 and widget.controller.state.n_slices == 6
+    assert len(viewer.layers) == 6 and widget.controller.state.n_slices == 6
 
     gate.clear(), entered.clear(), left.clear()  # Cancel: nothing added, the review goes on
     cancelled = widget.open_file(volume_path)
@@ -73,7 +74,7 @@ def test_open_reads_in_the_background_reviews_it_says_failures_and_cancels(bare_
     gate.set()  # the reader finishes its file: its volume must be dropped
     qtbot.waitUntil(left.is_set, timeout=WAIT)
     qtbot.wait(100)  # let a (wrongly) queued result arrive
-    assert returned == [] and len(viewer.layers) == 5 and widget.controller.state.n_slices == 6
+    assert returned == [] and len(viewer.layers) == 6 and widget.controller.state.n_slices == 6
 
 
 def test_a_layer_already_in_napari_is_hashed_off_the_gui_thread(bare_dock, monkeypatch, qtbot):

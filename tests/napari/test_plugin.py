@@ -44,7 +44,8 @@ def test_reader_claims_volumes_only(volume_path, tmp_path):
 def test_volume_run_fills_the_four_layers_on_the_volume_grid(qtbot, dock, run_volume):
     viewer, widget = dock
     assert run_volume(widget) == {"indices": list(range(6))}
-    assert [ly.name for ly in viewer.layers] == ["image", "grad-cam", "perimeter", "boundaryfit", "suggested"]
+    assert [ly.name for ly in viewer.layers] == ["image", "grad-cam", "perimeter", "boundaryfit", "suggested",
+                                                 "orientation"]  # the edge letters on top
     cam, perim, labels = (viewer.layers[n] for n in ("grad-cam", "perimeter", "boundaryfit"))
     assert cam.data.max() > 0.5 and tuple(cam.contrast_limits) == (0.0, 1.0) and cam.blending == "translucent"
     assert perim.data.any() and labels.data.any()

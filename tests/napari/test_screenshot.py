@@ -28,7 +28,8 @@ def test_screenshot_of_a_demo_slice(make_napari_viewer, qtbot, monkeypatch, tmp_
         widget.view.set_current_index(k)
         qtbot.waitUntil(lambda: c.current == k and c.state.has_proposal(k), timeout=120_000)
         qtbot.wait(300)
-        assert [ly.name for ly in viewer.layers] == ["image", "grad-cam", "perimeter", "boundaryfit", "suggested"]
+        assert [ly.name for ly in viewer.layers] == ["image", "grad-cam", "perimeter", "boundaryfit", "suggested",
+                                                 "orientation"]  # the edge letters on top
         assert all(ly.visible for ly in viewer.layers) and c.state.labels[k].any()
         shot = viewer.screenshot(canvas_only=False, flash=False)
         canvas = viewer.screenshot(canvas_only=True, flash=False)

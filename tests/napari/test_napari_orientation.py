@@ -1,0 +1,63 @@
+"""The plugin shows its volume the radiological way: the patient's right-anterior at the screen's upper left
+whether the file stores RAS or LPS, edge letters beside the image, neurological on request."""
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def marker_volume(path, stored):
+    ras = np.full((5, 40, 60), 20.0, np.float32)
+    ras[:, 30:38, 50:58] = 100.0  # (z, y, x): high y = anterior, high x = right in RAS storage
+    if stored == "RAS":
+        data, affine = ras, np.diag([1.0, 1.0, 2.0, 1.0])
+    else:
+        data, affine = ras[:, ::-1, ::-1], np.diag([-1.0, -1.0, 2.0, 1.0])
+        affine[:2, 3] = 59, 39
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(data.transpose(2, 1, 0)), affine), str(path))
+    return path
+
+
+def marker_quadrant(viewer, qtbot):
+    """(top?, left?) of the marker within the image's grey rectangle in a screenshot of the canvas."""
+    for layer in viewer.layers:
+        layer.visible = layer.name == "image"
+    viewer.layers["image"].contrast_limits = (0, 100)
+    viewer.reset_view()
+    qtbot.wait(100)
+    rgb = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
+    grey = (rgb.max(-1) - rgb.min(-1) < 8)
+    image = grey & (rgb[..., 0] > 30)
+    ys, xs = np.nonzero(image)
+    marker_y, marker_x = np.nonzero(grey & (rgb[..., 0] > 200))
+    assert len(marker_y) > 20, "the marker is drawn"
+    return marker_y.mean() < (ys.min() + ys.max()) / 2, marker_x.mean() < (xs.min() + xs.max()) / 2
+
+
+@pytest.mark.parametrize("stored", ["RAS", "LPS"])
+def test_the_patients_right_anterior_is_at_the_upper_left(make_napari_viewer, tiny_model, tmp_path, monkeypatch,
+                                                          qtbot, stored):
+    from labelassist.napari._orient import LETTERS_LAYER
+    from labelassist.napari._reader import read
+    from labelassist.napari._widget import LabelAssistWidget
+
+    monkeypatch.setenv("LABELASSIST_DATA_DIR", str(tmp_path / "data"))
+    viewer = make_napari_viewer(show=True)
+    data, meta, _ = read(str(marker_volume(tmp_path / f"{stored}.nii.gz", stored)))[0]
+    viewer.add_image(data, **meta)
+    widget = LabelAssistWidget(viewer, model=tiny_model, device="cpu", auto_compute=False)
+    viewer.window.add_dock_widget(widget, name="LabelAssist")
+    try:
+        qtbot.waitUntil(lambda: widget.controller.state is not None, timeout=60_000)
+        letters = viewer.layers[LETTERS_LAYER]
+        assert sorted(set(letters.features["letter"])) == ["A", "L", "P", "R"] and len(letters.data) == 4 * 5
+        assert marker_quadrant(viewer, qtbot) == (True, True)
+        widget.neurological.setChecked(True)  # the dock's option, remembered for the next dock
+        assert marker_quadrant(viewer, qtbot) == (True, False)
+        from labelassist.widgets.preferences import convention
+
+        assert convention() == "neurological"
+    finally:
+        widget.close_review()
