@@ -104,6 +104,12 @@ class LayerPanel(QWidget):
         row.addWidget(auto)
         form.addRow("Window", row)
         form.addRow("Level", self.level)
+        self.presets = QComboBox()
+        self.presets.setToolTip("window presets: body (the default: the tissue's intensities), full range; CT windows "
+                                "on CT. W: the window of the slice shown")
+        self.presets.activated.connect(self._preset_chosen)
+        self._preset_values: list[tuple[float, float]] = []
+        form.addRow("Preset", self.presets)
         self.axis = QComboBox()
         for key, text in AXES.items():
             self.axis.addItem(text, key)
@@ -167,13 +173,27 @@ class LayerPanel(QWidget):
             spin.setValue(value)
             spin.blockSignals(False)
 
+    def set_presets(self, presets: dict) -> None:
+        """The window presets of the volume, ``{name: (window, level)}``."""
+        self.presets.clear()
+        self._preset_values = list(presets.values())
+        for name, (window, level) in presets.items():
+            self.presets.addItem(f"{name} ({window:.4g} / {level:.4g})")
+
+    def _preset_chosen(self, index: int) -> None:
+        if 0 <= index < len(self._preset_values):
+            self.show_window(*self._preset_values[index])
+            self.window_changed.emit(*self._preset_values[index])
+
     def set_window_range(self, lo: float, hi: float) -> None:
+        """The spin boxes' ranges for a volume of intensities ``lo`` to ``hi`` (a value clamped to the new range
+        is not a window the user chose: nothing is emitted; :meth:`show_window` shows the canvas' next)."""
         span = max(hi - lo, 1e-6)
-        self.window_spin.setRange(span * 1e-4, span * 10)
-        self.level.setRange(lo - span, hi + span)
-        step = span / 100
-        self.window_spin.setSingleStep(step)
-        self.level.setSingleStep(step)
+        for spin, (low, high) in ((self.window_spin, (span * 1e-4, span * 10)), (self.level, (lo - span, hi + span))):
+            spin.blockSignals(True)
+            spin.setRange(low, high)
+            spin.setSingleStep(span / 100)
+            spin.blockSignals(False)
 
     def select_tool(self, name: str) -> None:
         self.tools.buttons()[list(TOOL_KEYS).index(name)].setChecked(True)

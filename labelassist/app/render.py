@@ -10,7 +10,7 @@ import numpy as np
 from qtpy.QtGui import QColor, QImage
 from scipy import ndimage
 
-from labelassist.widgets.view import SUGGESTED, SUGGESTED_OUTLINE_PX, SUGGESTED_RGB
+from labelassist.widgets.view import LABEL_RGB, SUGGESTED, SUGGESTED_OUTLINE_PX, SUGGESTED_RGB
 
 __all__ = [
     "ArrayImage",
@@ -38,23 +38,21 @@ LAYERS = {
     "boundaryfit": (True, 0.5),
     SUGGESTED: (True, 1.0),
 }
-LABEL_RGB = (255, 40, 220)  # boundaryfit: magenta, a colour the heat map never takes
 PERIMETER_RGB = (255, 220, 0)
 OUTLINE_PX = SUGGESTED_OUTLINE_PX  # width of the suggested lesions' outline, in slice pixels
 
 
 def default_window(array: np.ndarray) -> tuple[float, float]:
-    """(window, level) spanning the 0.5-99.5 percentiles of a subsample of the volume."""
-    flat = np.asarray(array, dtype=np.float32).ravel()
-    step = max(1, flat.size // 500_000)
-    sample = flat[::step]
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return 1.0, 0.5
-    lo, hi = np.percentile(sample, [0.5, 99.5])
-    if hi <= lo:
-        hi = lo + 1.0
-    return float(hi - lo), float((hi + lo) / 2)
+    """(window, level) of the body's intensities (:func:`labelassist.core.display.body_window`)."""
+    from labelassist.core.display import body_window
+
+    return body_window(array)
+
+
+def value_range(array: np.ndarray) -> tuple[float, float]:
+    """(minimum, maximum) of a subsample of ``array`` (the window spin boxes' range)."""
+    flat = np.asarray(array).reshape(-1)[:: max(1, np.size(array) // 200_000)]
+    return float(flat.min()), float(flat.max())
 
 
 def _contiguous_u8(data: np.ndarray) -> np.ndarray:

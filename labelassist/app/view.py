@@ -105,7 +105,7 @@ class VolumeView(QWidget):
         self.canvas.refit_next_slice()
         self.axis = "z"
         window, level = render.default_window(volume.array)
-        self.canvas.set_window(window, level)
+        self.canvas.set_window(window, level, emit=False)  # the default: not the reviewer's choice
         self._set_range(volume.shape[0] // 2 if start is None else start)
 
     def _set_range(self, index: int) -> None:

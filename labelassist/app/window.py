@@ -14,13 +14,14 @@ from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtGui import QAction
 from qtpy.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea
 
-from labelassist.app import menus
+from labelassist.app import menus, render
 from labelassist.app.adapter import AppReviewView
 from labelassist.app.layerpanel import LayerPanel
 from labelassist.app.box_editing import BoxEditing
 from labelassist.app.region_editing import RegionTool
 from labelassist.app.settings import AppSettings
 from labelassist.app.view import AXIS_INDEX, VolumeView
+from labelassist.core.display import window_presets
 from labelassist.core.review import UNREVIEWED
 from labelassist.io.orientation import cursor_text
 from labelassist.widgets.control_panel import ControlPanel
@@ -152,9 +153,11 @@ class MainWindow(QMainWindow):
         v.stroke_ended.connect(c.end_stroke)
         v.canvas.cursor_moved.connect(self._on_cursor)
         v.canvas.window_changed.connect(lp.show_window)
+        v.canvas.window_changed.connect(c.set_display)
         lp.visibility_changed.connect(v.canvas.set_visible)
         lp.opacity_changed.connect(v.canvas.set_opacity)
         lp.window_changed.connect(lambda w, lv: v.canvas.set_window(w, lv, emit=False))
+        lp.window_changed.connect(c.set_display)
         lp.auto_window.connect(self.auto_window)
         lp.axis_changed.connect(self.set_axis)
         lp.tool_changed.connect(self.set_tool)
@@ -230,7 +233,11 @@ class MainWindow(QMainWindow):
         self.settings.add_recent(path)
         menus.fill_recent(self)
         self.setWindowTitle(f"labelassist - {path.name}")
-        self.layers.set_window_range(*self._value_range(volume))
+        self.layers.set_window_range(*render.value_range(volume.array))
+        self.layers.set_presets(window_presets(volume.array, modality=volume.modality))
+        shown = self.controller.state.display if self.controller.state is not None else {}
+        if "window" in shown and "level" in shown:  # the reviewer's window of the last session
+            self.view.canvas.set_window(shown["window"], shown["level"], emit=False)
         self.layers.show_window(self.view.canvas.window_width, self.view.canvas.level)
         self.set_axis("z")
         self.view.canvas.setFocus()
@@ -239,13 +246,6 @@ class MainWindow(QMainWindow):
     def _load_cancelled(self, path: Path) -> None:
         still = f": still showing {self.path.name}" if self.path is not None else ": no volume open"
         self.message(f"Loading {path.name} cancelled{still}")
-
-    @staticmethod
-    def _value_range(volume):
-        a = volume.array
-        step = max(1, a.size // 200_000)
-        flat = a.reshape(-1)[::step]
-        return float(flat.min()), float(flat.max())
 
     def start_slice(self, volume) -> int | None:
         return self._start
@@ -309,10 +309,12 @@ class MainWindow(QMainWindow):
         self.view.canvas.update()
 
     def auto_window(self) -> None:
+        """W: the window of the slice shown (its body's intensities)."""
         from labelassist.app.render import default_window
 
-        if self.view.volume is not None:
-            self.view.canvas.set_window(*default_window(self.view.volume.array))
+        image = self.view.canvas.layer_data("image")
+        if image is not None:
+            self.view.canvas.set_window(*default_window(image))
 
     # -- state shown --------------------------------------------------------------------------------
     def review_index(self) -> int:

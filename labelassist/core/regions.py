@@ -17,10 +17,11 @@ from scipy import ndimage
 
 from labelassist.errors import ParameterError
 
-__all__ = ["RegionMap", "VolumeRegions", "slice_regions", "finer_regions", "apply_region", "regions_along", "air_level",
-           "volume_air_level", "signal_walls"]
+__all__ = ["RegionMap", "VolumeRegions", "slice_regions", "finer_regions", "apply_region", "region_pixels",
+           "regions_along", "air_level", "volume_air_level", "signal_walls"]
 
 _FOUR = ndimage.generate_binary_structure(2, 1)
+_EIGHT = ndimage.generate_binary_structure(2, 2)
 
 
 def air_level(image) -> float:
@@ -179,16 +180,47 @@ def apply_region(mask_slice: np.ndarray, regions, label: int, *, add: bool, valu
     if mask_slice.shape != rmap.labels.shape:
         raise ParameterError(f"mask_slice has shape {mask_slice.shape} but regions {rmap.labels.shape}; "
                              "they must match")
+    found = region_pixels(mask_slice, rmap, label, add=add)
+    if found is None:
+        return None
+    (ys, xs), new = found, (value if add else 0)
+    changed = mask_slice[ys, xs] != new
+    if not changed.any():
+        return None
+    ys, xs = ys[changed], xs[changed]
+    mask_slice[ys, xs] = new
+    return slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1)
+
+
+def region_pixels(mask_slice: np.ndarray, regions, label: int, *, add: bool):
+    """The pixels ``(ys, xs)`` a click on region ``label`` sets: the region's own, and on a removal also the
+    slivers it would leave; None for no region (0, air).
+
+    A sliver is what would be left of the mask in the 1-pixel ring around the removed region and touches no
+    mask pixel beyond that ring: the wall pixels between the removed region and other removed or unlabelled
+    regions (each wall pixel joined one neighbour when the walls were shared out). So removing two adjacent
+    regions leaves no labelled pixel between them, while a lesion next to the removed region keeps every pixel.
+    Costs O(region), not O(slice).
+    """
+    rmap = _as_map(regions)
     box = rmap.box(label)
     if box is None:
         return None
-    inside = rmap.labels[box] == label
-    patch = mask_slice[box]
-    new = value if add else 0
-    if not np.any(patch[inside] != new):
-        return None
-    patch[inside] = new
-    return box
+    h, w = rmap.labels.shape
+    y0, y1 = max(box[0].start - 2, 0), min(box[0].stop + 2, h)
+    x0, x1 = max(box[1].start - 2, 0), min(box[1].stop + 2, w)
+    inside = rmap.labels[y0:y1, x0:x1] == label
+    take = inside.copy()
+    if not add:
+        mask = (np.asarray(mask_slice)[y0:y1, x0:x1] > 0) & ~inside
+        ring = ndimage.binary_dilation(inside, structure=_EIGHT) & ~inside
+        parts, n = ndimage.label(mask & ring, structure=_EIGHT)
+        if n:
+            beyond = ndimage.binary_dilation(mask & ~ring, structure=_EIGHT)
+            kept = np.unique(parts[beyond & (parts > 0)])
+            take |= (parts > 0) & ~np.isin(parts, kept)
+    ys, xs = np.nonzero(take)
+    return ys + y0, xs + x0
 
 
 def regions_along(regions, points) -> list[int]:

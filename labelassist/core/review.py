@@ -44,6 +44,8 @@ class ReviewState:
     slice_info : list of dict
         Per slice: ``params`` and ``model_hash`` that produced its proposal, ``proposed`` and
         ``reviewed`` timestamps.
+    display : dict
+        How the reviewer last looked at the volume: ``{"window": float, "level": float}`` (empty: the default).
     """
 
     labels: np.ndarray
@@ -51,6 +53,7 @@ class ReviewState:
     params: dict = field(default_factory=dict)
     model_hash: str = ""
     slice_info: list = field(default_factory=list)
+    display: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.labels.ndim != 3:
@@ -146,6 +149,7 @@ class ReviewState:
             "params": dict(self.params),
             "model_hash": self.model_hash,
             "slice_info": [dict(d) for d in self.slice_info],
+            "display": dict(self.display),
         }
 
     @classmethod
@@ -155,12 +159,14 @@ class ReviewState:
             shape = tuple(int(s) for s in record["shape"])
             statuses, info = list(record["statuses"]), [dict(d) for d in record["slice_info"]]
             params, model_hash = dict(record.get("params", {})), str(record.get("model_hash", ""))
+            display = {k: float(v) for k, v in dict(record.get("display", {})).items() if k in ("window", "level")}
         except (KeyError, TypeError, ValueError) as exc:
             raise ParameterError(f"review record lacks or garbles {exc}") from None
         labels = np.asarray(labels)
         if labels.shape != shape:
             raise ParameterError(f"review labels have shape {labels.shape}, the record says {shape}")
-        return cls(labels.astype(np.uint8), statuses=statuses, params=params, model_hash=model_hash, slice_info=info)
+        return cls(labels.astype(np.uint8), statuses=statuses, params=params, model_hash=model_hash, slice_info=info,
+                   display=display)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _check(self, index) -> int:

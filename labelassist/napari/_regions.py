@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelassist.core.regions import regions_along
+from labelassist.core.regions import region_pixels, regions_along
 from labelassist.napari._tool import LayerTool, voxel_at
 from labelassist.widgets.keys import KEYS, napari_key
 from labelassist.widgets.region_tool import RegionSource
@@ -54,14 +54,11 @@ class RegionTool(LayerTool):
     def changes(self, layer, z: int, rmap, label: int, *, add: bool):
         """The voxels of region ``label`` of slice ``z`` that an add (remove) changes, as ``data_setitem``
         indices with their new value; None when none would."""
-        box = rmap.box(label)
-        if box is None:
+        found = region_pixels(layer.data[z], rmap, label, add=add)  # a removal takes its slivers too
+        if found is None:
             return None
-        ys, xs = np.nonzero(rmap.labels[box] == label)
-        ys += box[0].start
-        xs += box[1].start
-        new = self.value if add else 0
-        changed = np.asarray(layer.data[z][box])[ys - box[0].start, xs - box[1].start] != new
+        (ys, xs), new = found, (self.value if add else 0)
+        changed = np.asarray(layer.data[z][ys, xs]) != new
         if not changed.any():
             return None
         ys, xs = ys[changed], xs[changed]

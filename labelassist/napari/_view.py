@@ -13,7 +13,7 @@ from labelassist.napari._geometry import (
 )
 from labelassist.napari._orient import orient_viewer
 from labelassist.widgets import SUGGESTED, SUGGESTED_RGB, ReviewView
-from labelassist.widgets.view import SUGGESTED_OUTLINE_PX
+from labelassist.widgets.view import LABEL_RGB, SUGGESTED_OUTLINE_PX
 
 __all__ = ["NapariView", "SLICE_LABEL", "suggested_colormap"]
 
@@ -22,11 +22,11 @@ BOX = "box"  # the box tool's rectangle while it is dragged
 BOX_RGB = {False: "#ffe650", True: "#ff7878"}  # adds, removes (the app's colours)
 
 
-def suggested_colormap():
-    """A napari label colormap that draws every nonzero label in :data:`SUGGESTED_RGB` and 0 transparent."""
+def suggested_colormap(rgb=SUGGESTED_RGB):
+    """A napari label colormap that draws every nonzero label in ``rgb`` (:data:`SUGGESTED_RGB`) and 0 transparent."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    rgba = np.array([*SUGGESTED_RGB, 255], float) / 255
+    rgba = np.array([*rgb, 255], float) / 255
     return DirectLabelColormap(color_dict={None: rgba, 0: np.zeros(4)})
 
 
@@ -140,7 +140,8 @@ class NapariView(ReviewView):
                                        opacity=0.4, blending="translucent", metadata=dict(meta), **geo)
         self.layers[PERIMETER] = v.add_image(perimeter, name=PERIMETER, colormap="cyan", contrast_limits=(0, 1),
                                              opacity=0.35, blending="additive", metadata=dict(meta), **geo)
-        labels_layer = v.add_labels(labels, name=LABELS, opacity=0.5, metadata=dict(meta), **geo)
+        labels_layer = v.add_labels(labels, name=LABELS, opacity=0.5, metadata=dict(meta),
+                                    colormap=suggested_colormap(LABEL_RGB), **geo)  # magenta, as the app's
         labels_layer.events.paint.connect(self._on_paint)
         report_history(labels_layer, self.on_paint)
         if self.on_stroke is not None:

@@ -261,8 +261,23 @@ class LabelAssistWidget(QWidget):
             self.controller.open_volume(volume)
         finally:
             self._opening = False
+        self._keep_window(layer)
         self._list_sources()
         QTimer.singleShot(0, self._select_labels)  # after napari selects a layer it just inserted
+
+    def _keep_window(self, layer) -> None:
+        """The image layer's contrast limits are the session's window: restored now, kept as they change."""
+        shown, state = self.controller.state.display, self.controller.state
+        if "window" in shown and "level" in shown and not getattr(layer, "rgb", False):
+            half = shown["window"] / 2
+            layer.contrast_limits = (shown["level"] - half, shown["level"] + half)
+
+        def changed(_event=None, layer=layer):
+            if self.controller.state is state:  # this volume's session still
+                lo, hi = layer.contrast_limits
+                self.controller.set_display(hi - lo, (hi + lo) / 2)
+
+        layer.events.contrast_limits.connect(changed)
 
     def _select_labels(self) -> None:
         """Make ``boundaryfit`` the active layer: the reviewer paints there."""

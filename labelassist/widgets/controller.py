@@ -213,6 +213,15 @@ class ReviewController(ReviewActions, QObject):
             self.engine.cancel()  # a run with the old CAM or perimeter is moot
             self._compute_slice(self.current)
 
+    def set_display(self, window: float, level: float) -> None:
+        """The reviewer's window and level: kept in the session (a drag saves once), restored on reopening."""
+        if self.state is None:
+            return
+        display = {"window": float(window), "level": float(level)}
+        if display != self.state.display:
+            self.state.display = display
+            self.sessions.save_soon()
+
     def _propose(self, index: int) -> bool:
         """Re-fit slice ``index``'s proposal; it goes into the labels only while the slice's mask is a proposal
         (the segmenter's mask and the reviewer's stand: :meth:`ReviewSession.set_proposal`). True when the labels

@@ -83,7 +83,7 @@ KEYS: dict[str, Key] = _keys(
     ("undo", "Ctrl+Z", "Undo the last stroke", "edit"),
     ("redo", ("Ctrl+Y", "Ctrl+Shift+Z"), "Redo the stroke undone", "edit"),
     ("fit", "Home", "Fit the slice to the window", "view"),
-    ("auto_window", "W", "Auto window/level (the volume's 0.5-99.5 percentiles)", "view"),
+    ("auto_window", "W", "Auto window/level for the slice shown (its body's 0.5-99.8 percentiles)", "view"),
     ("axis_z", "Ctrl+1", "Slices along z (review and edit)", "view"),
     ("axis_y", "Ctrl+2", "Slices along y (view only)", "view"),
     ("axis_x", "Ctrl+3", "Slices along x (view only)", "view"),

@@ -32,7 +32,8 @@ _PARAM_NAMES = {f.name for f in fields(PipelineParams)}
 def snapshot(state: ReviewState) -> ReviewState:
     """A copy of ``state`` that later review actions do not change (what a background save writes)."""
     return ReviewState(state.labels.copy(), statuses=list(state.statuses), params=dict(state.params),
-                       model_hash=state.model_hash, slice_info=[dict(d) for d in state.slice_info])
+                       model_hash=state.model_hash, slice_info=[dict(d) for d in state.slice_info],
+                       display=dict(state.display))
 
 
 class _Saver:

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["ReviewView", "Shortcut", "LAYER_NAMES", "SUGGESTED", "SUGGESTED_RGB", "SUGGESTED_OUTLINE_PX"]
+__all__ = ["ReviewView", "Shortcut", "LAYER_NAMES", "SUGGESTED", "SUGGESTED_RGB", "SUGGESTED_OUTLINE_PX", "LABEL_RGB"]
 
 LAYER_NAMES = ("image", "grad-cam", "perimeter", "boundaryfit")
 SUGGESTED = "suggested"  # the layer of suggested lesions, over boundaryfit (never exported unless accepted)
+LABEL_RGB = (255, 40, 220)  # boundaryfit, in both frontends: magenta, a colour the heat map never takes
 SUGGESTED_RGB = (0, 255, 140)  # a bright green that neither the CAM's colour map nor magenta boundaryfit takes
 SUGGESTED_OUTLINE_PX = 2  # the suggested lesions are drawn as outlines this wide (slice pixels), in both frontends
 

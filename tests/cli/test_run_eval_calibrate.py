@@ -57,7 +57,7 @@ def test_run_writes_labels_info_reports_with_the_sources_shape_and_orientation(f
 def test_no_fit_gives_the_thresholded_cam_which_is_never_smaller(files):
     fit, raw = files / "fit.nii.gz", files / "raw.nii.gz"
     common = [str(files / "scan.nii.gz"), "--model", str(files / "model.pt"), "--gate", "0"]
-    assert main(["run", *common, "-o", str(fit)]) == 0
+    assert main(["run", *common, "--refine", "boundaryfit", "-o", str(fit)]) == 0  # the CRF may grow an edge
     assert main(["run", *common, "-o", str(raw), "--no-fit"]) == 0
     a, b = load_volume(fit).array, load_volume(raw).array
     assert (a <= b).all()  # BoundaryFit only removes

@@ -104,7 +104,7 @@ def test_no_fit_is_the_thresholded_cam(volume, model):
 
 
 def test_fitted_mask_is_inside_the_binary_cam(volume, model):
-    pipe = _pipe(volume, model, threshold=0.3)
+    pipe = _pipe(volume, model, threshold=0.3, refine="boundaryfit")  # (the CRF may move an edge past it)
     masks = pipe.run()
     cams = np.stack([r.cam.astype(np.float32) for r in pipe.results])
     assert not (masks.astype(bool) & (cams < 0.3)).any()

@@ -1,4 +1,4 @@
-"""Refined proposals (``refine``): boundaryfit is today's mask, crf follows the lesion's edge without inventing
+"""Refined proposals (``refine``): boundaryfit is the fitted mask, crf follows the lesion's edge without inventing
 lesions, sam stays near each fitted lesion, and a change of refiner redoes only the fit stage."""
 
 import sys
@@ -63,8 +63,8 @@ def _sharp_lesion_slice(rng):
 # -- the parameter ------------------------------------------------------------------------------------------------
 
 
-def test_the_refiners_are_the_declared_choices_and_boundaryfit_is_the_default():
-    assert tuple(REFINERS) == REFINE_NAMES and PipelineParams().refine == "boundaryfit"
+def test_the_refiners_are_the_declared_choices_and_crf_is_the_default():
+    assert tuple(REFINERS) == REFINE_NAMES and PipelineParams().refine == "crf"  # measured: docs/benchmarks.md
 
 
 def test_a_bad_refiner_is_one_line_naming_the_choices():
@@ -79,7 +79,7 @@ def test_crf_without_pydensecrf2_is_one_line_naming_the_install(volume, model, m
         monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
     with pytest.raises(ParameterError, match=r"^refine='crf' needs the package pydensecrf2.*: pip install pydensecrf2$"):
         _pipe(volume, model, refine="crf")
-    pipe = _pipe(volume, model)
+    pipe = _pipe(volume, model, refine="boundaryfit")
     with pytest.raises(ParameterError, match=r"pip install pydensecrf2$"):
         pipe.set_params(refine="crf")
     assert pipe.params.refine == "boundaryfit"  # the failed choice changed nothing
@@ -88,15 +88,14 @@ def test_crf_without_pydensecrf2_is_one_line_naming_the_install(volume, model, m
 # -- boundaryfit: today's labels ----------------------------------------------------------------------------------
 
 
-def test_default_gives_exactly_todays_boundaryfit_labels(volume, model):
-    pipe = _pipe(volume, model)
+def test_boundaryfit_gives_exactly_the_boundaryfit_labels(volume, model):
+    pipe = _pipe(volume, model, refine="boundaryfit")
     masks = pipe.run()
     for i, res in enumerate(pipe.results):  # today's rule, written out: BoundaryFit of the CAM (gate 0)
         today = boundaryfit.boundary_fit(res.cam.astype(np.float32), res.regions, threshold=0.5,
                                          perimeter=res.perimeter)
         np.testing.assert_array_equal(masks[i], today)
     assert masks.any()  # the check above is not of empty slices only
-    np.testing.assert_array_equal(_pipe(volume, model, refine="boundaryfit").run(), masks)
     fitted = masks[1]
     np.testing.assert_array_equal(Refiner()(fitted, image=np.zeros(fitted.shape), cam=pipe.results[1].cam,
                                             threshold=0.5), fitted)
@@ -112,7 +111,7 @@ def test_slice_mask_refuses_a_refiner_it_cannot_run_instead_of_giving_boundaryfi
 
 
 def test_a_refiner_change_redoes_only_the_fit_stage(volume, model, monkeypatch):
-    pipe = _pipe(volume, model)
+    pipe = _pipe(volume, model, refine="boundaryfit")
     pipe.run()
     cams, regions = [r.cam for r in pipe.results], [r.regions for r in pipe.results]
     from labelassist.core.propose import pipeline as mod

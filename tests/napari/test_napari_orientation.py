@@ -61,3 +61,23 @@ def test_the_patients_right_anterior_is_at_the_upper_left(make_napari_viewer, ti
         assert convention() == "neurological"
     finally:
         widget.close_review()
+
+
+def test_the_contrast_limits_are_the_sessions_window(dock, make_napari_viewer, tiny_model, volume_path, qtbot):
+    """Contrast limits changed in napari come back when the volume is reviewed again."""
+    from labelassist.napari._reader import read
+    from labelassist.napari._widget import LabelAssistWidget
+
+    viewer, widget = dock
+    image = widget.view.image_layer
+    image.contrast_limits = (0.25, 0.75)
+    widget.close_review()
+    viewer2 = make_napari_viewer()
+    data, meta, _ = read(str(volume_path))[0]
+    viewer2.add_image(data, **meta)
+    widget2 = LabelAssistWidget(viewer2, model=tiny_model, device="cpu", auto_compute=False)
+    try:
+        qtbot.waitUntil(lambda: widget2.controller.state is not None, timeout=60_000)
+        assert tuple(widget2.view.image_layer.contrast_limits) == pytest.approx((0.25, 0.75))
+    finally:
+        widget2.close_review()

@@ -64,6 +64,7 @@ def test_volume_run_fills_the_arrays_and_the_strip(qtbot, ctl):
 
 
 def test_threshold_refits_current_slice_only(qtbot, ctl):
+    ctl.set_params(refine="boundaryfit")  # the gather on the GUI thread (the default CRF needs the engine's image)
     run_volume(qtbot, ctl)
     posted = []
     ctl.engine.job_posted.connect(lambda job: posted.append(job.name))
@@ -161,8 +162,10 @@ def test_no_volume_and_bad_values_are_one_line(qtbot, tiny_model):
 
 def test_learn_from_reviewed_repredicts_unreviewed_and_queues(qtbot, ctl):
     run_volume(qtbot, ctl)
-    ctl.state.labels[1, 20:40, 10:30] = 1
+    disc = np.asarray(ctl.volume.array) > 0.9  # the bright disc on every slice: the lesion the reviewer draws
+    ctl.state.labels[1] = disc[1]
     ctl.mark_corrected([1])
+    ctl.state.labels[2] = disc[2]  # the proposal (a random tiny classifier's) made right, then accepted
     ctl.accept(2)
     ctl.reject(4)
     kept = ctl.state.labels[[1, 2, 4]].copy()
@@ -242,6 +245,7 @@ def test_a_failed_job_of_the_review_is_said_with_its_name(qtbot, ctl, tmp_path):
 
 def test_a_crf_refiner_chosen_in_the_panel_refines_the_slice_in_the_engine_thread(qtbot, ctl):
     pytest.importorskip("pydensecrf", reason="the crf refiner needs pydensecrf2")
+    ctl.set_params(refine="boundaryfit")  # from BoundaryFit to the CRF (the default) and back
     run_volume(qtbot, ctl)
     posted = []
     ctl.engine.job_posted.connect(lambda job: posted.append(job.name))

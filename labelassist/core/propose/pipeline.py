@@ -54,9 +54,11 @@ def slice_mask(result: SliceResult, params: PipelineParams, *, refine: RefineFn 
 
     ``refine(fitted, cam) -> mask`` refines a non-empty fitted mask before the post-filters; it is needed when
     ``params.refine`` is not ``"boundaryfit"`` (:meth:`Pipeline.slice_refiner` makes it, with the slice's image).
+    With ``params.fit`` False the mask is the thresholded CAM alone, never refined (the comparison it is for).
     """
     res, p = result, params
-    if p.refine != "boundaryfit" and refine is None:
+    refines = p.fit and p.refine != "boundaryfit"
+    if refines and refine is None:
         raise ParameterError(f"refine={p.refine!r} needs the slice's image: compute the mask with "
                              "Pipeline.refit(index) or pass refine=pipeline.slice_refiner(index)")
     cam = res.cam.astype(np.float32)
@@ -70,7 +72,7 @@ def slice_mask(result: SliceResult, params: PipelineParams, *, refine: RefineFn 
         mask = boundaryfit.fit_from_minima(
             res.region_min, res.regions, threshold=p.threshold, cam=cam, perimeter=res.perimeter
         )
-    if refine is not None and p.refine != "boundaryfit" and mask.any():
+    if refines and refine is not None and mask.any():
         mask = refine(mask, cam)
     if p.min_size:
         mask = postfilter.remove_small(mask, min_size=p.min_size)
@@ -247,8 +249,8 @@ class Pipeline:
 
     def slice_refiner(self, index: int, *, cancel: CancelFn | None = None) -> RefineFn | None:
         """``refine(fitted, cam) -> mask`` of slice ``index`` for :func:`slice_mask`, or None for
-        ``"boundaryfit"``: the current refiner with the slice's image and threshold."""
-        if self.params.refine == "boundaryfit":
+        ``"boundaryfit"`` (or without the fit): the current refiner with the slice's image and threshold."""
+        if self.params.refine == "boundaryfit" or not self.params.fit:
             return None
         refiner, i, t = self.refiner(), self._check_index(index), self.params.threshold
 
