@@ -61,7 +61,8 @@ def _action(window, menu, text, slot, key=None, *, tip=""):
 
 def build(w) -> None:
     """Create File, Edit, View, Review and Help menus on main window ``w``."""
-    from labelassist.app import training
+    from labelassist.app.study import install_study
+    from labelassist.widgets import training
 
     bar = w.menuBar()
     f = bar.addMenu("&File")
@@ -79,6 +80,7 @@ def build(w) -> None:
     _action(w, f, "&Save session", lambda: save_session(w), "save_session")
     _action(w, f, "&Export labels", lambda: w.controller.export(), "export")
     _action(w, f, "Export labels &as...", lambda: export_as(w), "Ctrl+Shift+E")
+    install_study(w, f, _action)
     f.addSeparator()
     _action(w, f, "&Quit", w.close, QKeySequence.StandardKey.Quit)
 

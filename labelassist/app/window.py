@@ -20,6 +20,7 @@ from labelassist.app.layerpanel import LayerPanel
 from labelassist.app.box_editing import BoxEditing
 from labelassist.app.region_editing import RegionTool
 from labelassist.app.settings import AppSettings
+from labelassist.app.study import wire_study
 from labelassist.app.view import AXIS_INDEX, VolumeView
 from labelassist.core.display import window_presets
 from labelassist.core.review import UNREVIEWED
@@ -27,7 +28,7 @@ from labelassist.io.orientation import cursor_text
 from labelassist.widgets.control_panel import ControlPanel
 from labelassist.widgets.keys import keep_keys_on
 from labelassist.widgets.loading import VOLUME_FILTER, LoadProgress, VolumeLoad, import_in_background, load_volume_async
-from labelassist.widgets.status_strip import PROPOSED
+from labelassist.widgets.status_strip import LESION, PROPOSED
 
 if TYPE_CHECKING:
     from labelassist.widgets.controller import ReviewController
@@ -70,8 +71,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.layers = LayerPanel()
         self.panel = ControlPanel()
-        left = self._dock("View and edit", self.layers, Qt.DockWidgetArea.LeftDockWidgetArea)
-        right = self._dock("Review", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        left = self.add_dock("View and edit", self.layers, Qt.DockWidgetArea.LeftDockWidgetArea)
+        right = self.add_dock("Review", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([left, right], [300, 430], Qt.Orientation.Horizontal)
         self._status_bar()
         menus.build(self)
@@ -118,7 +119,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: import_in_background("labelassist.engine.engine", self.start_controller, parent=self))
 
     # -- construction -----------------------------------------------------------------------------
-    def _dock(self, title, widget, area):
+    def add_dock(self, title, widget, area):
         scroll = QScrollArea()
         scroll.setWidget(widget)
         scroll.setWidgetResizable(True)
@@ -165,6 +166,7 @@ class MainWindow(QMainWindow):
         self.region_tool = RegionTool(self)  # the region tool's maps (RegionSource over the controller)
         lp.refine_requested.connect(self.region_tool.refine)
         self.box_tool = BoxEditing(self)  # LiteMedSAM's box prompts (B), the carry (C)
+        wire_study(self)
         lp.undo_requested.connect(v.undo)
         lp.redo_requested.connect(v.redo)
         c.statuses_changed.connect(self.update_statuses)
@@ -328,7 +330,9 @@ class MainWindow(QMainWindow):
         st = self.controller.state
         if st is None:
             return
-        marks = [PROPOSED if s == UNREVIEWED and st.has_proposal(i) else s for i, s in enumerate(st.statuses)]
+        said = set(st.lesion_marks)
+        marks = [(LESION if i in said else PROPOSED if st.has_proposal(i) else s) if s == UNREVIEWED else s
+                 for i, s in enumerate(st.statuses)]
         self.view.set_statuses(marks)
         z = self.controller.current
         counts = st.counts()

@@ -13,7 +13,7 @@ type (type, default, range or choices, label, help, flag, ``check`` and ``parse`
 An :class:`OptionSchema` holds the options of one training. Everything else is read from it: core's
 defaults (the keyword defaults of ``train_classifier``), the command-line options (one
 ``labelassist.cli._common.add_param_option`` per spec) and the training dialog's widgets
-(``labelassist.app.training``). This module imports no torch (``labelassist --help`` imports it).
+(``labelassist.widgets.training``). This module imports no torch (``labelassist --help`` imports it).
 """
 
 from __future__ import annotations

@@ -46,6 +46,9 @@ class ReviewState:
         ``reviewed`` timestamps.
     display : dict
         How the reviewer last looked at the volume: ``{"window": float, "level": float}`` (empty: the default).
+    lesion_marks : list of int
+        Slices the reviewer said show a lesion without drawing it (Y): a *yes* for the classifier's training
+        whatever the slice's mask; a rejection (the reviewer's *no*) takes the mark away.
     """
 
     labels: np.ndarray
@@ -54,6 +57,7 @@ class ReviewState:
     model_hash: str = ""
     slice_info: list = field(default_factory=list)
     display: dict = field(default_factory=dict)
+    lesion_marks: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.labels.ndim != 3:
@@ -109,6 +113,23 @@ class ReviewState:
                 return i
         return None
 
+    def yes_no(self) -> tuple[list[int], np.ndarray]:
+        """(slice indices, their 0/1 image-level labels) for the classifier's training: *yes* for a slice marked
+        as showing a lesion (Y) or accepted or corrected with a lesion voxel; *no* for a rejected one or one
+        accepted empty; unreviewed, unmarked slices are left out."""
+        marks = set(self.lesion_marks)
+        idx = [i for i, s in enumerate(self.statuses) if s in REVIEWED or i in marks]
+        y = [1 if i in marks else 0 if self.statuses[i] == REJECTED else int(self.labels[i].any()) for i in idx]
+        return idx, np.asarray(y, np.int64)
+
+    def mark_lesion(self, index: int, on: bool = True) -> None:
+        """Say slice ``index`` shows a lesion (``on``), without drawing it, or take that back."""
+        i = self._check(index)
+        marks = set(self.lesion_marks) - {i}
+        if on and self.statuses[i] == REJECTED:
+            raise ParameterError(f"slice {i} is rejected (no lesion): accept or paint it before marking a lesion")
+        self.lesion_marks = sorted(marks | ({i} if on else set()))
+
     def counts(self) -> dict:
         """``{status: number of slices}`` for every status."""
         return {s: self.statuses.count(s) for s in STATUSES}
@@ -133,6 +154,7 @@ class ReviewState:
             self.labels[i] = self._check_mask(mask)
         if status == REJECTED:
             self.labels[i] = 0
+            self.lesion_marks = [k for k in self.lesion_marks if k != i]  # the reviewer's no replaces the yes
         self.statuses[i] = status
         info = self.slice_info[i]
         if status == UNREVIEWED:
@@ -150,6 +172,7 @@ class ReviewState:
             "model_hash": self.model_hash,
             "slice_info": [dict(d) for d in self.slice_info],
             "display": dict(self.display),
+            "lesion_marks": sorted(int(i) for i in self.lesion_marks),
         }
 
     @classmethod
@@ -160,13 +183,14 @@ class ReviewState:
             statuses, info = list(record["statuses"]), [dict(d) for d in record["slice_info"]]
             params, model_hash = dict(record.get("params", {})), str(record.get("model_hash", ""))
             display = {k: float(v) for k, v in dict(record.get("display", {})).items() if k in ("window", "level")}
+            marks = sorted({int(i) for i in record.get("lesion_marks", []) if 0 <= int(i) < len(statuses)})
         except (KeyError, TypeError, ValueError) as exc:
             raise ParameterError(f"review record lacks or garbles {exc}") from None
         labels = np.asarray(labels)
         if labels.shape != shape:
             raise ParameterError(f"review labels have shape {labels.shape}, the record says {shape}")
         return cls(labels.astype(np.uint8), statuses=statuses, params=params, model_hash=model_hash, slice_info=info,
-                   display=display)
+                   display=display, lesion_marks=marks)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _check(self, index) -> int:

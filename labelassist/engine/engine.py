@@ -237,7 +237,7 @@ class Engine(QObject):
             return None
         if p.fit and (view.regions is None or view.perimeter is None):
             return None
-        if p.refine != "boundaryfit":
+        if p.fit and p.refine != "boundaryfit":  # without the fit: the thresholded CAM, a gather
             return self._refined(index)
         snap = SliceResult(cam=view.cam, probability=view.probability, regions=view.regions,
                            perimeter=view.perimeter, region_min=view.region_min)

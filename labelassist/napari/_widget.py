@@ -44,6 +44,14 @@ def tool_text(tool: str | None, mode: str | None) -> str:
     return "Tool: none (no labels yet)" if mode is None else f"Tool: napari {mode.replace('_', '/')}"
 
 
+class _NoRecent:
+    """napari's dock remembers no recent volumes (the app's File > Open recent): none join a training."""
+
+    @staticmethod
+    def recent() -> list:
+        return []
+
+
 def _shutdown(controller, view) -> None:
     if controller.closed:
         return
@@ -92,16 +100,30 @@ class LabelAssistWidget(QWidget):
         self.open_button = QPushButton("Open volume...", self)
         self.open_button.setToolTip("Read a volume or image file in the background and review it")
         self.open_button.clicked.connect(lambda: self.open_file())
+        self.train_button = QPushButton("Train classifier...", self)
+        self.train_button.setToolTip("Train a classifier from this volume's yes/no slices (Y, R, accepted and "
+                                     "corrected slices) in the background, then use it (the app's File > Train)")
+        self.train_button.clicked.connect(self.open_training)
+        self.study_button = QPushButton("Study list...", self)
+        self.study_button.setToolTip("A dock listing the volumes of a folder or CSV, each one's state, Next volume")
+        self.study_button.clicked.connect(self.open_study_dock)
+        self.study = None  # the study list's dock widget, once shown
+        self.training_job = None  # the job of Train classifier... (widgets.training.start), once started
+        self.settings = _NoRecent()  # napari keeps no recent volumes: the training uses this one
         self.load_progress = LoadProgress(self)
         row = QHBoxLayout()
         row.addWidget(QLabel("Volume", self))
         row.addWidget(self.source, 1)
         row.addWidget(self.open_button)
+        more = QHBoxLayout()
+        more.addWidget(self.train_button)
+        more.addWidget(self.study_button)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.panel)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addLayout(more)
         layout.addLayout(self._tool_row())
         layout.addWidget(self.load_progress)
         layout.addWidget(scroll)
@@ -173,6 +195,46 @@ class LabelAssistWidget(QWidget):
         if not window.isActiveWindow():
             window.activateWindow()
         window.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # -- Train classifier... (the host of widgets.training) ------------------------------------------------------
+    @property
+    def path(self) -> Path | None:
+        volume = self.controller.volume
+        return None if volume is None else Path(volume.source_path)
+
+    def message(self, text: str) -> None:
+        self.panel.show_message(text)
+
+    def show_error(self, text: str) -> None:
+        self.panel.show_message(text, error=True)
+
+    def open_training(self) -> None:
+        """The training dialog of the app's File > Train, on this dock's review."""
+        from labelassist.widgets import training
+
+        training.open_dialog(self)
+
+    def open_study_dock(self):
+        """The study list (the app's Study dock) as a napari dock: double-click or Next volume opens a volume here."""
+        if self.study is None:
+            from labelassist.widgets.study_list import StudyList
+
+            self.study = StudyList(self)
+            self.study.open_requested.connect(lambda path: self.open_file(path))
+            self.study.message.connect(lambda text, error: self.panel.show_message(text, error=error))
+            c = self.controller
+
+            def live():
+                if c.state is not None and self.path is not None:
+                    self.study.show_live(self.path, c.state.n_slices - c.state.counts()["unreviewed"], c.state.n_slices)
+
+            c.statuses_changed.connect(live)
+            c.volume_opened.connect(lambda _volume: live())
+            c.exported.connect(lambda _path: self.study.refresh())
+            live()
+            self.viewer.window.add_dock_widget(self.study, name="Study list", area="left")
+        self.study.show()
+        return self.study
 
     def close_review(self) -> None:
         """Save the session, stop the engine and let go of the viewer (also done when the widget dies)."""

@@ -102,6 +102,8 @@ class ControlPanel(QWidget):
         A path chosen in "Export as...", or ``""`` for the session's export path.
     slice_clicked(int)
         A mark of the status strip.
+    lesion_clicked(int)
+        Shift+click on a mark: the slice shows a lesion (Y).
     keys_to_image()
         The reviewer is done with a control (a click on a button, box, slider or mark; Enter or Escape in a box): the
         frontend gives the keyboard back to its image, so that the review and slice keys act there. The panel's
@@ -121,6 +123,7 @@ class ControlPanel(QWidget):
     accept_suggestion_requested = Signal()
     export_requested = Signal(str)
     slice_clicked = Signal(int)
+    lesion_clicked = Signal(int)  # Shift+click on the strip: the slice shows a lesion (Y)
     keys_to_image = Signal()
 
     def __init__(self, parent=None):
@@ -268,6 +271,7 @@ class ControlPanel(QWidget):
         self.export_button.clicked.connect(lambda: self.export_requested.emit(""))
         self.export_as_button.clicked.connect(self._choose_export)
         self.strip.slice_clicked.connect(self.slice_clicked)
+        self.strip.lesion_clicked.connect(self.lesion_clicked)
         self.strip.slice_clicked.connect(lambda _i: self.keys_to_image.emit())
 
     def _choose_model(self) -> None:
@@ -338,8 +342,8 @@ class ControlPanel(QWidget):
         if text and self.progress.format() != text:
             self.progress.setFormat(text)
 
-    def set_statuses(self, statuses, proposed=None, current: int = -1) -> None:
-        self.strip.set_statuses(statuses, proposed, current)
+    def set_statuses(self, statuses, proposed=None, current: int = -1, *, lesion=()) -> None:
+        self.strip.set_statuses(statuses, proposed, current, lesion=lesion)
 
     def set_shortcut_hints(self, hints: dict) -> None:
         """``{"accept": "A", ...}``: shown in the buttons' text and tooltips (the descriptions of

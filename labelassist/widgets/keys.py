@@ -28,7 +28,7 @@ __all__ = ["Key", "KEYS", "TOOLS", "LAYER_ORDER", "REVIEW", "tool_keys", "layer_
 
 TOOLS = ("brush", "eraser", "fill", "region", "box", "pan")  # the app's tools, in the order its panel shows them
 LAYER_ORDER = ("image", "grad-cam", "perimeter", "boundaryfit", "suggested")  # bottom to top: keys 1 to 5
-REVIEW = ("accept", "reject", "next", "accept_suggestion", "next_suggestion")  # the shared review keys
+REVIEW = ("accept", "reject", "mark_lesion", "next", "accept_suggestion", "next_suggestion")  # the shared review keys
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ def _keys(*entries) -> dict[str, Key]:
 KEYS: dict[str, Key] = _keys(
     ("accept", "A", "Accept the slice's label as it stands", "review"),
     ("reject", "R", "Reject: the slice shows no lesion (its label becomes empty)", "review"),
+    ("mark_lesion", "Y", "Lesion: the slice shows a lesion, without drawing it (a yes for File > Train; Y again takes "
+                         "it back; R says no)", "review"),
     ("next", "N", "Go to the next unreviewed slice", "review"),
     ("next_suggestion", "Shift+N", "Go to the next suggested lesion (green outline)", "review"),
     ("accept_suggestion", "S", "Add the suggested lesion (green outline) on this slice to its label", "review"),
@@ -94,6 +96,7 @@ KEYS: dict[str, Key] = _keys(
     ("export", "Ctrl+E", "Export labels (beside the volume, with the session)", "file"),
     ("save_session", "Ctrl+S", "Save the session now (it is also saved after every review action)", "file"),
     ("train", "Ctrl+T", "Train a classifier from the reviewed slices", "file"),
+    ("next_volume", "Ctrl+PgDown", "Next volume of the study list (not yet exported)", "file"),
     ("help", "F1", "Every key", "help"),
 )
 

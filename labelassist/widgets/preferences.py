@@ -10,7 +10,7 @@ import os
 
 from qtpy.QtCore import QSettings
 
-__all__ = ["user_settings", "convention", "set_convention"]
+__all__ = ["user_settings", "convention", "set_convention", "study", "set_study"]
 
 _CONVENTIONS = ("radiological", "neurological")
 
@@ -35,4 +35,15 @@ def set_convention(value: str, settings: QSettings | None = None) -> None:
         raise ValueError(f"convention must be one of {', '.join(_CONVENTIONS)}; got {value!r}")
     settings = settings or user_settings()
     settings.setValue("convention", value)
+    settings.sync()
+
+
+def study(settings: QSettings | None = None) -> str:
+    """The study list open at the last exit (a folder or CSV), or ``""``."""
+    return str((settings or user_settings()).value("study", "") or "")
+
+
+def set_study(path: str, settings: QSettings | None = None) -> None:
+    settings = settings or user_settings()
+    settings.setValue("study", str(path))
     settings.sync()

@@ -4,6 +4,7 @@ kept apart so that each file holds one responsibility (the controller: engine, v
 
 from __future__ import annotations
 
+from labelassist.errors import ParameterError
 
 __all__ = ["ReviewActions"]
 
@@ -36,6 +37,20 @@ class ReviewActions:
         self.session.reject(i)
         self.view.refresh(i)
         self._reviewed(f"Slice {i} rejected (empty)")
+
+    def mark_lesion(self, index: int | None = None) -> None:
+        """Y: the slice shows a lesion (a *yes* for the classifier's training) without drawing it; again: take it
+        back."""
+        i = self._index(index)
+        if i is None:
+            return
+        on = i not in self.state.lesion_marks
+        try:
+            self.session.mark_lesion(i, on)
+        except ParameterError as exc:
+            self.say(str(exc), error=True)
+            return
+        self._reviewed(f"Slice {i}: lesion (a yes for File > Train)" if on else f"Slice {i}: lesion mark taken back")
 
     def accept_suggestion(self, index: int | None = None) -> bool:
         """Add the suggested lesion on slice ``index`` (default: on screen) to its label (:class:`Learner`)."""
@@ -96,7 +111,8 @@ class ReviewActions:
         if self.panel is None or self.state is None:
             return
         st = self.state
-        self.panel.set_statuses(st.statuses, [st.has_proposal(i) for i in range(st.n_slices)], self.current)
+        self.panel.set_statuses(st.statuses, [st.has_proposal(i) for i in range(st.n_slices)], self.current,
+                                lesion=st.lesion_marks)
 
     def calibrate(self):
         """Grid search of threshold and gate on the reviewed slices, then re-fit the rest (:class:`Learner`)."""

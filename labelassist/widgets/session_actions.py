@@ -33,7 +33,7 @@ def snapshot(state: ReviewState) -> ReviewState:
     """A copy of ``state`` that later review actions do not change (what a background save writes)."""
     return ReviewState(state.labels.copy(), statuses=list(state.statuses), params=dict(state.params),
                        model_hash=state.model_hash, slice_info=[dict(d) for d in state.slice_info],
-                       display=dict(state.display))
+                       display=dict(state.display), lesion_marks=list(state.lesion_marks))
 
 
 class _Saver:

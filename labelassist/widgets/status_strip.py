@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from qtpy.QtCore import QRectF, QSize, Signal
+from qtpy.QtCore import QRectF, QSize, Qt, Signal
 from qtpy.QtGui import QColor, QPainter, QPen
 from qtpy.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, STATUSES, UNREVIEWED
 
-__all__ = ["StatusStrip", "STATUS_COLOURS", "PROPOSED"]
+__all__ = ["StatusStrip", "STATUS_COLOURS", "PROPOSED", "LESION"]
 
 PROPOSED = "proposed"  # an unreviewed slice that holds a proposal
+LESION = "lesion"  # an unreviewed slice the reviewer said shows a lesion (Y), without drawing it
 STATUS_COLOURS = {
     UNREVIEWED: "#4a4a4a",
     PROPOSED: "#b59b3c",
+    LESION: "#e0701f",
     ACCEPTED: "#3fae49",
     CORRECTED: "#3d8fe0",
     REJECTED: "#d9443f",
 }
-_LEGEND = ((PROPOSED, "proposed"), (ACCEPTED, "accepted"), (CORRECTED, "corrected"), (REJECTED, "rejected"))
+_LEGEND = ((PROPOSED, "proposed"), (ACCEPTED, "accepted"), (CORRECTED, "corrected"), (REJECTED, "rejected"),
+           (LESION, "lesion (Y)"))
 
 
 class _Marks(QWidget):
     clicked = Signal(int)
+    shift_clicked = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -56,30 +60,36 @@ class _Marks(QWidget):
     def mousePressEvent(self, event):
         i = self._index_at(event.position().x() if hasattr(event, "position") else event.x())
         if i >= 0:
-            self.clicked.emit(i)
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            (self.shift_clicked if shift else self.clicked).emit(i)
 
     def mouseMoveEvent(self, event):
         pos = event.position() if hasattr(event, "position") else event.pos()
         i = self._index_at(pos.x())
         if i >= 0:
-            text = {PROPOSED: "unreviewed (proposal)"}.get(self.marks[i], self.marks[i])
+            text = {PROPOSED: "unreviewed (proposal)", LESION: "lesion, not drawn (Y)"}.get(self.marks[i], self.marks[i])
             QToolTip.showText(self.mapToGlobal(pos.toPoint() if hasattr(pos, "toPoint") else pos), f"slice {i}: {text}", self)
 
 
 class StatusStrip(QWidget):
-    """Coloured marks (one per slice; click to jump there) and a count of reviewed slices.
+    """Coloured marks (one per slice; click to jump there, Shift+click to say it shows a lesion) and a count of
+    reviewed slices.
 
     Signals
     -------
     slice_clicked(int)
+    lesion_clicked(int)
+        Shift+click: the reviewer says (or takes back) that slice ``i`` shows a lesion.
     """
 
     slice_clicked = Signal(int)
+    lesion_clicked = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._marks = _Marks(self)
         self._marks.clicked.connect(self.slice_clicked)
+        self._marks.shift_clicked.connect(self.lesion_clicked)
         self.summary = QLabel("no volume", self)
         self.summary.setWordWrap(True)
         legend = QGridLayout()
@@ -93,10 +103,12 @@ class StatusStrip(QWidget):
         layout.addWidget(self.summary)
         layout.addLayout(legend)
 
-    def set_statuses(self, statuses, proposed=None, current: int = -1) -> None:
-        """Show ``statuses`` (one per slice); ``proposed[i]`` marks unreviewed slices holding a proposal."""
-        proposed = proposed or [False] * len(statuses)
-        self._marks.marks = [PROPOSED if s == UNREVIEWED and p else s for s, p in zip(statuses, proposed)]
+    def set_statuses(self, statuses, proposed=None, current: int = -1, *, lesion=()) -> None:
+        """Show ``statuses`` (one per slice); ``proposed[i]`` marks unreviewed slices holding a proposal, ``lesion``
+        the unreviewed slices marked as showing a lesion (Y)."""
+        proposed, lesion = proposed or [False] * len(statuses), set(lesion)
+        self._marks.marks = [LESION if s == UNREVIEWED and i in lesion else PROPOSED if s == UNREVIEWED and p else s
+                             for i, (s, p) in enumerate(zip(statuses, proposed))]
         self._marks.current = current
         counts = {s: list(statuses).count(s) for s in STATUSES}
         reviewed = len(statuses) - counts[UNREVIEWED]

@@ -15,7 +15,8 @@ SHORTCUT_KEYS = {name: KEYS[name].key for name in REVIEW}  # the review's keys, 
 
 def review_shortcuts(controller) -> list[Shortcut]:
     """The review's keys, each bound to ``controller``'s action (both frontends install them)."""
-    actions = {"accept": controller.accept, "reject": controller.reject, "next": controller.next_unreviewed,
+    actions = {"accept": controller.accept, "reject": controller.reject, "mark_lesion": controller.mark_lesion,
+               "next": controller.next_unreviewed,
                "accept_suggestion": controller.accept_suggestion,
                "next_suggestion": controller.learner.next_suggestion}
     return [Shortcut(name, KEYS[name].key, KEYS[name].description, actions[name]) for name in REVIEW]
@@ -44,6 +45,7 @@ def connect_panel(controller, panel) -> None:
     panel.set_propagate_available(True)
     panel.export_requested.connect(lambda p: controller.export(p or None, confirm=panel.confirm))
     panel.slice_clicked.connect(controller.show_slice)
+    panel.lesion_clicked.connect(controller.mark_lesion)
     controller.message.connect(panel.show_message)
     controller.engine.busy_changed.connect(panel.set_busy)
     controller.engine.progress.connect(panel.show_job_progress)

@@ -6,7 +6,7 @@ import threading
 import pytest
 from qtpy.QtWidgets import QDialog
 
-from labelassist.app import training
+from labelassist.widgets import training
 from labelassist.core.classify.params import TRAIN_PARAMS
 from labelassist.core.nets.checkpoint import load_checkpoint
 from labelassist.core.review import ReviewState
@@ -127,3 +127,44 @@ def test_cancelled_training_is_said_as_training_not_learning(make_window, volume
     assert job.state == "cancelled" and not w.training and not out.exists()
     assert w.statusBar().currentMessage() == "Training cancelled before the first epoch ended: no model"
     assert not any("earning" in text or "ropagat" in text for text in said)  # the review's learning was never involved
+
+
+def test_a_slice_marked_lesion_is_a_yes_and_a_rejection_takes_the_mark_away():
+    st = ReviewState.new((4, 8, 8))
+    st.mark_lesion(1)  # Y: a lesion, nothing drawn
+    st.set_status(2, "rejected")
+    st.mark_lesion(3)
+    st.set_status(3, "rejected")  # the reviewer's no replaces the yes
+    idx, y = training.slice_labels(st)
+    assert idx == [1, 2, 3] and y.tolist() == [1, 0, 0]
+    assert st.lesion_marks == [1] and ReviewState.from_dict(st.to_dict(), st.labels).lesion_marks == [1]
+    with pytest.raises(ParameterError, match="slice 2 is rejected .*accept or paint it before marking a lesion"):
+        st.mark_lesion(2)
+
+
+def test_y_marks_a_slice_lesion_and_training_gets_it_as_yes(make_window, volume_path, qtbot, monkeypatch):
+    from qtpy.QtCore import Qt
+
+    w = make_window()
+    w.open_volume(volume_path, start=2)
+    c = w.controller
+    qtbot.keyClick(w.view.canvas, Qt.Key.Key_Y)
+    assert c.state.lesion_marks == [2] and c.state.status(2) == "unreviewed" and not c.state.labels[2].any()
+    assert w.view.slider.statuses()[2] == "lesion" and w.panel.strip.marks[2] == "lesion"
+    w.view.show_slice(4)
+    qtbot.waitUntil(lambda: c.current == 4)
+    qtbot.keyClick(w.view.canvas, Qt.Key.Key_R)  # no lesion
+    w.panel.lesion_clicked.emit(0)  # Shift+click on the strip: slice 0 shows a lesion too
+    from types import SimpleNamespace
+
+    posted, signal = {}, SimpleNamespace(connect=lambda slot: None)
+    job = SimpleNamespace(returned=signal, cancelled=signal)  # the training itself is tested above
+    monkeypatch.setattr(c.engine, "call", lambda name, fn, **kw: posted.update(kw) or job)
+    training.start(w, output="unused.pt")
+    assert posted["labels"][0].tolist() == [1, 1, 0]  # slices 0, 2 (yes) and 4 (no)
+    assert posted["volumes"][0].shape[0] == 3
+    c.sessions.flush()
+    w.close()
+    w2 = make_window()
+    w2.open_volume(volume_path)
+    assert w2.controller.state.lesion_marks == [0, 2]  # kept in the session

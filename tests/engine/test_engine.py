@@ -50,7 +50,7 @@ def test_volume_run_streams_slices_and_progress(qtbot, engine, volume):
 
 def test_refit_follows_threshold_without_worker(qtbot, engine):
     assert wait(qtbot, engine.compute_slice(2)).result == 2
-    engine.set_params(gate=0.0, threshold=0.05)
+    engine.set_params(gate=0.0, threshold=0.05, refine="boundaryfit")  # the gather (the CRF needs the engine thread)
     low = engine.refit(2)
     engine.set_params(threshold=0.95)
     high = engine.refit(2)
@@ -103,7 +103,7 @@ def test_bad_checkpoint_and_params(qtbot, engine, tmp_path):
 
 def test_calibrate_from_reference(qtbot, engine):
     wait(qtbot, engine.compute_volume())
-    engine.set_params(gate=0.0, threshold=0.3)
+    engine.set_params(gate=0.0, threshold=0.3, refine="boundaryfit")  # references from the GUI thread's gather
     ref = {i: engine.refit(i) for i in (1, 2, 3)}
     out = wait(qtbot, engine.calibrate(ref)).result
     assert out.n_slices == 3 and out.score == pytest.approx(1.0)
@@ -111,7 +111,7 @@ def test_calibrate_from_reference(qtbot, engine):
 
 def test_two_calibrations_in_flight_each_get_their_own_result(qtbot, engine):
     wait(qtbot, engine.compute_volume())
-    engine.set_params(gate=0.0, threshold=0.3)
+    engine.set_params(gate=0.0, threshold=0.3, refine="boundaryfit")
     first = engine.calibrate({1: engine.refit(1)})
     second = engine.calibrate({i: engine.refit(i) for i in (2, 3, 4)})
     got = {}

@@ -106,3 +106,43 @@ def test_dock_buttons_sliders_and_boxes_never_keep_the_focus(shown):
     for w in widget.findChildren(QAbstractButton) + widget.findChildren(QAbstractSlider) + \
             widget.findChildren(QComboBox):
         assert not w.focusPolicy() & Qt.FocusPolicy.ClickFocus, w
+
+
+def test_y_says_lesion_and_train_classifier_trains_on_the_yes_and_no(shown, qtbot, monkeypatch):
+    from types import SimpleNamespace
+
+    from labelassist.widgets import training
+
+    viewer, widget = shown
+    c = widget.controller
+    widget.view.set_current_index(1)
+    qtbot.waitUntil(lambda: c.current == 1)
+    press(qtbot, Qt.Key.Key_Y)  # a lesion on slice 1, nothing drawn
+    assert c.state.lesion_marks == [1] and widget.panel.strip.marks[1] == "lesion"
+    widget.view.set_current_index(3)
+    qtbot.waitUntil(lambda: c.current == 3)
+    press(qtbot, Qt.Key.Key_R)  # no lesion on slice 3
+    posted, signal = {}, SimpleNamespace(connect=lambda slot: None)
+    monkeypatch.setattr(c.engine, "call", lambda name, fn, **kw: posted.update(kw) or SimpleNamespace(
+        returned=signal, cancelled=signal))
+    monkeypatch.setattr(training.TrainDialog, "exec", lambda self: training.QDialog.DialogCode.Accepted)
+    click(widget.train_button)  # the app's File > Train dialog, on the dock's review
+    assert posted["labels"][0].tolist() == [1, 0] and posted["volumes"][0].shape[0] == 2
+    assert posted["exclude"] == widget.path and posted["others"] == []
+
+
+def test_the_study_list_dock_opens_the_next_volume(shown, qtbot, tmp_path):
+    from labelassist.engine.testing import make_test_volume
+
+    viewer, widget = shown
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for k in range(2):
+        make_test_volume(folder / f"case{k}.nii.gz", seed=k)
+    study = widget.open_study_dock()
+    assert study.set_study(folder)
+    assert [study.list.item(i).text() for i in range(2)] == ["○ case0.nii.gz: untouched", "○ case1.nii.gz: untouched"]
+    study.next_volume()
+    qtbot.waitUntil(lambda: widget.path is not None and widget.path.name == "case0.nii.gz", timeout=60_000)
+    widget.controller.accept(0)
+    assert study.list.item(0).text() == "◐ case0.nii.gz: in review, 1 of 6 slices"

@@ -196,7 +196,7 @@ def hold_engine(qtbot, engine):
 
 
 def test_a_cancelled_training_on_the_same_engine_is_not_the_reviews_business(qtbot, ctl):
-    from labelassist.app.training import train_job
+    from labelassist.widgets.training import train_job
 
     run_volume(qtbot, ctl)
     ctl.accept(1)

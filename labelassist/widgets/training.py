@@ -1,7 +1,13 @@
-"""File > Train a model: a classifier from the reviewer's own yes/no per slice, trained in the engine thread.
+"""File > Train a model (the app) and Train classifier... (the napari dock): a classifier from the reviewer's own
+yes/no per slice, trained in the engine thread.
 
-Yes/no comes from the review: an accepted or corrected slice with a lesion voxel is "yes", a rejected
-slice (the reviewer's "no lesion") or an accepted empty one is "no"; unreviewed slices are left out. The
+The host (the app's main window, the napari dock widget) is a QWidget with ``controller`` (the
+:class:`~labelassist.widgets.controller.ReviewController`), ``path`` (the volume's file, or None), ``settings``
+(its ``recent()`` volumes, whose sessions may join), ``message(text)``, ``show_error(text)`` and a
+``training_job`` attribute.
+
+Yes/no comes from the review: a slice marked *lesion* (Y) or accepted or corrected with a lesion voxel is "yes",
+a rejected slice (the reviewer's "no lesion", R) or an accepted empty one is "no"; other slices are left out. The
 reviewed slices of the other recent volumes (their saved sessions) can join, which also gives a validation
 split by volume. The job reports progress, cancels between batches (after the first epoch the best model so
 far is kept) and, when done, the new checkpoint is loaded into the engine.
@@ -31,7 +37,6 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from labelassist.core.classify.params import TRAIN_PARAMS
-from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED
 from labelassist.errors import ParameterError
 from labelassist.widgets.control_panel import ParamControl, param_control
 
@@ -41,10 +46,9 @@ JOB = "train"
 
 
 def slice_labels(state) -> tuple[list[int], np.ndarray]:
-    """(reviewed slice indices, their 0/1 labels) of a :class:`~labelassist.core.review.ReviewState`."""
-    idx = state.reviewed_indices((ACCEPTED, CORRECTED, REJECTED))
-    y = [0 if state.statuses[i] == REJECTED else int(state.labels[i].any()) for i in idx]
-    return idx, np.asarray(y, np.int64)
+    """(slice indices, their 0/1 labels) of a :class:`~labelassist.core.review.ReviewState`: its yes/no
+    (:meth:`~labelassist.core.review.ReviewState.yes_no`)."""
+    return state.yes_no()
 
 
 def _other_volumes(paths, exclude) -> tuple[list, list]:
