@@ -43,5 +43,6 @@ class RegionTool:
         if self.source.refine(z, y, x) is None:
             say(f"Finer regions: no region at ({y}, {x}) (air or outside the slice)")
             return False
+        view.refresh(z)  # the new walls show on the perimeter layer
         say(f"Finer regions at ({y}, {x}) of slice {z}: the next clicks take the smaller parts")
         return True

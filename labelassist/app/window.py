@@ -170,7 +170,7 @@ class MainWindow(QMainWindow):
         lp.undo_requested.connect(v.undo)
         lp.redo_requested.connect(v.redo)
         c.statuses_changed.connect(self.update_statuses)
-        c.message.connect(self._on_message)
+        c.message.connect(lambda text, error: self.message(text, error=error))
         c.volume_opened.connect(lambda vol: self.update_statuses())
         e.model_changed.connect(lambda info, device: self.device_label.setText(f"device: {device}"))
         e.progress.connect(self._on_progress)
@@ -347,6 +347,8 @@ class MainWindow(QMainWindow):
         if self.view.axis == "z":
             self.controller.go_to(index)
         self.update_statuses()
+        if self.view.mouse_at is not None:  # the voxel under the cursor is on the new slice now
+            self._on_cursor(*self.view.mouse_at)
 
     def _on_cursor(self, y: float, x: float) -> None:
         v = self.view
@@ -356,7 +358,7 @@ class MainWindow(QMainWindow):
     def _on_progress(self, job: str, done: int, total: int) -> None:
         self.progress.setVisible(True)
         self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)))
+        self.progress.setValue(min(done, self.progress.maximum()))
         self.progress.setFormat(f"{job} %p%")
 
     def _on_busy(self, busy: bool) -> None:
@@ -368,9 +370,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 0 if error else 8000)
         if error:
             self.last_error = text
-
-    def _on_message(self, text: str, error: bool) -> None:
-        self.message(text, error=error)
 
     def _on_failed(self, job: str, text: str) -> None:
         self.show_error(f"{job}: {text}")

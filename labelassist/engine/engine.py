@@ -228,6 +228,11 @@ class Engine(QObject):
         view = SliceView(r.cam, r.probability, r.perimeter, r.regions, r.region_min)
         return None if view.cam is None and view.perimeter is None else view
 
+    def probabilities(self) -> list:
+        """p(lesion) of every slice of the open volume (None where not computed yet); [] before a volume."""
+        pipe = self._worker.context.peek_pipeline()
+        return [] if pipe is None else [r.probability for r in pipe.results]
+
     def refit(self, index: int) -> np.ndarray | None:
         """The fitted mask of slice ``index`` for the current parameters (numpy gather), or None when its
         CAM or perimeter is not computed yet (or is being recomputed)."""

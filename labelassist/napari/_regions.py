@@ -99,6 +99,7 @@ class RegionTool(LayerTool):
         if finer is None:
             self.controller.say("No region under the cursor to split")
             return False
+        self.view.refresh(int(z))  # the new walls show on the perimeter layer
         self.controller.say(f"Region split: slice {z} now has {finer.n_regions} regions")
         return True
 

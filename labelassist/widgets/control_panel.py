@@ -15,7 +15,7 @@ from qtpy.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
     QLineEdit, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget,
 )
-from superqt import QCollapsible, QLabeledDoubleSlider
+from superqt import QCollapsible, QElidingLabel, QLabeledDoubleSlider
 
 from labelassist.core.propose import params as schema
 from labelassist.errors import ParameterError
@@ -134,8 +134,7 @@ class ControlPanel(QWidget):
         layout.addWidget(self._params_box())
         layout.addWidget(self._run_box())
         layout.addWidget(self._review_box())
-        self.message = QLabel("", self)
-        self.message.setWordWrap(True)
+        self.message = QElidingLabel("", self)  # one line, cut with "…": a long message never moves the buttons
         self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout.addWidget(self.message)
         layout.addStretch(1)
@@ -342,8 +341,8 @@ class ControlPanel(QWidget):
         if text and self.progress.format() != text:
             self.progress.setFormat(text)
 
-    def set_statuses(self, statuses, proposed=None, current: int = -1, *, lesion=()) -> None:
-        self.strip.set_statuses(statuses, proposed, current, lesion=lesion)
+    def set_statuses(self, statuses, proposed=None, current: int = -1, *, lesion=(), probability=None) -> None:
+        self.strip.set_statuses(statuses, proposed, current, lesion=lesion, probability=probability)
 
     def set_shortcut_hints(self, hints: dict) -> None:
         """``{"accept": "A", ...}``: shown in the buttons' text and tooltips (the descriptions of
@@ -363,4 +362,4 @@ class ControlPanel(QWidget):
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #e05050;" if error else "")
         self.message.setText(text)
-        self.message.setToolTip(text)  # a long path is cut at the dock's edge: the whole line is here
+        self.message.setToolTip(text)  # the line is cut at the dock's edge: the whole of it is here

@@ -54,7 +54,15 @@ class RegionSource:
         rmap = self.region_map(z)
         if rmap is None or rmap.at(int(y), int(x)) == 0:
             return None
-        labels = finer_regions(self.controller.volume.array[int(z)], rmap.labels, rmap.at(int(y), int(x)))
+        label = rmap.at(int(y), int(x))
+        labels = finer_regions(self.controller.volume.array[int(z)], rmap.labels, label)
         finer = RegionMap(labels)
-        self._maps[int(z)] = (self._maps[int(z)][0], finer)
+        walls = self.controller.perimeter[int(z)]  # the shown perimeter map: the new walls are drawn there
+        box = rmap.box(label)
+        inside = labels[box]
+        edge = np.zeros(inside.shape, bool)  # where a part meets another part of the split region
+        edge[1:] |= inside[1:] != inside[:-1]
+        edge[:, 1:] |= inside[:, 1:] != inside[:, :-1]
+        walls[box][edge & (rmap.labels[box] == label)] = 1
+        self._maps[int(z)] = (walls.copy(), finer)  # the map stays the finer one while the walls are these
         return finer

@@ -112,7 +112,7 @@ class ReviewActions:
             return
         st = self.state
         self.panel.set_statuses(st.statuses, [st.has_proposal(i) for i in range(st.n_slices)], self.current,
-                                lesion=st.lesion_marks)
+                                lesion=st.lesion_marks, probability=self.engine.probabilities() or None)
 
     def calibrate(self):
         """Grid search of threshold and gate on the reviewed slices, then re-fit the rest (:class:`Learner`)."""

@@ -8,7 +8,7 @@ from qtpy.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayo
 
 from labelassist.core.review import ACCEPTED, CORRECTED, REJECTED, STATUSES, UNREVIEWED
 
-__all__ = ["StatusStrip", "STATUS_COLOURS", "PROPOSED", "LESION"]
+__all__ = ["StatusStrip", "STATUS_COLOURS", "PROPOSED", "LESION", "probability_colour"]
 
 PROPOSED = "proposed"  # an unreviewed slice that holds a proposal
 LESION = "lesion"  # an unreviewed slice the reviewer said shows a lesion (Y), without drawing it
@@ -24,6 +24,15 @@ _LEGEND = ((PROPOSED, "proposed"), (ACCEPTED, "accepted"), (CORRECTED, "correcte
            (LESION, "lesion (Y)"))
 
 
+BAND = 6  # the p(lesion) band's height above the status marks
+
+
+def probability_colour(p: float) -> QColor:
+    """p(lesion) as a colour: dark grey at 0 to bright red at 1."""
+    p = min(max(float(p), 0.0), 1.0)
+    return QColor(int(50 + 205 * p), int(50 * (1 - p)), int(50 * (1 - p)))
+
+
 class _Marks(QWidget):
     clicked = Signal(int)
     shift_clicked = Signal(int)
@@ -31,8 +40,9 @@ class _Marks(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.marks: list[str] = []
+        self.probability: list[float | None] = []  # p(lesion) per slice, once the classifier has seen it
         self.current = -1
-        self.setMinimumHeight(18)
+        self.setMinimumHeight(18 + BAND)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.setMouseTracking(True)
 
@@ -49,12 +59,15 @@ class _Marks(QWidget):
             return
         painter = QPainter(self)
         w = self.width() / n
-        h = self.height()
+        h = self.height() - BAND
         for i, mark in enumerate(self.marks):
-            painter.fillRect(QRectF(i * w, 0, max(w - (1 if w > 4 else 0), 1), h), QColor(STATUS_COLOURS[mark]))
+            painter.fillRect(QRectF(i * w, BAND, max(w - (1 if w > 4 else 0), 1), h), QColor(STATUS_COLOURS[mark]))
+        for i, p in enumerate(self.probability[:n]):  # the band above: p(lesion), dark (0) to bright red (1)
+            if p is not None:
+                painter.fillRect(QRectF(i * w, 0, max(w, 1), BAND - 1), probability_colour(p))
         if 0 <= self.current < n:
             painter.setPen(QPen(QColor("white"), 2))
-            painter.drawRect(QRectF(self.current * w + 1, 1, max(w - 2, 2), h - 2))
+            painter.drawRect(QRectF(self.current * w + 1, BAND + 1, max(w - 2, 2), h - 2))
         painter.end()
 
     def mousePressEvent(self, event):
@@ -68,6 +81,8 @@ class _Marks(QWidget):
         i = self._index_at(pos.x())
         if i >= 0:
             text = {PROPOSED: "unreviewed (proposal)", LESION: "lesion, not drawn (Y)"}.get(self.marks[i], self.marks[i])
+            p = self.probability[i] if i < len(self.probability) else None
+            text += "" if p is None else f", p(lesion) {p:.2f}"
             QToolTip.showText(self.mapToGlobal(pos.toPoint() if hasattr(pos, "toPoint") else pos), f"slice {i}: {text}", self)
 
 
@@ -103,9 +118,11 @@ class StatusStrip(QWidget):
         layout.addWidget(self.summary)
         layout.addLayout(legend)
 
-    def set_statuses(self, statuses, proposed=None, current: int = -1, *, lesion=()) -> None:
+    def set_statuses(self, statuses, proposed=None, current: int = -1, *, lesion=(), probability=None) -> None:
         """Show ``statuses`` (one per slice); ``proposed[i]`` marks unreviewed slices holding a proposal, ``lesion``
-        the unreviewed slices marked as showing a lesion (Y)."""
+        the unreviewed slices marked as showing a lesion (Y); ``probability[i]`` (None: not computed) is drawn as
+        a band above, so a slice the classifier finds likely stands out without paging to it."""
+        self._marks.probability = list(probability) if probability is not None else []
         proposed, lesion = proposed or [False] * len(statuses), set(lesion)
         self._marks.marks = [LESION if s == UNREVIEWED and i in lesion else PROPOSED if s == UNREVIEWED and p else s
                              for i, (s, p) in enumerate(zip(statuses, proposed))]
@@ -122,6 +139,10 @@ class StatusStrip(QWidget):
     @property
     def marks(self) -> list[str]:
         return list(self._marks.marks)
+
+    @property
+    def probability(self) -> list:
+        return list(self._marks.probability)
 
     def set_current(self, index: int) -> None:
         self._marks.current = index

@@ -80,9 +80,12 @@ def test_refine_splits_the_region_under_the_point(qtbot, computed):
     viewer, widget, layer, z = computed
     (y, x), label, inside = _region_pixel(widget, z)
     n = widget.regions.source.region_map(z).n_regions
+    walls = viewer.layers["perimeter"].data[z].copy()
     assert widget.regions.refine(z, y, x)
     finer = widget.regions.source.region_map(z)
     assert finer.n_regions > n and finer.at(y, x) != 0
+    new = (viewer.layers["perimeter"].data[z] > 0) & ~(walls > 0)
+    assert new.any() and inside[new].all()  # the finer walls are shown, inside the split region only
     assert widget.region_click(z, y, x, add=True) == 1  # only the finer region under the click is added
     assert 0 < layer.data[z].sum() < inside.sum()
 

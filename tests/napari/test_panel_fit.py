@@ -38,3 +38,19 @@ def test_the_dock_fits_at_1600_by_1000(make_napari_viewer, qtbot, tiny_model, vo
         assert widget.width() >= widget.minimumSizeHint().width()
     finally:
         widget.close_review()
+
+
+def test_a_long_message_is_one_line_and_never_moves_the_buttons(qtbot):
+    from labelassist.widgets.control_panel import ControlPanel
+
+    panel = ControlPanel()
+    qtbot.addWidget(panel)
+    panel.resize(260, 900)
+    panel.show()
+    qtbot.waitExposed(panel)
+    before = panel.message.height(), panel.message.sizeHint().height()
+    text = "A long message naming /a/very/long/path/" + "x" * 300 + " and what to do about it"
+    panel.show_message(text, error=True)
+    qtbot.wait(50)
+    assert (panel.message.height(), panel.message.sizeHint().height()) == before  # one line, as before
+    assert panel.message.text() == text and panel.message.toolTip() == text  # the whole of it, on hover

@@ -60,7 +60,7 @@ def test_volume_run_fills_the_arrays_and_the_strip(qtbot, ctl):
     assert labels.any() and all(ctl.state.has_proposal(i) for i in range(6))
     assert ctl.panel.strip.marks == ["proposed"] * 6
     assert "Computed 6 slices" in ctl.panel.message.text()
-    assert [s.key for s in ctl.view.shortcuts] == ["A", "R", "N", "S", "Shift+N"]
+    assert [s.key for s in ctl.view.shortcuts] == ["A", "R", "Y", "N", "S", "Shift+N"]
 
 
 def test_threshold_refits_current_slice_only(qtbot, ctl):
@@ -258,3 +258,11 @@ def test_a_crf_refiner_chosen_in_the_panel_refines_the_slice_in_the_engine_threa
     assert crf.any() and not np.array_equal(crf, before[0])
     ctl.set_params(refine="boundaryfit")  # back: the GUI thread's gather again, the first mask again
     qtbot.waitUntil(lambda: np.array_equal(ctl.state.labels[0], before[0]), timeout=WAIT)
+
+
+def test_the_strip_shows_p_lesion_once_the_classifier_has_run(qtbot, ctl):
+    assert ctl.panel.strip.probability in ([], [None] * 6)
+    run_volume(qtbot, ctl)
+    shown = ctl.panel.strip.probability
+    assert len(shown) == 6 and all(p is not None and 0 <= p <= 1 for p in shown)
+    assert shown == [ctl.engine.result(i).probability for i in range(6)]
