@@ -3,8 +3,9 @@ yes/no per slice, trained in the engine thread.
 
 The host (the app's main window, the napari dock widget) is a QWidget with ``controller`` (the
 :class:`~labelassist.widgets.controller.ReviewController`), ``path`` (the volume's file, or None), ``settings``
-(its ``recent()`` volumes, whose sessions may join), ``message(text)``, ``show_error(text)`` and a
-``training_job`` attribute.
+(its ``recent()`` volumes, whose sessions may join), ``message(text)``, ``show_error(text)``, a
+``training_job`` attribute and, optionally, ``study`` (a :class:`~labelassist.widgets.study_list.StudyList`: the
+study's other volumes may join too).
 
 Yes/no comes from the review: a slice marked *lesion* (Y) or accepted or corrected with a lesion voxel is "yes",
 a rejected slice (the reviewer's "no lesion", R) or an accepted empty one is "no"; other slices are left out. The
@@ -134,9 +135,16 @@ class TrainDialog(QDialog):
         self.summary = QLabel(f"This volume: {len(idx)} reviewed slices, {int(y.sum())} with a lesion (yes), "
                               f"{int(len(y) - y.sum())} without (no).")
         self.summary.setWordWrap(True)
-        others = [p for p in window.settings.recent() if window.path is None or p.resolve() != window.path.resolve()]
+        study = getattr(window, "study", None)  # the study list's volumes, then the recent ones, each once
+        listed = [e.path for e in study.entries] if study is not None else []
+        others, seen = [], {None if window.path is None else window.path.resolve()}
+        for p in [*listed, *window.settings.recent()]:
+            if p.resolve() not in seen:
+                seen.add(p.resolve())
+                others.append(p)
         self.others = others
-        self.include = QCheckBox(f"Also the reviewed slices of {len(others)} recent volume(s) with a saved session")
+        self.include = QCheckBox(f"Also the reviewed slices of {len(others)} other volume(s) of the study list and "
+                                 "the recent ones, where a session is saved")
         self.include.setChecked(bool(others))
         self.include.setEnabled(bool(others))
         export = window.controller.export_path

@@ -29,6 +29,11 @@ def test_the_study_list_shows_states_next_volume_and_survives_a_restart(make_win
     with qtbot.waitSignal(w.volume_loaded, timeout=60_000):
         w.study.next_volume()
     assert w.path.name == "case1.nii.gz"
+    from labelassist.widgets.training import TrainDialog
+
+    dialog = TrainDialog(w)  # File > Train may add the study's other volumes (their saved sessions)
+    qtbot.addWidget(dialog)
+    assert [p.name for p in dialog.others][:2] == ["case0.nii.gz", "case2.nii.gz"]
     w.controller.export()
     assert w.study.entries[1].state == "exported"
     w.close()
