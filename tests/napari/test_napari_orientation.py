@@ -81,3 +81,19 @@ def test_the_contrast_limits_are_the_sessions_window(dock, make_napari_viewer, t
         assert tuple(widget2.view.image_layer.contrast_limits) == pytest.approx((0.25, 0.75))
     finally:
         widget2.close_review()
+
+
+@pytest.mark.parametrize("world, swap, orientation", [
+    ("SAR", False, ("up", "left")),   # axial: anterior up, R to the left
+    ("SRA", True, ("up", "left")),    # axial stored across: the dims swap
+    ("ASR", False, ("up", "left")),   # coronal: superior up
+    ("ARS", True, ("up", "left")),
+    ("RSA", False, ("up", "left")),   # sagittal: superior up, anterior on the left
+    ("RAS", True, ("up", "left")),
+])
+def test_the_camera_of_each_plane(world, swap, orientation):
+    from labelassist.napari._orient import camera_orientation
+
+    assert camera_orientation(world) == (swap, orientation)
+    mirrored = camera_orientation(world, convention="neurological")[1]
+    assert mirrored == (("up", "left") if world[0] == "R" else ("up", "right"))  # a sagittal slice has no sides
