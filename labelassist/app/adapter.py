@@ -25,6 +25,9 @@ class AppReviewView(ReviewView):
     def show_suggestions(self, suggested) -> None:
         self._view.set_suggestions(suggested)
 
+    def show_area(self, area) -> None:
+        self._view.canvas.set_area(area)
+
     def edit_slice(self, index: int, mask) -> bool:
         return self._view.edit_slice(index, mask)  # one step of the label editor's undo (Ctrl+Z)
 

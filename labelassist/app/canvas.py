@@ -69,6 +69,7 @@ class SliceCanvas(QWidget):
         self.editable = False
         self.brush_radius = 4
         self.info_text = ""
+        self._outside = None  # a QImage that dims what lies outside an ultrasound scan area (set_area)
         self.banner = ""  # e.g. "view only": drawn across the top
         self._drag = None  # ("tool" | "pan" | "window" | "box", start pos, start values)
         self._drag_remove = False  # the box being drawn removes what it finds (Shift held at the press)
@@ -129,6 +130,13 @@ class SliceCanvas(QWidget):
                                                       self._tables[name])
 
     # -- layers, window ---------------------------------------------------------------------------
+    def set_area(self, area) -> None:
+        """Dim the slice outside ``area`` (bool (H, W), an ultrasound scan area: nothing is proposed there); None:
+        nothing dimmed."""
+        self._outside = None if area is None else render.indexed_image(
+            (~np.asarray(area, bool)).astype(np.uint8), render.binary_table((0, 0, 0), alpha=150))
+        self.update()
+
     def set_visible(self, name: str, visible: bool) -> None:
         self.visible[name] = bool(visible)
         self.update()
@@ -223,6 +231,9 @@ class SliceCanvas(QWidget):
                 if img is not None and self.visible[name] and self.opacity[name] > 0:
                     p.setOpacity(self.opacity[name])
                     p.drawImage(QPointF(0, 0), img)
+            if self._outside is not None and self._outside.width() == self.shape[1] and self.shape[0] == self._outside.height():
+                p.setOpacity(1.0)
+                p.drawImage(QPointF(0, 0), self._outside)
             p.restore()
             self._draw_brush(p)
             self._draw_box(p)

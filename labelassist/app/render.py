@@ -42,11 +42,12 @@ PERIMETER_RGB = (255, 220, 0)
 OUTLINE_PX = SUGGESTED_OUTLINE_PX  # width of the suggested lesions' outline, in slice pixels
 
 
-def default_window(array: np.ndarray) -> tuple[float, float]:
-    """(window, level) of the body's intensities (:func:`labelassist.core.display.body_window`)."""
-    from labelassist.core.display import body_window
+def default_window(array: np.ndarray, *, display: bool = False) -> tuple[float, float]:
+    """(window, level) of the body's intensities (:func:`labelassist.core.display.body_window`); ``display``:
+    the full range (an ultrasound frame or a photograph is already mapped for the screen)."""
+    from labelassist.core.display import body_window, window_presets
 
-    return body_window(array)
+    return window_presets(array)["full range"] if display else body_window(array)
 
 
 def value_range(array: np.ndarray) -> tuple[float, float]:
@@ -102,9 +103,9 @@ def heat_table(*, fade: float = 0.4) -> list[int]:
     return [QColor(int(r), int(g), int(b), int(a)).rgba() for (r, g, b), a in zip(rgb, alpha)]
 
 
-def binary_table(rgb) -> list[int]:
-    """Colour table: 0 transparent, every other value the colour ``rgb``."""
-    return [QColor(0, 0, 0, 0).rgba()] + [QColor(*rgb, 255).rgba()] * 255
+def binary_table(rgb, *, alpha: int = 255) -> list[int]:
+    """Colour table: 0 transparent, every other value the colour ``rgb`` (at ``alpha``)."""
+    return [QColor(0, 0, 0, 0).rgba()] + [QColor(*rgb, alpha).rgba()] * 255
 
 
 label_table = binary_table  # labels are 0/1 masks today; more label values would get more colours here

@@ -19,7 +19,7 @@ from labelassist.app import render
 from labelassist.app.canvas import SliceCanvas
 from labelassist.app.editing import LabelEditor
 from labelassist.app.slider import StatusSlider
-from labelassist.io.orientation import CONVENTIONS, slice_orientation
+from labelassist.io.orientation import CONVENTIONS, is_display_image, slice_orientation
 
 __all__ = ["VolumeView", "AXIS_INDEX"]
 
@@ -104,7 +104,7 @@ class VolumeView(QWidget):
         self.statuses = ["unreviewed"] * volume.shape[0]
         self.canvas.refit_next_slice()
         self.axis = "z"
-        window, level = render.default_window(volume.array)
+        window, level = render.default_window(volume.array, display=is_display_image(volume))
         self.canvas.set_window(window, level, emit=False)  # the default: not the reviewer's choice
         self._set_range(volume.shape[0] // 2 if start is None else start)
 

@@ -24,7 +24,7 @@ from labelassist.app.study import wire_study
 from labelassist.app.view import AXIS_INDEX, VolumeView
 from labelassist.core.display import window_presets
 from labelassist.core.review import UNREVIEWED
-from labelassist.io.orientation import cursor_text
+from labelassist.io.orientation import cursor_text, is_display_image
 from labelassist.widgets.control_panel import ControlPanel
 from labelassist.widgets.keys import keep_keys_on
 from labelassist.widgets.loading import VOLUME_FILTER, LoadProgress, VolumeLoad, import_in_background, load_volume_async
@@ -316,7 +316,7 @@ class MainWindow(QMainWindow):
 
         image = self.view.canvas.layer_data("image")
         if image is not None:
-            self.view.canvas.set_window(*default_window(image))
+            self.view.canvas.set_window(*default_window(image, display=is_display_image(self.view.volume)))
 
     # -- state shown --------------------------------------------------------------------------------
     def review_index(self) -> int:

@@ -132,6 +132,7 @@ def propose_volume(volume, model, meta: dict, params: PipelineParams, *, device=
         ``labels`` (z, y, x) uint8, the same as ``labelassist run`` writes for these options.
     """
     from labelassist.core.propose.pipeline import Pipeline
+    from labelassist.io.formats.us_regions import volume_area
 
     if segmenter_mode not in SEGMENTER_MODES:
         raise ParameterError(f"segmenter_mode must be one of {', '.join(SEGMENTER_MODES)}; got {segmenter_mode!r}")
@@ -140,7 +141,7 @@ def propose_volume(volume, model, meta: dict, params: PipelineParams, *, device=
     limit_heap_retention()
     t0 = time.perf_counter()
     pipe = Pipeline(volume.array, model, meta, device=device, params=params, batch_size=batch_size,
-                    keep_regions=False)
+                    area=volume_area(volume), keep_regions=False)  # ultrasound: only inside its scan area
     labels = pipe.run(progress=progress)
     timings = {"propose_s": time.perf_counter() - t0}
     seg_masks = None

@@ -40,6 +40,13 @@ def describe(volume) -> str:
         f"  orientation  {volume.orientation}",
         f"  range        {rng}",
     ]
+    regions = volume.header.get("us_regions") if isinstance(volume.header, dict) else None
+    if volume.modality.upper() == "US" or regions:  # ultrasound: where the scan is, and how that was found
+        from labelassist.core.scan_area import scan_area
+
+        area = scan_area(volume.array, regions=regions)
+        lines.append(f"  scan area    {area.describe()}")
+        lines += [f"               {note}" for note in area.notes]
     return "\n".join(lines)
 
 

@@ -65,12 +65,15 @@ def open_pipeline(args, params):
     from labelassist.core.nets.device import resolve_device
     from labelassist.core.propose.pipeline import Pipeline
     from labelassist.io import load_volume
+    from labelassist.io.formats.us_regions import volume_area
 
     volume = load_volume(args.volume, channel=args.channel)
     device = resolve_device(args.device)
     model, meta = load_checkpoint(resolve_model_path(args.model), device=device)
-    pipe = Pipeline(volume.array, model, meta, device=device, params=params, batch_size=args.batch_size)
+    pipe = Pipeline(volume.array, model, meta, device=device, params=params, batch_size=args.batch_size,
+                    area=volume_area(volume))
     return volume, pipe
+
 
 
 def _progress_bar(total_slices: int, desc: str):

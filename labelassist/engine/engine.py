@@ -153,15 +153,20 @@ class Engine(QObject):
     def open_volume(self, volume_or_array) -> Job:
         """Work on this volume (a :class:`~labelassist.io.Volume` or a (z, y, x[, c]) array) from now on.
 
-        The jobs of the previous volume are cancelled. The job returns ``{"token", "n_slices"}``."""
+        The jobs of the previous volume are cancelled. The job returns ``{"token", "n_slices", "area"}``: an
+        ultrasound volume's scan area (bool (H, W), found in the engine thread: nothing is proposed outside it), or
+        None."""
+        from labelassist.io.formats.us_regions import volume_regions
+
         array = getattr(volume_or_array, "array", volume_or_array)
         array = np.asarray(array)
+        regions = volume_regions(volume_or_array) if hasattr(volume_or_array, "array") else None
         if array.ndim not in (3, 4):
             raise ParameterError(f"volume must be (z, y, x) or (z, y, x, c), got shape {array.shape}")
         self.cancel()  # jobs of the previous volume are moot
         self._shared.token = next(self._tokens)
         self.shape = tuple(int(n) for n in array.shape[:3])
-        return self._post("volume_open", (self._shared.token, array, self.batch_size))
+        return self._post("volume_open", (self._shared.token, array, self.batch_size, regions))
 
     def set_params(self, params: PipelineParams | None = None, **changes) -> PipelineParams:
         """Change parameters (checked here: a bad value raises ``ParameterError`` at once)."""

@@ -129,16 +129,21 @@ class Worker(QObject):
     def _job_volume_open(self, job_id, payload):
         from labelassist.core.propose.pipeline import Pipeline
 
-        token, array, batch_size = payload
+        token, array, batch_size, regions = payload
         ctx = self.context
         if ctx.model is None:
             self._job_model(job_id, None)
         ctx.set_pipeline(None)
         kwargs = {"params": ctx.params} if ctx.params is not None else {}
+        area = None
+        if regions is not None:  # ultrasound: only the scan area, never the scanner's text and bars
+            from labelassist.core.scan_area import scan_area
+
+            area = scan_area(array, regions=regions).mask
         pipe = Pipeline(array, ctx.model, ctx.meta, device=ctx.device, batch_size=batch_size,
-                        on_fallback=self.notice.emit, **kwargs)
+                        on_fallback=self.notice.emit, area=area, **kwargs)
         ctx.set_pipeline(pipe, token)
-        return {"token": token, "n_slices": pipe.n_slices}
+        return {"token": token, "n_slices": pipe.n_slices, "area": area}
 
     # -- computing --------------------------------------------------------------------------------
     def _job_slice(self, job_id, payload):

@@ -29,7 +29,8 @@ import numpy as np
 
 from labelassist.errors import ParameterError
 
-__all__ = ["SliceOrientation", "slice_orientation", "CONVENTIONS", "PLANES", "voxel_ijk", "cursor_text"]
+__all__ = ["SliceOrientation", "slice_orientation", "CONVENTIONS", "PLANES", "voxel_ijk", "cursor_text",
+           "is_display_image"]
 
 CONVENTIONS = ("radiological", "neurological")
 PLANES = {"S": "axial", "A": "coronal", "R": "sagittal"}  # the world axis a slice's normal runs along
@@ -138,3 +139,9 @@ def cursor_text(volume, axis: int, index: int, row: float, col: float) -> str:
     shown = f"{float(value):.4g}" if np.ndim(value) == 0 else ", ".join(f"{float(v):.3g}" for v in value)
     ras = volume.voxel_to_world(np.array([k, j, i]))
     return (f"voxel ({i}, {j}, {k})   RAS ({ras[0]:.1f}, {ras[1]:.1f}, {ras[2]:.1f}) mm   = {shown}")
+
+
+def is_display_image(volume) -> bool:
+    """True for pictures already mapped for a screen (ultrasound, photographs and image stacks): shown over their
+    full range, not through a body window."""
+    return str(getattr(volume, "modality", "")).upper() == "US" or getattr(volume, "format", "") == "image"

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-from labelassist.core.display import body_window
+from labelassist.core.display import body_window, window_presets
+from labelassist.io.orientation import is_display_image
 from labelassist.io import Volume, load_volume
 from labelassist.io.formats.table import by_suffix
 from labelassist.napari._geometry import GEOMETRY_KEY, VOLUME_KEY, axis_labels, layer_geometry, napari_affine
@@ -37,7 +38,9 @@ def image_layer_data(volume: Volume, *, name: str = "image") -> tuple:
         kwargs["contrast_limits"] = [lo, hi if hi > lo else lo + 1]
     elif data.ndim == 4:
         data = data[..., 0]  # the engine works on every channel; the picture shows the first
-    window, level = body_window(data[:: max(1, len(data) // 8)])  # the tissue's intensities, not the air's
+    sample = data[:: max(1, len(data) // 8)]
+    window, level = (window_presets(sample)["full range"] if is_display_image(volume)  # ultrasound, pictures
+                     else body_window(sample))  # a scan: the tissue's intensities, not the air's
     kwargs.setdefault("contrast_limits", [level - window / 2, level + window / 2])
     if data.ndim - bool(kwargs.get("rgb")) == 3:  # the slider reads "slice" from the first layer on (sized to fit)
         kwargs["axis_labels"] = axis_labels(volume)

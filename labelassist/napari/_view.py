@@ -19,6 +19,7 @@ __all__ = ["NapariView", "SLICE_LABEL", "suggested_colormap"]
 
 CAM, PERIMETER, LABELS = "grad-cam", "perimeter", "boundaryfit"
 BOX = "box"  # the box tool's rectangle while it is dragged
+OUTSIDE = "outside"  # an ultrasound volume's screen around its scan area, dimmed
 BOX_RGB = {False: "#ffe650", True: "#ff7878"}  # adds, removes (the app's colours)
 
 
@@ -130,7 +131,7 @@ class NapariView(ReviewView):
             geo = {"affine": napari_affine(volume.affine)}
         geo["axis_labels"] = axis_labels(volume)  # the slider reads "slice" (napari takes the layers' labels)
         self._geo = geo
-        for name in (CAM, PERIMETER, LABELS, SUGGESTED, BOX):  # a new volume replaces the previous review's layers
+        for name in (CAM, PERIMETER, LABELS, SUGGESTED, BOX, OUTSIDE):  # a new volume replaces the previous layers
             old = self.layers.pop(name, None)
             if old is not None and old in self.viewer.layers:
                 self.viewer.layers.remove(old)
@@ -161,6 +162,21 @@ class NapariView(ReviewView):
         if labels is not None and labels in self.viewer.layers:
             world = labels.metadata[GEOMETRY_KEY]["world_axes"]
             self.letters = orient_viewer(self.viewer, labels, world, convention=convention, geometry=self._geo)
+
+    def show_area(self, area) -> None:
+        """Dim what lies outside an ultrasound scan area: a layer ``outside`` (black, translucent, not editable)."""
+        old = self.layers.pop(OUTSIDE, None)
+        if old is not None and old in self.viewer.layers:
+            self.viewer.layers.remove(old)
+        labels = self.layers.get(LABELS)
+        if area is None or labels is None:
+            return
+        outside = np.broadcast_to((~np.asarray(area, bool)).astype(np.uint8), labels.data.shape)
+        layer = self.viewer.add_labels(outside, name=OUTSIDE, colormap=suggested_colormap((0, 0, 0)), opacity=0.6,
+                                       blending="translucent", **self._geo)
+        layer.editable = False
+        self.layers[OUTSIDE] = layer
+        self.viewer.layers.selection.active = labels
 
     def show_suggestions(self, suggested) -> None:
         labels_layer = self.layers.get(LABELS)

@@ -162,7 +162,9 @@ class ReviewController(ReviewActions, QObject):
                                     model_hash=self.engine.model_info.get("hash", ""))
         self.session = ReviewSession(state)  # a restored session keeps the segmenter's masks it holds
         self.suggested = self.session.suggested
-        self.follow(self.engine.open_volume(volume))
+        self.area = None  # an ultrasound volume's scan area, once the engine found it (nothing proposed outside)
+        self.view.show_area(None)
+        self.follow(self.engine.open_volume(volume), returned=lambda r, v=volume: self._opened(v, r))
         self.view.show_volume(volume, cam=self.cam, perimeter=self.perimeter, labels=state.labels)
         self.view.show_suggestions(self.suggested)
         self.current = min(max(int(self.view.current_index()), 0), shape[0] - 1)
@@ -171,6 +173,11 @@ class ReviewController(ReviewActions, QObject):
         self.refresh_strip()
         self.volume_opened.emit(volume)
         self.go_to(self.current)
+
+    def _opened(self, volume, result: dict) -> None:
+        if volume is self.volume and result.get("area") is not None:
+            self.area = result["area"]
+            self.view.show_area(self.area)
 
     def load_model(self, path=None):
         """Load a classifier checkpoint in the engine (None: the demo model); returns the job."""

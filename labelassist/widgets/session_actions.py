@@ -196,7 +196,8 @@ class SessionKeeper(QObject):
             c.view.refresh(None)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            out = save_labels(c.state.labels, target, like=c.volume, backup=True)
+            labels = c.state.labels if c.area is None else c.state.labels * c.area  # nothing outside the scan
+            out = save_labels(labels, target, like=c.volume, backup=True)
             if Path(out) != Path(c.export_path):
                 save_session(snapshot(c.state), out, like=c.volume)
             self.save(wait=True)

@@ -44,6 +44,10 @@ class ReviewView:
         suggests away from every drawn one; zeros at first), called right after :meth:`show_volume`: an outline in
         :data:`SUGGESTED_RGB` over ``boundaryfit``, not editable. It changes in place; :meth:`refresh` redraws it."""
 
+    def show_area(self, area) -> None:
+        """An ultrasound volume's scan area (bool (H, W)), or None: the frontend dims what lies outside it (the
+        scanner's text and bars), where nothing is proposed. Default: nothing shown."""
+
     def edit_slice(self, index: int, mask) -> bool:
         """Replace slice ``index`` of the labels by ``mask`` (uint8 y, x) as one step of the frontend's undo and
         redraw it; returns True. The default returns False: the controller then writes the labels itself."""

@@ -97,3 +97,32 @@ def test_the_camera_of_each_plane(world, swap, orientation):
     assert camera_orientation(world) == (swap, orientation)
     mirrored = camera_orientation(world, convention="neurological")[1]
     assert mirrored == (("up", "left") if world[0] == "R" else ("up", "right"))  # a sagittal slice has no sides
+
+
+def test_an_ultrasound_still_gets_its_screen_dimmed(make_napari_viewer, tiny_model, tmp_path, monkeypatch, qtbot):
+    import shutil
+    import warnings
+
+    from labelassist.napari._reader import read
+    from labelassist.napari._widget import LabelAssistWidget
+
+    src = pytest.importorskip("pydicom.data").get_testdata_file("US1_UNCR.dcm")
+    if src is None:
+        pytest.skip("US1_UNCR.dcm is not installed (pydicom-data)")
+    path = tmp_path / "us.dcm"
+    shutil.copy(src, path)
+    monkeypatch.setenv("LABELASSIST_DATA_DIR", str(tmp_path / "data"))
+    viewer = make_napari_viewer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data, meta, _ = read(str(path))[0]
+    viewer.add_image(data, **meta)
+    widget = LabelAssistWidget(viewer, model=tiny_model, device="cpu", auto_compute=False)
+    try:
+        qtbot.waitUntil(lambda: "outside" in [ly.name for ly in viewer.layers], timeout=60_000)
+        outside = viewer.layers["outside"]
+        area = widget.controller.area
+        np.testing.assert_array_equal(np.asarray(outside.data[0]) > 0, ~area)
+        assert not outside.editable and viewer.layers.selection.active is viewer.layers["boundaryfit"]
+    finally:
+        widget.close_review()

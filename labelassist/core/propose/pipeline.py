@@ -110,6 +110,10 @@ class Pipeline:
         (:class:`~labelassist.core.nets.device.OomFallback`; by default a
         :class:`~labelassist.errors.DeviceFallback` warning). The smaller batch or the CPU is kept for the
         pipeline's life, so each step is taken and told once.
+    area : ndarray of bool (H, W), optional
+        Where the image is (an ultrasound file's scan area, :func:`labelassist.core.scan_area.scan_area`): the
+        CAM, the perimeter map and every mask are zero outside it, so nothing is ever proposed on the scanner's
+        burned-in text, rulers and bars. None: the whole slice.
     keep_regions : bool
         Keep every slice's regions (int32, 4 bytes a pixel) after its mask is made, so that a new threshold
         is one gather (the default, for the GUI). False (``labelassist run``, batch) drops them once the
@@ -133,12 +137,18 @@ class Pipeline:
     batch_size: int = 16
     on_fallback: Callable[[str], None] | None = None
     keep_regions: bool = True
+    area: np.ndarray | None = None
 
     def __post_init__(self):
         if self.array.ndim not in (3, 4):
             raise ParameterError(f"array must be (z, y, x) or (z, y, x, c), got shape {self.array.shape}")
         check_channels(1 if self.array.ndim == 3 else self.array.shape[-1], int(self.meta["in_channels"]))
         self.volume = NormalisedVolume(self.array)  # normalised slice by slice: no whole-volume copy
+        if self.area is not None:
+            self.area = np.asarray(self.area, bool)
+            if self.area.shape != tuple(self.volume.shape[1:3]):
+                raise ParameterError(f"area must be a mask of the slice's shape {tuple(self.volume.shape[1:3])}, "
+                                     f"got {self.area.shape}: pass scan_area(...).mask")
         self.results = [SliceResult() for _ in range(self.volume.shape[0])]
         self.fallback = OomFallback(batch_size=max(int(self.batch_size), 1), device=self.device)
         self.refiners: dict[str, Refiner] = {}
@@ -220,7 +230,7 @@ class Pipeline:
                 fallback=self.fallback,
             )
             for k, (i, p) in enumerate(zip(chunk, probs)):
-                block[start + k] = cams[k]  # float32 -> float16, as cam.astype(np.float16)
+                block[start + k] = cams[k] if self.area is None else cams[k] * self.area  # -> float16
                 self.results[i].cam = block[start + k]
                 self.results[i].probability = float(p)
             del cams
@@ -236,6 +246,8 @@ class Pipeline:
         if res.regions is None:
             p = self.params
             pm = perimeter_map(self._slice_image(index), method=p.uss, n_segments=p.n_segments, uss_cnn=p.uss_cnn)
+            if self.area is not None:
+                pm.perimeter &= self.area
             if out is not None:
                 out[...] = pm.perimeter
             res.regions, res.perimeter = pm.regions, (pm.perimeter if out is None else out)
@@ -261,7 +273,8 @@ class Pipeline:
         return refine
 
     def _mask(self, index: int, cancel: CancelFn | None = None) -> np.ndarray:
-        return slice_mask(self.results[index], self.params, refine=self.slice_refiner(index, cancel=cancel))
+        mask = slice_mask(self.results[index], self.params, refine=self.slice_refiner(index, cancel=cancel))
+        return mask if self.area is None else mask * self.area.astype(mask.dtype)
 
     # -- running ----------------------------------------------------------------------------------
     def run(

@@ -28,6 +28,7 @@ import numpy as np
 
 from labelassist.errors import VolumeError
 from labelassist.io.formats.limits import FLOAT_BYTES, check_memory
+from labelassist.io.formats.us_regions import ultrasound_regions
 from labelassist.io.volume import LPS_TO_RAS, Volume, check_affine, spacing_zyx
 
 __all__ = ["read_dicom_file"]
@@ -53,7 +54,8 @@ def read_dicom_file(path) -> Volume:
         ``format="dicom"``; ``array`` is float32 ``(frames, rows, columns)`` for grey images or
         ``(frames, rows, columns, 3)`` with ``channel_names=("R", "G", "B")`` for colour ones;
         ``modality`` is the file's Modality; ``header`` holds ``dicom_files`` (``[path]``),
-        ``transfer_syntax``, ``photometric_interpretation`` and, for a cine, ``frame_time_ms``.
+        ``transfer_syntax``, ``photometric_interpretation``, ``us_regions`` (the scan areas the file declares,
+        :func:`~labelassist.io.formats.us_regions.ultrasound_regions`) and, for a cine, ``frame_time_ms``.
 
     Raises
     ------
@@ -82,6 +84,7 @@ def read_dicom_file(path) -> Volume:
     frame_time = _number(ds, "FrameTime", None, path)
     if frame_time is not None and frames > 1:
         header["frame_time_ms"] = frame_time
+    header["us_regions"] = ultrasound_regions(ds, rows, cols, path)  # where the scan is (ultrasound), or []
     return Volume(
         array=np.ascontiguousarray(array, dtype=np.float32),
         affine=affine,

@@ -1,0 +1,133 @@
+"""Where an ultrasound file's scan is: the sector (or rectangle) of B-mode, not the scanner's screen around it.
+
+An exported ultrasound frame holds the scan and the machine's burned-in menus, text, rulers and colour bars. The
+file may say where the scan is (DICOM ``SequenceOfUltrasoundRegions``: :mod:`labelassist.io.formats.us_regions`);
+:func:`scan_area` uses those rectangles when given and finds the scan inside each, else finds it from the image:
+
+- a cine (3 frames or more): the scan moves from frame to frame and the overlay does not, so the pixels whose
+  intensity varies over time (above a small share of the range) are the scan;
+- a still: B-mode is speckle, a texture everywhere in the scan, while text, rulers and bars are flat areas with
+  sharp edges, saturated or coloured: the pixels with a local spread of grey, not coloured, not saturated.
+
+Either way the largest connected area (each region's, with regions) is kept, its holes filled (a dark cyst is
+inside the scan), thin attachments cut off and its convex hull taken, so it is the sector, not its bounding box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from labelassist.errors import ParameterError
+
+__all__ = ["ScanArea", "scan_area"]
+
+
+@dataclass
+class ScanArea:
+    """The scan area(s) of a frame: ``views`` (one bool mask (H, W) per view: two for a dual-view still),
+    ``mask`` (their union), ``method`` (how they were found) and ``notes`` (one line each, for ``info``)."""
+
+    views: list
+    method: str
+    notes: list = field(default_factory=list)
+
+    @property
+    def mask(self) -> np.ndarray:
+        return np.logical_or.reduce(self.views) if self.views else np.zeros((0, 0), bool)
+
+    def describe(self) -> str:
+        """``"2 views from SequenceOfUltrasoundRegions: 103,421 px (34 % of the frame)"``."""
+        m = self.mask
+        share = 100.0 * m.sum() / max(m.size, 1)
+        return f"{len(self.views)} view(s) {self.method}: {int(m.sum()):,} px ({share:.0f} % of the frame)"
+
+
+def _grey(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(frames as grey (T, H, W), colourfulness (T, H, W) or None) of (T, H, W) or (T, H, W, C)."""
+    a = np.nan_to_num(np.asarray(frames, np.float32))
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim == 4:
+        return a.mean(-1), a.max(-1) - a.min(-1)
+    if a.ndim != 3:
+        raise ParameterError(f"frames must be (T, H, W) or (T, H, W, C), got shape {np.shape(frames)}")
+    return a, None
+
+
+def _largest(mask: np.ndarray) -> np.ndarray:
+    lab, n = ndimage.label(mask)
+    if n == 0:
+        return np.zeros_like(mask)
+    return lab == 1 + int(np.argmax(np.bincount(lab.ravel())[1:]))
+
+
+def _tidy(mask: np.ndarray, *, min_share: float = 0.02) -> np.ndarray:
+    """The scan from the pixels that look like it: the largest connected part, its holes filled, thin attachments
+    (a trace, a label touching it) cut off by an opening, then its convex hull (a sector and a rectangle are
+    convex); empty when it is a speck."""
+    from skimage.morphology import convex_hull_image, disk
+
+    part = _largest(ndimage.binary_closing(mask, structure=np.ones((5, 5)), iterations=2))
+    part = _largest(ndimage.binary_opening(ndimage.binary_fill_holes(part), structure=disk(7)))
+    if part.sum() < max(min_share * part.size, 1):
+        return np.zeros_like(part)
+    return convex_hull_image(part)
+
+
+def _moving(grey: np.ndarray) -> np.ndarray:
+    span = float(np.percentile(grey, 99.5) - np.percentile(grey, 0.5)) or 1.0
+    return grey.std(axis=0) > 0.02 * span
+
+
+def _speckled(grey: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
+    still = grey.mean(axis=0)
+    span = float(np.percentile(still, 99.5) - np.percentile(still, 0.5)) or 1.0
+    mean = ndimage.uniform_filter(still, 7)
+    spread = np.sqrt(np.maximum(ndimage.uniform_filter(still * still, 7) - mean * mean, 0))
+    ok = (spread > 0.02 * span) & (mean > 0.03 * span) & (still < np.percentile(still, 99.9))
+    if colour is not None:
+        ok &= colour.mean(axis=0) < 0.08 * span  # greyscale: B-mode, not a coloured overlay
+    edges = ndimage.uniform_filter((spread > 0.25 * span).astype(np.float32), 5) > 0.5  # text: sharp flat strokes
+    return ok & ~edges
+
+
+def scan_area(frames, *, regions=None) -> ScanArea:
+    """The scan area of an ultrasound file.
+
+    Parameters
+    ----------
+    frames : ndarray (T, H, W) or (T, H, W, C), or one frame (H, W)
+        The file's frames (a cine, or a still as one frame).
+    regions : list of dict, optional
+        ``header["us_regions"]`` of a DICOM file (``{"box": (r0, c0, r1, c1), ...}``, inclusive, clipped to the
+        frame). Each is a view; the scan is found inside it (a rectangle region holds a sector and its margin).
+
+    Returns
+    -------
+    ScanArea
+    """
+    frames = np.asarray(frames)
+    if frames.ndim in (3, 4) and not (frames.ndim == 3 and frames.shape[-1] in (3, 4) and len(frames) > 4):
+        frames = frames[:: max(1, len(frames) // 32)]  # 32 frames tell what moves
+    grey, colour = _grey(frames)
+    cine = len(grey) >= 3
+    signal = _moving(grey) if cine else _speckled(grey, colour)
+    how = "motion across frames" if cine else "speckle of a still"
+    if regions:
+        views = []
+        for r in regions:
+            r0, c0, r1, c1 = r["box"]
+            box = np.zeros(grey.shape[1:], bool)
+            box[r0:r1 + 1, c0:c1 + 1] = True
+            inside = _tidy(signal & box, min_share=0.0)
+            views.append(inside if inside.sum() >= 0.2 * box.sum() else box)  # nothing moves: the whole rectangle
+        notes = [f"region ({c0}, {r0})-({c1}, {r1}){' (clipped to the frame)' if r.get('clipped') else ''}"
+                 for r in regions for (r0, c0, r1, c1) in [r["box"]]]
+        return ScanArea(views, f"from SequenceOfUltrasoundRegions, the scan inside by {how}", notes)
+    area = _tidy(signal)
+    if not area.any():
+        return ScanArea([np.ones(grey.shape[1:], bool)], "the whole frame (no scan area found)")
+    return ScanArea([area], f"found from the image ({how})")

@@ -1,0 +1,98 @@
+"""The scan area of ultrasound files: from SequenceOfUltrasoundRegions when present (two views of a dual-view
+still; a copied header clipped, with a warning), else from the image; nothing is proposed outside it."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from labelassist.core.scan_area import scan_area
+from labelassist.io import load_volume
+
+pydicom_data = pytest.importorskip("pydicom.data")
+
+
+def _load(name, **kw):
+    path = pydicom_data.get_testdata_file(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (pydicom-data)")
+    return load_volume(path, **kw)
+
+
+def _inside(view, box):
+    r0, c0, r1, c1 = box
+    outside = view.copy()
+    outside[r0:r1 + 1, c0:c1 + 1] = False
+    return not outside.any()
+
+
+def test_a_dual_view_still_gives_two_views_each_in_its_region():
+    vol = _load("gdcm-US-ALOKA-16.dcm")
+    regions = vol.header["us_regions"]
+    assert [r["box"] for r in regions] == [(24, 32, 415, 335), (24, 336, 415, 639)]  # the small third is no scan
+    area = scan_area(vol.array, regions=regions)
+    assert len(area.views) == 2 and not (area.views[0] & area.views[1]).any()
+    for view, r in zip(area.views, regions):
+        r0, c0, r1, c1 = r["box"]
+        assert _inside(view, r["box"]) and view.sum() > 0.5 * (r1 - r0 + 1) * (c1 - c0 + 1)
+    assert "SequenceOfUltrasoundRegions" in area.describe()
+
+
+def test_a_cine_gives_its_sector_not_the_screen_around_it():
+    vol = _load("color3d_jpeg_baseline.dcm")
+    area = scan_area(vol.array, regions=vol.header["us_regions"])
+    m = area.mask
+    assert _inside(m, (31, 84, 414, 595)) and 0.15 < m.mean() < 0.45  # a sector: far less than its rectangle
+    assert not m[:30, :80].any() and not m[440:].any()  # the burned-in labels at the top left, the menu bar
+
+
+def test_a_header_copied_from_a_larger_export_is_clipped_with_a_warning():
+    with pytest.warns(UserWarning, match=r"names \(84, 31\)-\(595, 414\), beyond its 320 x 240 frames.*clipped"):
+        vol = _load("examples_ybr_color.dcm")
+    (region,) = vol.header["us_regions"]
+    assert region["box"] == (31, 84, 239, 319) and region["clipped"]
+    area = scan_area(vol.array, regions=vol.header["us_regions"])
+    assert area.mask.shape == (240, 320) and area.mask.any() and "clipped" in area.notes[0]
+
+
+def test_a_still_without_regions_gets_its_area_from_the_image():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vol = _load("US1_UNCR.dcm")
+    assert vol.header["us_regions"] == []
+    area = scan_area(vol.array)
+    m = area.mask
+    assert "from the image" in area.method and 0.2 < m.mean() < 0.8
+    assert not m[:40].any()  # the text line across the top of the screen
+
+
+def synthetic_cine(rng, n=6, size=64):
+    """Speckle that changes every frame inside a sector, and burned-in text and a bar that never change."""
+    yy, xx = np.mgrid[:size, :size]
+    sector = ((yy - 4) ** 2 + (xx - size // 2) ** 2 < (size - 10) ** 2) & (np.abs(xx - size // 2) < (yy - 2) * 0.9)
+    frames = np.zeros((n, size, size), np.float32)
+    for k in range(n):
+        frames[k][sector] = rng.rayleigh(40.0, int(sector.sum()))
+    frames[:, 2:6, 2:20] = 255.0  # "text"
+    frames[:, 10:60, 60:63] = np.linspace(0, 255, 50)[:, None]  # a grey bar
+    return frames, sector
+
+
+def test_no_cam_perimeter_or_mask_outside_the_scan_area(tiny_model):
+    from labelassist.core.nets.checkpoint import load_checkpoint
+    from labelassist.core.propose.params import PipelineParams
+    from labelassist.core.propose.pipeline import Pipeline
+
+    frames, sector = synthetic_cine(np.random.default_rng(0))
+    area = scan_area(frames)
+    assert "motion" in area.method and (area.mask & ~sector).sum() < 0.05 * sector.sum()
+    assert not area.mask[2:6, 2:20].any() and not area.mask[10:60, 60:63].any()
+    model, meta = load_checkpoint(tiny_model)
+    pipe = Pipeline(frames, model, meta, params=PipelineParams(gate=0.0, threshold=0.05), area=area.mask)
+    masks = pipe.run()
+    outside = ~area.mask
+    assert not any(np.asarray(r.cam, np.float32)[outside].any() for r in pipe.results)
+    assert not any(np.asarray(r.perimeter)[outside].any() for r in pipe.results)
+    assert not masks[:, outside].any() and masks.any()
+    with pytest.raises(Exception, match="area must be a mask of the slice's shape"):
+        Pipeline(frames, model, meta, area=area.mask[:10])
