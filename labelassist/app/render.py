@@ -47,7 +47,7 @@ def default_window(array: np.ndarray, *, display: bool = False) -> tuple[float, 
     the full range (an ultrasound frame or a photograph is already mapped for the screen)."""
     from labelassist.core.display import body_window, window_presets
 
-    return window_presets(array)["full range"] if display else body_window(array)
+    return window_presets(array, display=True)["full range"] if display else body_window(array)
 
 
 def value_range(array: np.ndarray) -> tuple[float, float]:

@@ -19,7 +19,7 @@ from labelassist.app import render
 from labelassist.app.canvas import SliceCanvas
 from labelassist.app.editing import LabelEditor
 from labelassist.app.slider import StatusSlider
-from labelassist.io.orientation import CONVENTIONS, is_display_image, slice_orientation
+from labelassist.io.orientation import CONVENTIONS, SliceOrientation, is_display_image, slice_orientation
 
 __all__ = ["VolumeView", "AXIS_INDEX"]
 
@@ -150,6 +150,9 @@ class VolumeView(QWidget):
             self._draw()
 
     def _orient(self) -> None:
+        if is_display_image(self.volume):  # ultrasound, pictures: no patient axes, shown as stored, no letters
+            self.canvas.set_orientation(SliceOrientation("frame" if self.volume.modality.upper() == "US" else "image"))
+            return
         self.canvas.set_orientation(slice_orientation(self.volume.affine, AXIS_INDEX[self.axis],
                                                       convention=self.convention))
 
@@ -235,7 +238,8 @@ class VolumeView(QWidget):
             return
         n = self.n_slices
         self.position.setText(f"slice {self.current} (0-{n - 1})")
-        text = f"{self.plane} slice {self.current}" + ("" if self.axis == "z" else f" (along {self.axis})")
+        what = f"{self.plane} slice" if self.plane in ("axial", "coronal", "sagittal") else self.plane  # frame, image
+        text = f"{what} {self.current}" + ("" if self.axis == "z" else f" (along {self.axis})")
         if self.axis == "z":
             status = self.statuses[self.current] if self.current < len(self.statuses) else ""
             extra = self._info(self.current)

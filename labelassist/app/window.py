@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
         e.busy_changed.connect(self._on_busy)
         self._on_busy(e.busy)  # the model load started before this connection
         e.slice_ready.connect(lambda i: self.update_statuses())
-        e.failed.connect(self._on_failed)  # any job's error, whoever posted it: a message box
+        e.failed.connect(lambda job, text: self.show_error(f"{job}: {text}"))  # any job's error: a message box
 
     def install_review_shortcuts(self, shortcuts) -> None:
         """Accept / Reject / Next unreviewed as actions of the Review menu, with the controller's keys."""
@@ -236,7 +236,8 @@ class MainWindow(QMainWindow):
         menus.fill_recent(self)
         self.setWindowTitle(f"labelassist - {path.name}")
         self.layers.set_window_range(*render.value_range(volume.array))
-        self.layers.set_presets(window_presets(volume.array, modality=volume.modality))
+        self.layers.set_presets(window_presets(volume.array, modality=volume.modality,
+                                               display=is_display_image(volume)))
         shown = self.controller.state.display if self.controller.state is not None else {}
         if "window" in shown and "level" in shown:  # the reviewer's window of the last session
             self.view.canvas.set_window(shown["window"], shown["level"], emit=False)
@@ -370,9 +371,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 0 if error else 8000)
         if error:
             self.last_error = text
-
-    def _on_failed(self, job: str, text: str) -> None:
-        self.show_error(f"{job}: {text}")
 
     @property
     def training(self) -> bool:

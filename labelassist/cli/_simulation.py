@@ -9,7 +9,7 @@ slices' regions, each correction is also counted in interactions (region clicks,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,21 +29,27 @@ class Review:
         ``[interactions so far, Dice]`` at the same points; None without regions.
     model : Segmenter or None
         The last segmenter.
+    rounds : list of dict
+        Per point of ``curve``: ``corrected``, ``dice`` and the lesion counts of
+        :func:`~labelassist.core.evaluate.lesions.lesion_counts` (``lesions``, ``lesions_found``: by the labels or a
+        suggestion, ``false_suggestions``).
     """
 
     curve: list
     interactions: list | None
     model: object = None
+    rounds: list = field(default_factory=list)
 
 
-def proposal_pipeline(image, *, classifier, device="cpu"):
+def proposal_pipeline(image, *, classifier, device="cpu", area=None):
     """The CAM + BoundaryFit :class:`~labelassist.core.propose.pipeline.Pipeline` of the volume, run with the
-    default parameters (its results hold each slice's mask, p(lesion) and perimeter map)."""
+    default parameters (its results hold each slice's mask, p(lesion) and perimeter map); ``area``: an ultrasound
+    volume's scan area, as the GUIs and ``run`` use it."""
     from labelassist.core.nets.checkpoint import load_checkpoint
     from labelassist.core.propose.pipeline import Pipeline
 
     model, meta = load_checkpoint(classifier, device=device)
-    pipe = Pipeline(image, model, meta, device=device)
+    pipe = Pipeline(image, model, meta, device=device, area=area)
     pipe.run()
     return pipe
 
@@ -133,13 +139,14 @@ def _look_at_suggestions(result, truth, queue, reviewed, dismissed):
 
 def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
            device="cpu", seed=0, log=None, regions=None, cheapest=True, follow_suggestions=False,
-           boxer=None) -> Review:
+           boxer=None, on_round=None) -> Review:
     """The reviewer's loop (module docstring); ``regions[i]`` (e.g. a
     :class:`~labelassist.core.regions.VolumeRegions`) are slice ``i``'s regions, to count interactions
     (``cheapest``: see :func:`~labelassist.core.evaluate.interactions.correct_slice`); with ``boxer``
     (:func:`box_tool`) the reviewer boxes each missed lesion part first. With
     ``follow_suggestions`` the reviewer looks at the suggested lesions after each propagation and corrects the
-    peak slice of one that is a lesion next (:func:`_look_at_suggestions`; each look is an interaction)."""
+    peak slice of one that is a lesion next (:func:`_look_at_suggestions`; each look is an interaction).
+    ``on_round(corrected, labels)`` is called with the labels after each round (round 0 too)."""
     from labelassist.core.evaluate.interactions import correct_slice
     from labelassist.core.evaluate.metrics import dice
     from labelassist.core.loop import run_request
@@ -151,6 +158,7 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
     trained, effort = model is not None, 0
     curve = [[0, round(float(dice(session.labels, truth)), 4)]]
     inter = None if regions is None else [[0, curve[0][1]]]
+    rounds_info = [_round_record(session, truth, 0, curve[0][1], on_round)]
     dismissed, looks, lead = np.zeros(truth.shape, bool), 0, None  # false suggestions seen; looks not yet counted
     for _ in range(rounds):
         if not queue:
@@ -180,12 +188,22 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
         else:
             queue = [q for q in queue if q not in reviewed]
         curve.append([len(reviewed), round(float(dice(session.labels, truth)), 4)])
+        rounds_info.append(_round_record(session, truth, len(reviewed), curve[-1][1], on_round))
         if inter is not None:
             inter.append([effort, curve[-1][1]])
         if log is not None:
             log(f"corrected {len(reviewed):3d} (slice {i:3d}, {'lesion' if truth[i].any() else 'empty '}{note}): "
                 f"lesion Dice {curve[-1][1]:.3f}")
-    return Review(curve=curve, interactions=inter, model=model)
+    return Review(curve=curve, interactions=inter, model=model, rounds=rounds_info)
+
+
+def _round_record(session, truth, corrected: int, score: float, on_round=None) -> dict:
+    """One round's record (:attr:`Review.rounds`); ``on_round(corrected, labels)`` sees the labels (``--save``)."""
+    from labelassist.core.evaluate.lesions import lesion_counts
+
+    if on_round is not None:
+        on_round(corrected, session.labels)
+    return {"corrected": corrected, "dice": score, **lesion_counts(session.labels, truth, suggested=session.suggested)}
 
 
 def simulate(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,

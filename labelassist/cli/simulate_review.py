@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -62,6 +63,8 @@ def add_parser(sub) -> None:
                         "the slice of one that is a lesion next")
     p.add_argument("--json", action="store_true", help='print {"curve": [[corrected_slices, dice], ...], "hand": ...}')
     p.add_argument("--plot", metavar="PNG", help="plot both curves (with --interactions, a panel over interactions)")
+    p.add_argument("--save", metavar="DIR", help="write each round's masks as DIR/round_N.nii.gz (N corrected "
+                                                 "slices; on the source's grid) and DIR/review.json")
     p.set_defaults(func=run)
 
 
@@ -75,7 +78,8 @@ def run(args) -> int:
     from labelassist.io import load_volume
 
     args.interactions = args.interactions or args.tools == "box"
-    for path, option in ((args.save_model, "--save-model"), (args.plot, "--plot")):
+    for path, option in ((args.save_model, "--save-model"), (args.plot, "--plot"),
+                         (args.save, "--save")):  # --save: a folder made here, its parent checked
         if path:
             check_output(path, option)  # before any work: an output that cannot be written is one line, at once
     volume = load_volume(args.volume, channel=args.channel)
@@ -84,14 +88,18 @@ def run(args) -> int:
         raise VolumeError(f"{args.truth}: shape {truth.shape} does not match the volume {volume.shape}")
     device = resolve_device(args.device)
     model = load_segmenter(args.model, device=device) if args.model else None
-    pipe = proposal_pipeline(volume.array, classifier=resolve_model_path(args.classifier), device=device)
+    from labelassist.io.formats.us_regions import volume_area
+
+    pipe = proposal_pipeline(volume.array, classifier=resolve_model_path(args.classifier), device=device,
+                             area=volume_area(volume))
     fit, prob = pipe.masks(), np.array([r.probability for r in pipe.results], float)
     regions = VolumeRegions([r.perimeter for r in pipe.results], volume.array) if args.interactions else None
     boxer = box_tool(volume.array, device=device) if args.tools == "box" else None
     log = None if args.json else (lambda line: print(line, flush=True))
+    on_round = _round_saver(args.save, volume) if args.save else None
     res = review(volume.array, truth.array, fit=fit, probability=prob, model=model, rounds=args.rounds,
                  retrain_every=args.retrain_every, steps=args.steps, device=device, seed=args.seed, log=log,
-                 regions=regions, follow_suggestions=args.follow_suggestions, boxer=boxer)
+                 regions=regions, follow_suggestions=args.follow_suggestions, boxer=boxer, on_round=on_round)
     lesion = truth.array > 0
     n_lesion_slices = int(np.count_nonzero(lesion.reshape(len(lesion), -1).any(1)))
     hand = hand_curve(lesion, max(len(res.curve) - 1, n_lesion_slices if args.interactions else 0))
@@ -101,12 +109,35 @@ def run(args) -> int:
     if args.plot:
         with writing(args.plot, "--plot"):
             plot_curves(res.curve, hand, args.plot, interactions=res.interactions, hand_interactions=hand_inter)
-    out = {"curve": res.curve, "hand": hand}
+    out = {"curve": res.curve, "hand": hand, "rounds": res.rounds}
     if args.interactions:
         out.update(interactions=res.interactions, hand_interactions=hand_inter)
+    if args.save:
+        with writing(Path(args.save) / "review.json", "--save"):
+            (Path(args.save) / "review.json").write_text(json.dumps(out, indent=1))
     print(json.dumps(out) if args.json else _table(out))
     sys.stdout.flush()
     return 0
+
+
+def _round_saver(folder, volume):
+    """``--save``: the folder made (one line when it cannot be), and ``on_round(k, labels)`` that writes each
+    round's masks as ``round_k.nii.gz`` on ``volume``'s grid."""
+    from labelassist.cli._common import writing
+    from labelassist.errors import VolumeError
+    from labelassist.io import save_labels
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise VolumeError(f"--save {folder}: a file is there; name a folder (made if missing)")
+    with writing(folder, "--save"):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def on_round(k, labels):
+        with writing(folder / f"round_{k}.nii.gz", "--save"):
+            save_labels(labels, folder / f"round_{k}.nii.gz", like=volume)
+
+    return on_round
 
 
 def _reach(curve, goal=0.9):

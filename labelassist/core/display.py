@@ -59,14 +59,16 @@ def body_window(array, *, percentiles: tuple[float, float] = (0.5, 99.8)) -> Win
     return hi - lo, (hi + lo) / 2
 
 
-def window_presets(array, *, modality: str = "") -> dict[str, Window]:
-    """The window presets offered for a volume: ``body`` (the default, :func:`body_window`), ``full range``
-    (minimum to maximum) and, for CT (``modality`` ``"CT"``), the usual Hounsfield windows."""
+def window_presets(array, *, modality: str = "", display: bool = False) -> dict[str, Window]:
+    """The window presets offered for a volume, the default first: ``body`` (:func:`body_window`), ``full range``
+    (minimum to maximum; first with ``display``: a picture already mapped for a screen, as ultrasound) and, for
+    CT (``modality`` ``"CT"``), the usual Hounsfield windows."""
     sample = _sample(array)
     presets = {"body": body_window(array)}
     if sample.size:
         lo, hi = float(sample.min()), float(sample.max())
-        presets["full range"] = (max(hi - lo, 1.0), (hi + lo) / 2)
+        full = (max(hi - lo, 1.0), (hi + lo) / 2)
+        presets = {"full range": full, **presets} if display else {**presets, "full range": full}
     if modality.upper() == "CT":
         presets.update(PRESETS_CT)
     return presets

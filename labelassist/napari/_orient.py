@@ -53,10 +53,11 @@ def _letter_points(layer, world: str) -> tuple[np.ndarray, list[str]]:
     return np.array(points), letters
 
 
-def orient_viewer(viewer, layer, world: str, *, convention: str = "radiological", geometry: dict | None = None):
+def orient_viewer(viewer, layer, world: str, *, convention: str = "radiological", geometry: dict | None = None,
+                  letters: bool = True):
     """Show ``layer`` (3-D, world axes ``world``) in ``convention`` and label its edges; returns the letters'
     Points layer (on ``layer``'s grid: ``geometry`` is its world transform, as the overlays'), replacing an older
-    one."""
+    one; None with ``letters`` False (ultrasound, pictures: no patient axes to name)."""
     swap, orientation = camera_orientation(world, convention=convention)
     order = list(range(viewer.dims.ndim))
     if swap and len(order) >= 2:
@@ -66,6 +67,8 @@ def orient_viewer(viewer, layer, world: str, *, convention: str = "radiological"
     old = next((ly for ly in viewer.layers if ly.name == LETTERS_LAYER), None)
     if old is not None:
         viewer.layers.remove(old)
+    if not letters:
+        return None
     points, letters = _letter_points(layer, world)
     active = viewer.layers.selection.active
     out = viewer.add_points(points, name=LETTERS_LAYER, features={"letter": letters}, size=0.01,

@@ -11,6 +11,7 @@ import numpy as np
 from labelassist.napari._geometry import (
     GEOMETRY_KEY, SLICE_LABEL, axis_labels, layer_geometry, napari_affine, world_axes,
 )
+from labelassist.io.orientation import is_display_image
 from labelassist.napari._orient import orient_viewer
 from labelassist.widgets import SUGGESTED, SUGGESTED_RGB, ReviewView
 from labelassist.widgets.view import LABEL_RGB, SUGGESTED_OUTLINE_PX
@@ -152,7 +153,7 @@ class NapariView(ReviewView):
             hook(labels_layer)
         v.layers.selection.active = labels_layer
         self.letters = orient_viewer(v, labels_layer, world_axes(volume.affine), convention=self.convention,
-                                     geometry=self._geo)
+                                     geometry=self._geo, letters=not is_display_image(volume))
         self._update_slice_label()
 
     def set_convention(self, convention: str) -> None:
@@ -161,7 +162,8 @@ class NapariView(ReviewView):
         labels = self.layers.get(LABELS)
         if labels is not None and labels in self.viewer.layers:
             world = labels.metadata[GEOMETRY_KEY]["world_axes"]
-            self.letters = orient_viewer(self.viewer, labels, world, convention=convention, geometry=self._geo)
+            self.letters = orient_viewer(self.viewer, labels, world, convention=convention, geometry=self._geo,
+                                         letters=self.letters is not None)
 
     def show_area(self, area) -> None:
         """Dim what lies outside an ultrasound scan area: a layer ``outside`` (black, translucent, not editable)."""

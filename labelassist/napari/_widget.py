@@ -97,27 +97,7 @@ class LabelAssistWidget(QWidget):
         self._layers: list = []
         self._opening = False
         self.loading = None  # the VolumeLoad in progress (or the last one)
-        self.open_button = QPushButton("Open volume...", self)
-        self.open_button.setToolTip("Read a volume or image file in the background and review it")
-        self.open_button.clicked.connect(lambda: self.open_file())
-        self.train_button = QPushButton("Train classifier...", self)
-        self.train_button.setToolTip("Train a classifier from this volume's yes/no slices (Y, R, accepted and "
-                                     "corrected slices) in the background, then use it (the app's File > Train)")
-        self.train_button.clicked.connect(self.open_training)
-        self.study_button = QPushButton("Study list...", self)
-        self.study_button.setToolTip("A dock listing the volumes of a folder or CSV, each one's state, Next volume")
-        self.study_button.clicked.connect(self.open_study_dock)
-        self.study = None  # the study list's dock widget, once shown
-        self.training_job = None  # the job of Train classifier... (widgets.training.start), once started
-        self.settings = _NoRecent()  # napari keeps no recent volumes: the training uses this one
-        self.load_progress = LoadProgress(self)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Volume", self))
-        row.addWidget(self.source, 1)
-        row.addWidget(self.open_button)
-        more = QHBoxLayout()
-        more.addWidget(self.train_button)
-        more.addWidget(self.study_button)
+        row, more = self._top_rows()
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.panel)
@@ -143,6 +123,31 @@ class LabelAssistWidget(QWidget):
         first = first or (self._layers[-1] if self._layers else None)
         if first is not None:
             self.open_layer(first)
+
+    def _top_rows(self):
+        """The volume under review (a layer, or a file opened here) and the dock's other buttons."""
+        self.open_button = QPushButton("Open volume...", self)
+        self.open_button.setToolTip("Read a volume or image file in the background and review it")
+        self.open_button.clicked.connect(lambda: self.open_file())
+        self.train_button = QPushButton("Train classifier...", self)
+        self.train_button.setToolTip("Train a classifier from this volume's yes/no slices (Y, R, accepted and "
+                                     "corrected slices) in the background, then use it (the app's File > Train)")
+        self.train_button.clicked.connect(self.open_training)
+        self.study_button = QPushButton("Study list...", self)
+        self.study_button.setToolTip("A dock listing the volumes of a folder or CSV, each one's state, Next volume")
+        self.study_button.clicked.connect(self.open_study_dock)
+        self.study = None  # the study list's dock widget, once shown
+        self.training_job = None  # the job of Train classifier... (widgets.training.start), once started
+        self.settings = _NoRecent()  # napari keeps no recent volumes: the training uses this one
+        self.load_progress = LoadProgress(self)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Volume", self))
+        row.addWidget(self.source, 1)
+        row.addWidget(self.open_button)
+        more = QHBoxLayout()
+        more.addWidget(self.train_button)
+        more.addWidget(self.study_button)
+        return row, more
 
     def _tool_row(self) -> QHBoxLayout:
         """The active tool, kept in sync with G, B and with the mode chosen in napari's layer controls."""

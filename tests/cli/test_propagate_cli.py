@@ -151,3 +151,24 @@ def test_simulate_review_with_the_box_tool_costs_no_more_and_gives_the_same_mask
         main([*args[:-1], "--tools", "boxes"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "invalid choice: 'boxes'" in err and err.count("\n") == 1
+
+
+def test_simulate_review_save_writes_one_mask_per_round_and_lesion_counts(files, capsys, tmp_path):
+    from labelassist.io import load_volume
+
+    out = tmp_path / "rounds"
+    args = ["simulate-review", str(files / "scan.nii.gz"), "--truth", str(files / "truth.nii.gz"),
+            "--classifier", str(files / "clf.pt"), "--rounds", "2", "--steps", "20", "--device", "cpu", "--json",
+            "--save", str(out)]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    saved = json.loads((out / "review.json").read_text())
+    assert saved == printed and [r["corrected"] for r in saved["rounds"]] == [0, 1, 2]
+    scan, truth = load_volume(files / "scan.nii.gz"), load_volume(files / "truth.nii.gz", labels=True)
+    for r, (k, score) in zip(saved["rounds"], saved["curve"]):
+        assert r["corrected"] == k and r["dice"] == score and r["lesions"] >= 1
+        assert 0 <= r["lesions_found"] <= r["lesions"] and r["false_suggestions"] >= 0
+        mask = load_volume(out / f"round_{k}.nii.gz", labels=True)
+        np.testing.assert_allclose(mask.affine, scan.affine)  # on the source's grid
+        if k:
+            assert (np.asarray(mask.array)[np.asarray(truth.array).reshape(len(truth.array), -1).any(1)] > 0).any()

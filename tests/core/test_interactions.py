@@ -140,3 +140,22 @@ def test_a_box_that_makes_the_slice_worse_is_undone_and_costs_two():
     assert correct_slice(np.zeros_like(truth), truth, boxer=bad)[1:] == (0, 1, False, 0)
     with pytest.raises(ParameterError, match="margin must be 0 or more"):
         box_missed(truth, truth, bad, margin=-1)
+
+
+def test_lesion_counts_find_by_a_fifth_and_count_false_suggestions():
+    from labelassist.core.evaluate.lesions import lesion_counts
+
+    truth = np.zeros((4, 20, 20), np.uint8)
+    truth[1:3, 2:7, 2:7] = 1  # lesion A: 50 voxels
+    truth[1:3, 12:17, 12:17] = 1  # lesion B: 50 voxels
+    masks = np.zeros_like(truth)
+    masks[1, 2:7, 2:4] = 1  # 10 of A's 50: exactly a fifth
+    suggested = np.zeros_like(truth)
+    suggested[2, 12:14, 12:14] = 1  # touches B (4 voxels: not a fifth)
+    suggested[3, 0:3, 17:20] = 2  # on no lesion
+    got = lesion_counts(masks, truth, suggested=suggested)
+    assert got == {"lesions": 2, "lesions_found": 1, "false_suggestions": 1}
+    suggested[1, 12:17, 12:14] = 1  # B: 14 of 50 now
+    assert lesion_counts(masks, truth, suggested=suggested)["lesions_found"] == 2
+    with pytest.raises(ParameterError, match=r"share must be in \(0, 1\], got 0"):
+        lesion_counts(masks, truth, share=0)
