@@ -107,7 +107,7 @@ class BoxTool:
         i = res.index
         label = c.state.labels[i]
         new = label.copy()
-        new[res.mask] = 0 if remove else 1
+        new[c.session.inside(res.mask).astype(bool)] = 0 if remove else 1  # never outside an ultrasound scan area
         changed = int((new != label).sum())
         if not remove:
             self.last = (i, res.box)

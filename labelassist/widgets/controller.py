@@ -176,7 +176,7 @@ class ReviewController(ReviewActions, QObject):
 
     def _opened(self, volume, result: dict) -> None:
         if volume is self.volume and result.get("area") is not None:
-            self.area = result["area"]
+            self.area = self.session.area = result["area"]
             self.view.show_area(self.area)
 
     def load_model(self, path=None):

@@ -96,3 +96,17 @@ def test_no_cam_perimeter_or_mask_outside_the_scan_area(tiny_model):
     assert not masks[:, outside].any() and masks.any()
     with pytest.raises(Exception, match="area must be a mask of the slice's shape"):
         Pipeline(frames, model, meta, area=area.mask[:10])
+
+
+def test_the_review_session_keeps_learner_and_prompt_masks_inside_the_area():
+    from labelassist.core.loop import ReviewSession
+
+    session = ReviewSession.new((3, 10, 12))
+    session.area = np.zeros((10, 12), bool)
+    session.area[2:8, 3:9] = True
+    assert session.set_prediction(np.ones((3, 10, 12), np.uint8)) == 3
+    np.testing.assert_array_equal(session.state.labels[0] > 0, session.area)  # a prediction: inside only
+    assert session.carry_prompt({1: np.ones((10, 12), bool)}, {"name": "test"}, {1: (0, 0, 9, 11)}) == []  # no new px
+    session.state.labels[2] = 0
+    assert session.carry_prompt({2: np.ones((10, 12), bool)}, {"name": "test"}, {2: (0, 0, 9, 11)}) == [2]
+    np.testing.assert_array_equal(session.state.labels[2] > 0, session.area)

@@ -174,7 +174,7 @@ def apply_result(session, result) -> PropagationOutcome:
                      if not st.is_reviewed(i)]
     session.suggested[:] = 0
     if result.suggested is not None and todo:
-        session.suggested[todo] = np.clip(np.asarray(result.suggested)[todo], 0, 255)
+        session.suggested[todo] = session.inside(np.clip(np.asarray(result.suggested)[todo], 0, 255))
     session.suggestions = [tuple(s.slices) for s in result.suggestions]
     session.rounds += 1
     return PropagationOutcome(applied=True, changed=changed, learned=learned, emptied=False, mean_confidence=mean,

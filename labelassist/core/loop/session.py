@@ -86,6 +86,7 @@ class ReviewSession:
         self.queue: list[int] = []
         self.rounds = 0  # propagations applied
         self.previous_masks = None  # what the reviewer saw after the last propagation
+        self.area = None  # an ultrasound scan area (bool (y, x)): no learner or prompt mask outside it
         if any(self.source(i) == SEGMENTER for i in range(state.n_slices)):
             self.previous_masks = state.labels.copy()  # a restored session: its masks are what was shown
         self._history: dict[int, list[SliceSnapshot]] = {}
@@ -177,11 +178,16 @@ class ReviewSession:
         self.proposals[:] = m
         self.proposed[:] = True
 
+    def inside(self, masks) -> np.ndarray:
+        """``masks`` (a slice or a volume) cleared outside :attr:`area` (unchanged when there is none)."""
+        masks = np.asarray(masks)
+        return masks if self.area is None else masks * np.asarray(self.area, bool).astype(masks.dtype)
+
     def set_prediction(self, masks) -> int:
         """A segmenter's masks (z, y, x) on every unreviewed slice (a prediction before any review, or a
         propagation's: :meth:`apply_propagation`); they stand until the reviewer decides. A lesion carried by box
         prompts stays on its slices (the prediction is added to it). Returns how many slices were set."""
-        n = 0
+        n, masks = 0, self.inside(masks)
         for i in self.state.unreviewed_indices():
             if self.source(i) == PROMPT:
                 self.state.labels[i] = np.maximum(self.state.labels[i], (np.asarray(masks[i]) > 0).astype(np.uint8))
@@ -209,7 +215,7 @@ class ReviewSession:
         for k in sorted(int(i) for i in masks):
             if not 0 <= k < self.n_slices or self.state.is_reviewed(k):
                 continue
-            m = np.asarray(masks[k]) > 0
+            m = self.inside(np.asarray(masks[k]) > 0)
             if not (m & (self.state.labels[k] == 0)).any():
                 continue
             self.state.labels[k][m] = 1
