@@ -54,11 +54,12 @@ def _letter_points(layer, world: str) -> tuple[np.ndarray, list[str]]:
 
 
 def orient_viewer(viewer, layer, world: str, *, convention: str = "radiological", geometry: dict | None = None,
-                  letters: bool = True):
+                  letters: bool = True, as_stored: bool = False):
     """Show ``layer`` (3-D, world axes ``world``) in ``convention`` and label its edges; returns the letters'
     Points layer (on ``layer``'s grid: ``geometry`` is its world transform, as the overlays'), replacing an older
-    one; None with ``letters`` False (ultrasound, pictures: no patient axes to name)."""
-    swap, orientation = camera_orientation(world, convention=convention)
+    one; None with ``letters`` False (ultrasound, pictures: no patient axes to name). ``as_stored``: napari's own
+    camera (a layer another reader made, whose axes say nothing of the patient)."""
+    swap, orientation = (False, ("down", "right")) if as_stored else camera_orientation(world, convention=convention)
     order = list(range(viewer.dims.ndim))
     if swap and len(order) >= 2:
         order[-2], order[-1] = order[-1], order[-2]

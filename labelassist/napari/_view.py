@@ -152,8 +152,10 @@ class NapariView(ReviewView):
         for hook in self.labels_added:
             hook(labels_layer)
         v.layers.selection.active = labels_layer
+        foreign = volume.format == "layer"  # another reader's layer: its axes say nothing of the patient
         self.letters = orient_viewer(v, labels_layer, world_axes(volume.affine), convention=self.convention,
-                                     geometry=self._geo, letters=not is_display_image(volume))
+                                     geometry=self._geo, letters=not (foreign or is_display_image(volume)),
+                                     as_stored=foreign)
         self._update_slice_label()
 
     def set_convention(self, convention: str) -> None:
@@ -162,8 +164,9 @@ class NapariView(ReviewView):
         labels = self.layers.get(LABELS)
         if labels is not None and labels in self.viewer.layers:
             world = labels.metadata[GEOMETRY_KEY]["world_axes"]
+            foreign = labels.metadata[GEOMETRY_KEY].get("format") == "layer"
             self.letters = orient_viewer(self.viewer, labels, world, convention=convention, geometry=self._geo,
-                                         letters=self.letters is not None)
+                                         letters=self.letters is not None, as_stored=foreign)
 
     def show_area(self, area) -> None:
         """Dim what lies outside an ultrasound scan area: a layer ``outside`` (black, translucent, not editable)."""

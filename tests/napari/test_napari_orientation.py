@@ -126,3 +126,22 @@ def test_an_ultrasound_still_gets_its_screen_dimmed(make_napari_viewer, tiny_mod
         assert not outside.editable and viewer.layers.selection.active is viewer.layers["boundaryfit"]
     finally:
         widget.close_review()
+
+
+def test_another_readers_layer_is_shown_as_stored(make_napari_viewer, tiny_model, tmp_path, monkeypatch, qtbot):
+    """A layer napari (or another plugin) read has no patient axes: its picture is not turned."""
+    from labelassist.napari._widget import LabelAssistWidget
+
+    monkeypatch.setenv("LABELASSIST_DATA_DIR", str(tmp_path / "data"))
+    viewer = make_napari_viewer(show=True)
+    data = np.full((5, 40, 60), 20.0, np.float32)
+    data[:, 2:10, 2:10] = 100.0  # top left as stored
+    viewer.add_image(data, name="image")
+    widget = LabelAssistWidget(viewer, model=tiny_model, device="cpu", auto_compute=False)
+    viewer.window.add_dock_widget(widget, name="LabelAssist")
+    try:
+        qtbot.waitUntil(lambda: widget.controller.state is not None, timeout=60_000)
+        assert "orientation" not in [ly.name for ly in viewer.layers]
+        assert marker_quadrant(viewer, qtbot) == (True, True)
+    finally:
+        widget.close_review()
