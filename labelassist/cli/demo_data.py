@@ -1,4 +1,4 @@
-"""``labelassist demo-data``: MRI volumes and ultrasound images with synthetic lesions and their masks."""
+"""``labelassist demo-data``: MRI volumes, ultrasound images and cines with synthetic lesions and their masks."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def add_parser(sub) -> None:
                    help="easy: large, bright lesions; hard: small, subtle ones (both)")
     p.add_argument("--mri", type=_count, default=8, help="MRI volumes per setting (8)")
     p.add_argument("--us", type=_count, default=40, help="ultrasound images per setting (40)")
+    p.add_argument("--cine", type=_count, default=2,
+                   help="ultrasound cines per setting: DICOM, 24 frames on a scanner's screen (2)")
     p.add_argument("--twins", action="store_true",
                    help="also write each lesion volume's lesion-free twin (same anatomy and noise), for training")
     p.set_defaults(func=run)
@@ -41,7 +43,7 @@ def run(args) -> int:
 
     settings = ("easy", "hard") if args.setting == "both" else (args.setting,)
     m = write_demo_data(args.out_dir, seed=args.seed, settings=settings, n_mri=args.mri, n_us=args.us,
-                        twins=args.twins)
-    print(f"{args.out_dir}: {len(m['mri'])} MRI volumes and {len(m['us'])} ultrasound images "
-          f"({', '.join(settings)}), manifest.json")
+                        n_cine=args.cine, twins=args.twins)
+    print(f"{args.out_dir}: {len(m['mri'])} MRI volumes, {len(m['us'])} ultrasound images and "
+          f"{len(m['us_cine'])} ultrasound cines ({', '.join(settings)}), manifest.json")
     return 0

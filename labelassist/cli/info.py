@@ -40,11 +40,8 @@ def describe(volume) -> str:
         f"  orientation  {volume.orientation}",
         f"  range        {rng}",
     ]
-    regions = volume.header.get("us_regions") if isinstance(volume.header, dict) else None
-    if volume.modality.upper() == "US" or regions:  # ultrasound: where the scan is, and how that was found
-        from labelassist.core.scan_area import scan_area
-
-        area = scan_area(volume.array, regions=regions)
+    area = volume.header.get("scan_area") if isinstance(volume.header, dict) else None
+    if area is not None:  # ultrasound: where the scan is, and how that was found (labelassist.io.formats.us_frames)
         lines.append(f"  scan area    {area.describe()}")
         lines += [f"               {note}" for note in area.notes]
     return "\n".join(lines)

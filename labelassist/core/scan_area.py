@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from labelassist.errors import ParameterError
 
-__all__ = ["ScanArea", "scan_area"]
+__all__ = ["ScanArea", "scan_area", "colour_flow", "without_colour_flow"]
 
 
 @dataclass
@@ -131,3 +131,52 @@ def scan_area(frames, *, regions=None) -> ScanArea:
     if not area.any():
         return ScanArea([np.ones(grey.shape[1:], bool)], "the whole frame (no scan area found)")
     return ScanArea([area], f"found from the image ({how})")
+
+
+def colour_flow(frames, area, *, min_chroma: float = 0.15, min_pixels: int = 16) -> np.ndarray:
+    """The pixels of the scan area that hold colour in any frame: colour (or power) Doppler drawn over the B-mode.
+
+    Parameters
+    ----------
+    frames : ndarray (T, H, W, C) or (H, W, C)
+        The file's frames in colour (C >= 3); grey frames hold no colour flow (all False).
+    area : ndarray of bool (H, W)
+        The scan area (:attr:`ScanArea.mask`); colour outside it (bars, logos) is not flow.
+    min_chroma : float
+        Colour: the spread of a pixel's channels (max - min) above this share of the frames' grey range.
+    min_pixels : int
+        Smaller coloured specks (JPEG's chroma noise on sharp edges) are dropped.
+
+    Returns
+    -------
+    ndarray of bool (H, W)
+    """
+    a = np.asarray(frames)
+    a = a[None] if a.ndim == 3 and a.shape[-1] in (3, 4) else a
+    area = np.asarray(area, bool)
+    if a.ndim != 4 or a.shape[-1] not in (3, 4):
+        return np.zeros(area.shape, bool)
+    a = a[:: max(1, len(a) // 32), ..., :3].astype(np.float32)
+    grey = a.mean(-1)
+    span = float(np.percentile(grey, 99.5) - np.percentile(grey, 0.5)) or 1.0
+    coloured = ((a.max(-1) - a.min(-1)) > min_chroma * span).any(axis=0) & area
+    cores = ndimage.binary_opening(coloured, structure=np.ones((3, 3)))  # not JPEG's thin chroma fringes
+    lab, n = ndimage.label(cores)
+    if n == 0:
+        return np.zeros(area.shape, bool)
+    cores = (np.bincount(lab.ravel()) >= int(min_pixels))[lab] & (lab > 0)
+    flow = ndimage.binary_propagation(cores, mask=coloured)  # each flow patch whole, its thin parts too
+    return ndimage.binary_dilation(flow, iterations=1) & area  # and the pixel of blended colour around it
+
+
+def without_colour_flow(area: ScanArea, flow: np.ndarray) -> ScanArea:
+    """``area`` with the colour-flow pixels taken out of every view, and a note saying how much (if any)."""
+    flow = np.asarray(flow, bool)
+    share = 100.0 * flow.sum() / max(int(area.mask.sum()), 1)
+    if share < 0.1:
+        return area
+    if share > 50:  # colour throughout: a tinted grey map, not flow over a B-mode
+        return ScanArea(area.views, area.method, [*area.notes, "coloured throughout (a tinted map): nothing kept out"])
+    note = f"colour Doppler over {share:.1f} % of the scan area: kept out of the pipeline (never proposed or labelled)"
+    return ScanArea([v & ~flow for v in area.views], area.method, [*area.notes, note])
+

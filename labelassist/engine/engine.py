@@ -161,6 +161,9 @@ class Engine(QObject):
         array = getattr(volume_or_array, "array", volume_or_array)
         array = np.asarray(array)
         regions = volume_regions(volume_or_array) if hasattr(volume_or_array, "array") else None
+        found = getattr(volume_or_array, "header", {}).get("scan_area") if regions is not None else None
+        if found is not None:  # found as the file was read: the worker need not look again
+            regions = found
         if array.ndim not in (3, 4):
             raise ParameterError(f"volume must be (z, y, x) or (z, y, x, c), got shape {array.shape}")
         self.cancel()  # jobs of the previous volume are moot

@@ -137,9 +137,9 @@ class Worker(QObject):
         kwargs = {"params": ctx.params} if ctx.params is not None else {}
         area = None
         if regions is not None:  # ultrasound: only the scan area, never the scanner's text and bars
-            from labelassist.core.scan_area import scan_area
+            from labelassist.core.scan_area import ScanArea, scan_area
 
-            area = scan_area(array, regions=regions).mask
+            area = (regions if isinstance(regions, ScanArea) else scan_area(array, regions=regions)).mask
         pipe = Pipeline(array, ctx.model, ctx.meta, device=ctx.device, batch_size=batch_size,
                         on_fallback=self.notice.emit, area=area, **kwargs)
         ctx.set_pipeline(pipe, token)

@@ -10,6 +10,7 @@ import numpy as np
 
 from labelassist.errors import LabelAssistError, ParameterError, VolumeError
 from labelassist.io.formats.table import check_format
+from labelassist.io.formats.us_frames import prepare_ultrasound
 from labelassist.io.volume import Volume
 
 __all__ = ["load_volume"]
@@ -57,6 +58,7 @@ def load_volume(path, *, channel: int | None = None, labels: bool = False) -> Vo
         raise VolumeError(f"{path}: cannot read ({type(exc).__name__}: {exc})".splitlines()[0]) from None
     if not labels:
         _warn_degenerate(volume)
+        volume = prepare_ultrasound(volume, channel=channel)  # its scan area; grey B-mode as one channel
     return volume
 
 

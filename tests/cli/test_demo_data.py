@@ -16,21 +16,23 @@ def _cli(*args):
 
 def test_writes_files_and_manifest(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo-data", str(out), "--seed", "2", "--setting", "easy", "--mri", "1", "--us", "2"]) == 0
+    assert main(["demo-data", str(out), "--seed", "2", "--setting", "easy", "--mri", "1", "--us", "2",
+                 "--cine", "1"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 2 and manifest["settings"] == ["easy"]
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == ["manifest.json", "mri/easy/vol_000.nii.gz", "mri/easy/vol_000_mask.nii.gz",
+                     "us/easy/cine_000.dcm", "us/easy/cine_000_mask.nii.gz",
                      "us/easy/img_000.png", "us/easy/img_000_mask.png", "us/easy/img_001.png", "us/easy/img_001_mask.png"]
-    assert "1 MRI volumes and 2 ultrasound images" in capsys.readouterr().out
+    assert "1 MRI volumes, 2 ultrasound images and 1 ultrasound cines" in capsys.readouterr().out
 
 
 def test_both_settings_by_default_and_rerun_into_own_output(tmp_path):
     out = tmp_path / "demo"
-    first = _cli(out, "--mri", "0", "--us", "1")
+    first = _cli(out, "--mri", "0", "--us", "1", "--cine", "0")
     assert first.returncode == 0, first.stderr
     assert sorted(p.name for p in (out / "us").iterdir()) == ["easy", "hard"]
-    assert _cli(out, "--mri", "0", "--us", "1", "--seed", "1").returncode == 0  # its own output: replaced
+    assert _cli(out, "--mri", "0", "--us", "1", "--cine", "0", "--seed", "1").returncode == 0  # its own output: replaced
     assert json.loads((out / "manifest.json").read_text())["seed"] == 1
 
 

@@ -60,10 +60,45 @@ def test_a_still_without_regions_gets_its_area_from_the_image():
         warnings.simplefilter("ignore")
         vol = _load("US1_UNCR.dcm")
     assert vol.header["us_regions"] == []
-    area = scan_area(vol.array)
+    area = vol.header["scan_area"]  # found as the file was read, on its colour frames
     m = area.mask
     assert "from the image" in area.method and 0.2 < m.mean() < 0.8
     assert not m[:40].any()  # the text line across the top of the screen
+
+
+def test_power_doppler_over_the_b_mode_is_kept_out_and_said():
+    """US1_UNCR.dcm is a power-Doppler still: its orange flow is no B-mode, so never in the pipeline's input."""
+    import pydicom
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vol = _load("US1_UNCR.dcm")
+    rgb = pydicom.dcmread(pydicom_data.get_testdata_file("US1_UNCR.dcm")).pixel_array.astype(int)
+    flow = (rgb.max(-1) - rgb.min(-1)) > 80  # strongly coloured: the Doppler map (and the colour bars)
+    area = vol.header["scan_area"]
+    assert vol.array.ndim == 3  # the grey B-mode as one channel
+    (note,) = [n for n in area.notes if "colour Doppler" in n]
+    share = float(note.split("over ")[1].split(" %")[0])
+    assert 5 < share < 20 and "kept out" in note
+    assert (flow & area.mask).sum() < 0.02 * flow.sum()  # the flow is outside the area the pipeline sees
+
+
+def test_colour_flow_found_inside_the_area_only_and_a_tinted_map_is_not_flow():
+    from labelassist.core.scan_area import colour_flow, without_colour_flow
+
+    frames, sector = synthetic_cine(np.random.default_rng(1))
+    rgb = np.repeat(frames[..., None], 3, axis=-1)
+    rgb[2:5, 30:40, 28:36] = (250.0, 60.0, 20.0)  # flow in three frames, inside the sector
+    rgb[:, 2:6, 40:50] = (20.0, 120.0, 250.0)  # a coloured logo outside it
+    area = scan_area(rgb)
+    flow = colour_flow(rgb, area.mask)
+    assert flow[30:40, 28:36].all() and flow.sum() <= 12 * 10  # the blob (and its rim), in any frame; not the logo
+    kept = without_colour_flow(area, flow)
+    assert not (kept.mask & flow).any() and "colour Doppler over" in kept.notes[-1]
+    tinted = rgb * np.array([1.0, 0.75, 0.45], np.float32)  # a sepia map: coloured everywhere
+    t_area = scan_area(tinted)
+    assert without_colour_flow(t_area, colour_flow(tinted, t_area.mask)).mask.sum() == t_area.mask.sum()
+    assert colour_flow(frames, area.mask).sum() == 0  # grey frames hold no flow
 
 
 def synthetic_cine(rng, n=6, size=64):

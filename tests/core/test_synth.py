@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from labelassist.demo.synth import lesion_weight, make_mri_case, make_ultrasound_case
+from labelassist.demo.synth import lesion_weight, make_mri_case
+from labelassist.demo.us_synth import burn_in_screen, make_ultrasound_case, make_ultrasound_cine
 
 
 @pytest.fixture(scope="module")
@@ -105,26 +106,69 @@ def test_ultrasound_range_fov_and_speckle_statistics():
     assert grey < 0.6 * cv
 
 
+def _lesion_masks(params, mask):
+    """Each lesion's own part of the mask: the connected part holding its centre (and no other lesion's)."""
+    lab, _ = ndimage.label(mask)
+    at = [int(lab[int(round(p["centre"][0])), int(round(p["centre"][1]))]) for p in params]
+    return [(p, lab == k) for p, k in zip(params, at) if k and at.count(k) == 1]
+
+
 @pytest.mark.parametrize("setting", ["easy", "hard"])
-def test_ultrasound_lesions_are_hypoechoic_and_masks_0_1(setting):
-    rng_seed = 4
-    img, mask, params = make_ultrasound_case(rng=np.random.default_rng(rng_seed), setting=setting, lesions=2)
-    clean, none, _ = make_ultrasound_case(rng=np.random.default_rng(rng_seed), setting=setting, lesions=0)
-    assert len(params) == 2 and set(np.unique(mask)) == {0, 1} and not none.any()
-    inside = mask.astype(bool)
-    assert img[inside].mean() < clean[inside].mean()  # darker than the same tissue without the lesion
-    beside = ~ndimage.binary_dilation(inside, iterations=12)  # diffuse edges fade out over ~10 pixels
-    beside[int(min(p["centre"][0] for p in params)):] = False  # rows below a lesion may be shadowed/enhanced
-    np.testing.assert_array_equal(img[beside], clean[beside])
+def test_ultrasound_lesions_darker_or_brighter_as_drawn_and_masks_0_1(setting):
+    polarities = set()
+    for rng_seed in range(6):
+        img, mask, params = make_ultrasound_case(rng=np.random.default_rng(rng_seed), setting=setting, lesions=2)
+        clean, none, _ = make_ultrasound_case(rng=np.random.default_rng(rng_seed), setting=setting, lesions=0)
+        assert len(params) == 2 and set(np.unique(mask)) <= {0, 1} and not none.any()
+        for p, own in _lesion_masks(params, mask.astype(bool)):
+            polarities.add(p["polarity"])
+            change = img[own].astype(float).mean() - clean[own].mean()
+            assert change < 0 if p["polarity"] == "hypo" else change > 0, (rng_seed, p)
+        beside = ~ndimage.binary_dilation(mask.astype(bool), iterations=16)  # diffuse edges fade over ~10 px
+        beside[int(min(p["centre"][0] for p in params)):] = False  # rows below a lesion may be shadowed/enhanced
+        np.testing.assert_array_equal(img[beside], clean[beside])
+    assert polarities == {"hypo", "hyper"}  # both kinds are drawn
 
 
-def test_ultrasound_easy_lesions_darker_than_hard():
-    def drop(setting):
+def test_ultrasound_easy_lesions_stand_out_more_than_hard():
+    def contrast(setting):
         out = []
-        for seed in range(4):
+        for seed in range(6):
             img, mask, _ = make_ultrasound_case(rng=np.random.default_rng(seed), setting=setting, lesions=1)
             clean, _, _ = make_ultrasound_case(rng=np.random.default_rng(seed), setting=setting, lesions=0)
-            out.append(clean[mask > 0].mean() - img[mask > 0].mean())
+            out.append(abs(clean[mask > 0].astype(float).mean() - img[mask > 0].mean()))
         return np.mean(out)
 
-    assert drop("easy") > 1.5 * drop("hard") > 0
+    assert contrast("easy") > 1.5 * contrast("hard") > 0
+
+
+def test_ultrasound_cine_lesions_grow_and_fade_over_frames_with_breathing():
+    frames, mask, params = make_ultrasound_cine(rng=np.random.default_rng(3), setting="easy", frames=20, lesions=1)
+    clean, none, _ = make_ultrasound_cine(rng=np.random.default_rng(3), setting="easy", frames=20, lesions=0)
+    assert frames.shape == mask.shape == (20, 256, 256) and frames.dtype == np.uint8 and not none.any()
+    area = mask.sum(axis=(1, 2))
+    on = np.flatnonzero(area)
+    assert [int(on[0]), int(on[-1])] == params[0]["frames"] and 0 < on[0] and on[-1] < 19  # appears, then fades
+    peak = int(np.argmax(area))
+    assert area[on[0]] < area[peak] > area[on[-1]]  # a volume's cross-sections: small, large, small
+    assert (frames[peak][mask[peak] > 0].astype(float).mean() - clean[peak][mask[peak] > 0].mean() < 0) == (
+        params[0]["polarity"] == "hypo")
+    moved = np.abs(clean[0].astype(float) - clean[len(clean) // 2]).mean()
+    assert moved > 5  # breathing and new speckle: frames differ
+    np.testing.assert_array_equal(frames[:, 0, 0], 0)  # outside the sector
+
+
+def test_screen_burns_in_text_ruler_bar_and_a_frame_counter_around_the_scan():
+    frames, _, _ = make_ultrasound_cine(rng=np.random.default_rng(0), frames=4, lesions=0)
+    screen, (r0, c0) = burn_in_screen(frames, rng=np.random.default_rng(0))
+    h, w = frames.shape[1:]
+    assert screen.shape[:1] == (4,) and screen.shape[-1] == 3 and screen.shape[1] >= h + 48
+    np.testing.assert_array_equal(screen[:, r0:r0 + h, c0:c0 + w, 0], frames)  # the scan untouched, grey
+    outside = screen.copy()
+    outside[:, r0:r0 + h, c0:c0 + w] = 0
+    assert (outside[0].max(-1) > 200).sum() > 300  # text, ruler and bar
+    chroma = outside[0].max(-1).astype(int) - outside[0].min(-1)
+    assert (chroma > 100).sum() > 100  # a coloured logo and marker
+    assert (outside[0] != outside[1]).any()  # the frame counter changes
+    with pytest.raises(ValueError, match="screen must be at least"):
+        burn_in_screen(frames, rng=np.random.default_rng(0), screen=(100, 100))

@@ -17,7 +17,7 @@ from labelassist.demo.data import load_template, write_demo_data
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "data"
-    return out, write_demo_data(out, seed=3, n_mri=1, n_us=2)
+    return out, write_demo_data(out, seed=3, n_mri=1, n_us=2, n_cine=4)
 
 
 def test_template_is_the_packaged_file_not_a_download(monkeypatch):
@@ -70,7 +70,7 @@ def test_same_seed_same_bytes_other_seed_other_data(demo, tmp_path):
     out, manifest = demo
     again = write_demo_data(tmp_path / "again", seed=3, n_mri=1, n_us=2)
     other = write_demo_data(tmp_path / "other", seed=4, n_mri=1, n_us=2)
-    assert again == manifest
+    assert again == {**manifest, "us_cine": []}  # the cines, written last, change nothing else
     for e in manifest["mri"] + manifest["us"]:
         for key in ("path", "mask"):
             a = load_volume(out / e[key]).array
@@ -118,3 +118,37 @@ def test_twins_differ_from_their_lesion_volume_only_at_the_lesions(demo, tmp_pat
     assert changed[mask].all() and not changed[far].any()  # the same image, the lesions taken out
     # the twins option leaves the other outputs as they were
     np.testing.assert_array_equal(lesion, load_volume(out / manifest["mri"][0]["path"]).array)
+
+
+def test_ultrasound_cines_are_dicom_screens_with_masks_on_their_grid(demo):
+    """A demo cine reads as a scanner's export: modality US, 24 frames, grey (one channel), its scan area from
+    the declared region or (one in 4) found by motion; the mask lies inside that area, on the lesion."""
+    out, manifest = demo
+    cines = manifest["us_cine"]
+    assert [e["path"] for e in cines[:4]] == [f"us/easy/cine_{i:03d}.dcm" for i in range(4)]
+    assert [e["regions"] for e in cines[:4]] == [True, True, True, False]
+    assert [e["lesions"] == 0 for e in cines[:4]] == [False, False, True, False]
+    for e in cines:
+        vol, mask = load_volume(out / e["path"]), load_volume(out / e["mask"], labels=True)
+        assert vol.modality == "US" and vol.array.shape == (24, 320, 416) and mask.shape == vol.shape
+        np.testing.assert_allclose(mask.affine, vol.affine)
+        area = vol.header["scan_area"]
+        assert ("SequenceOfUltrasoundRegions" in area.method) == e["regions"]
+        assert "motion" in area.method  # the sector inside the rectangle: what moves
+        assert 0.25 < area.mask.mean() < 0.45  # the sector, not the screen
+        lesion = mask.array > 0
+        assert not (lesion & ~area.mask).any() and int(lesion.any(axis=(1, 2)).sum()) == e["positive_slices"]
+        if e["regions"]:
+            assert abs(vol.spacing[1] - 0.3125) < 1e-6 and abs(vol.spacing[2] - 0.3125) < 1e-6
+        for p in e["lesion_params"]:
+            t, r, c = (int(round(v)) for v in p["centre"])
+            if lesion[t, r, c]:
+                ring = ndimage_ring(lesion[t])
+                darker = vol.array[t][lesion[t]].mean() < vol.array[t][ring].mean()
+                assert darker == (p["polarity"] == "hypo") or len(e["lesion_params"]) > 1
+
+
+def ndimage_ring(mask):
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(mask, iterations=12) & ~ndimage.binary_dilation(mask, iterations=4)

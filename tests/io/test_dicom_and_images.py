@@ -43,15 +43,17 @@ def test_real_mr_and_ct(name, modality):
     np.testing.assert_allclose(step, np.array(ds.ImageOrientationPatient[:3]) * float(ds.PixelSpacing[1]) * [-1, -1, 1], atol=1e-6)
 
 
-def test_palette_ultrasound_becomes_rgb():
+def test_palette_ultrasound_becomes_rgb_then_one_grey_channel():
     path = _file(TEST_FILES, "examples_palette.dcm")
     ds = pydicom.dcmread(path)
     assert ds.PhotometricInterpretation == "PALETTE COLOR"
     vol = load_volume(path)
     from pydicom.pixels import apply_color_lut
 
-    assert vol.array.shape == (1, ds.Rows, ds.Columns, 3) and vol.channel_names == ("R", "G", "B")
-    np.testing.assert_array_equal(vol.array[0], apply_color_lut(ds.pixel_array, ds))
+    # ultrasound B-mode in colour is read as one channel: the mean of the palette's RGB
+    assert vol.array.shape == (1, ds.Rows, ds.Columns) and vol.channel_names == ()
+    np.testing.assert_allclose(vol.array[0], apply_color_lut(ds.pixel_array, ds).mean(-1), rtol=1e-6)
+    assert "read as one channel" in " ".join(vol.header["scan_area"].notes)
 
 
 @pytest.mark.parametrize("folder, name", [(TEST_FILES, "SC_ybr_full_422_uncompressed.dcm"), (TEST_FILES, "examples_ybr_color.dcm")])
@@ -64,8 +66,12 @@ def test_ybr_is_converted_to_rgb_once(folder, name):
     rgb = pixel_array(ds, as_rgb=True)
     vol = load_volume(path)
     frames = int(ds.get("NumberOfFrames", 1))
-    assert vol.shape[0] == frames and vol.array.shape[-1] == 3
-    np.testing.assert_array_equal(vol.array.reshape(rgb.shape), rgb)
+    assert vol.shape[0] == frames
+    if vol.modality == "US":  # grey B-mode in colour: one channel, the mean of the RGB (converted once)
+        np.testing.assert_allclose(vol.array.reshape(rgb.shape[:-1]), rgb.mean(-1), rtol=1e-6)
+    else:
+        assert vol.array.shape[-1] == 3
+        np.testing.assert_array_equal(vol.array.reshape(rgb.shape), rgb)
 
 
 def test_real_ultrasound_cine_frames_are_slices():
@@ -77,7 +83,7 @@ def test_real_ultrasound_cine_frames_are_slices():
 def test_pydicom_data_ultrasound():
     path = _file(DATA_STORE, "US1_UNCR.dcm")
     vol = load_volume(path)
-    assert vol.modality == "US" and vol.array.ndim == 4 and vol.array.max() <= 255
+    assert vol.modality == "US" and vol.array.ndim == 3 and vol.array.max() <= 255  # grey: one channel
 
 
 def _multiframe(tmp_path, frames=4, rows=5, cols=6):

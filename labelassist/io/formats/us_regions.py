@@ -72,6 +72,9 @@ def volume_area(volume):
     regions = volume_regions(volume)
     if regions is None:
         return None
+    found = volume.header.get("scan_area") if isinstance(getattr(volume, "header", None), dict) else None
+    if found is not None:  # found as the file was read (labelassist.io.formats.us_frames)
+        return found.mask
     from labelassist.core.scan_area import scan_area
 
     return scan_area(volume.array, regions=regions).mask
