@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 DEMO   := demo
 
-.PHONY: run test setup setup-dev bench demo-model clean
+.PHONY: run test setup setup-dev bench demo-model demo-model-us clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ demo-model: $(VENV)/.installed
 	$(VENV)/bin/labelassist demo-data /tmp/demo-train --seed 0 --us 0 --mri 18 --setting easy --twins
 	cd /tmp/demo-train/mri && $(CURDIR)/$(VENV)/bin/labelassist train $$(ls easy/vol_*.nii.gz | grep -v _mask) \
 	    --masks $$(ls easy/vol_*_mask.nii.gz) -o $(CURDIR)/resources/demo_model.pt \
+	    --half --epochs 16 --patience 8 --arch resnet18 --input-size 96 --output-stride 16 --pool max --seed 0
+
+# Re-train the shipped ultrasound demo model (the demo cines' scan areas; about 30 minutes on a 2-core CPU).
+demo-model-us: $(VENV)/.installed
+	rm -rf /tmp/demo-us-train
+	$(VENV)/bin/labelassist demo-data /tmp/demo-us-train --seed 0 --mri 0 --us 0 --cine 16 --twins
+	cd /tmp/demo-us-train/us && $(CURDIR)/$(VENV)/bin/labelassist train $$(ls easy/cine_*.dcm hard/cine_*.dcm) \
+	    --masks $$(ls easy/cine_*_mask.nii.gz hard/cine_*_mask.nii.gz) -o $(CURDIR)/resources/demo_model_us.pt \
 	    --half --epochs 16 --patience 8 --arch resnet18 --input-size 96 --output-stride 16 --pool max --seed 0
 
 clean:

@@ -19,6 +19,18 @@ from labelassist.engine import keep_triton_out
 os.environ.setdefault("MPLBACKEND", "Agg")
 keep_triton_out()
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_data_folder(tmp_path_factory):
+    """The test session's own user data folder (exports of read-only sources, layers without a file, samples,
+    the study list): never the real one's, never the working directory."""
+    if os.environ.get("LABELASSIST_DATA_DIR"):
+        yield
+        return
+    os.environ["LABELASSIST_DATA_DIR"] = str(tmp_path_factory.mktemp("user-data"))
+    yield
+    os.environ.pop("LABELASSIST_DATA_DIR", None)
+
 _INSTALL = "install one with `sudo apt-get install xvfb libxcb-icccm4 libxcb-keysyms1` to run the GUI tests"
 NO_X_SERVER = f"no X server: {_INSTALL}"
 

@@ -75,6 +75,7 @@ def test_wheel_ships_the_demo_model_and_an_installed_copy_finds_it(tmp_path):
         names = set(zf.namelist())
         assert "labelassist/resources/demo_model.pt" in names, sorted(n for n in names if "resource" in n)
         assert zf.getinfo("labelassist/resources/demo_model.pt").file_size == DEMO.stat().st_size
+        assert "labelassist/resources/demo_model_us.pt" in names  # the ultrasound one too
         assert {"labelassist/napari/napari.yaml", "labelassist/py.typed", "labelassist/io/resources.py"} <= names
         site = tmp_path / "site"
         zf.extractall(site)
@@ -113,7 +114,7 @@ def test_sdist_carries_resources_and_setup_py(tmp_path):
     (sdist,) = out.glob("labelassist-*.tar.gz")
     with tarfile.open(sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
-    assert {"setup.py", "MANIFEST.in", "resources/demo_model.pt"} <= names
+    assert {"setup.py", "MANIFEST.in", "resources/demo_model.pt", "resources/demo_model_us.pt"} <= names
     assert not any(n.startswith("labelassist/resources/") for n in names)
 
 

@@ -43,8 +43,11 @@ def param_type(spec, flag: str | None = None):
     return parse
 
 
-def add_param_option(parser, spec) -> None:
+def add_param_option(parser, spec, *, by_modality: bool = False) -> None:
     """Add the command-line option of one pipeline parameter, generated from its ``spec``.
+
+    ``by_modality``: a value not given is left out of the parsed arguments (the volume's modality then picks it:
+    :func:`labelassist.cli.run.pipeline_params`), and the help names the ultrasound default where it differs.
 
     A bool becomes a flag (``--name`` turns it on, or ``--no-name`` off when it is on by default); any other
     type takes a value parsed by :func:`param_type`, with the schema's default. The destination is always
@@ -60,22 +63,31 @@ def add_param_option(parser, spec) -> None:
     metavar = spec.name.upper()
     if spec.choices is not None and len(",".join(map(str, spec.choices))) <= 30:
         metavar = "{" + ",".join(map(str, spec.choices)) + "}"
-    parser.add_argument(spec.flag, dest=spec.name, type=param_type(spec), default=spec.default, metavar=metavar,
-                        help=f"{help_text} ({spec.allowed.replace('%', '%%')}; default {spec.default})")
+    default, note = spec.default, f"default {spec.default}"
+    if by_modality:  # not given: the volume's modality picks the default (labelassist.core.propose.profiles)
+        from labelassist.core.propose.profiles import modality_defaults
+
+        default = argparse.SUPPRESS
+        us = modality_defaults("US").get(spec.name, spec.default)
+        note += f"; ultrasound {us}" if us != spec.default else ""
+    parser.add_argument(spec.flag, dest=spec.name, type=param_type(spec), default=default, metavar=metavar,
+                        help=f"{help_text} ({spec.allowed.replace('%', '%%')}; {note})")
 
 
-def demo_model_path() -> Path:
-    """The shipped demo model (:func:`labelassist.io.resources.demo_model_path`, imported when needed)."""
+def demo_model_path(modality: str = "") -> Path:
+    """The shipped demo model of a modality (:func:`labelassist.io.resources.demo_model_path`, imported when
+    needed)."""
     from labelassist.io.resources import demo_model_path as path
 
-    return path()
+    return path(modality)
 
 
-def resolve_model_path(model: str | None) -> Path:
-    """The ``--model`` the user gave, or the shipped demo model."""
+def resolve_model_path(model: str | None, *, modality: str = "") -> Path:
+    """The ``--model`` the user gave, or the shipped demo model for the volume's ``modality`` (ultrasound has
+    its own)."""
     if model:
         return Path(model)
-    path = demo_model_path()
+    path = demo_model_path(modality)
     if not path.is_file():
         raise ParameterError(
             f"--model not given and no demo model at {path}: pass --model CKPT (train one with 'labelassist train')"

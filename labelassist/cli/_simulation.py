@@ -41,15 +41,16 @@ class Review:
     rounds: list = field(default_factory=list)
 
 
-def proposal_pipeline(image, *, classifier, device="cpu", area=None):
+def proposal_pipeline(image, *, classifier, device="cpu", area=None, modality=""):
     """The CAM + BoundaryFit :class:`~labelassist.core.propose.pipeline.Pipeline` of the volume, run with the
-    default parameters (its results hold each slice's mask, p(lesion) and perimeter map); ``area``: an ultrasound
-    volume's scan area, as the GUIs and ``run`` use it."""
+    default parameters of its ``modality`` (its results hold each slice's mask, p(lesion) and perimeter map);
+    ``area``: an ultrasound volume's scan area, as the GUIs and ``run`` use it."""
     from labelassist.core.nets.checkpoint import load_checkpoint
     from labelassist.core.propose.pipeline import Pipeline
+    from labelassist.core.propose.profiles import default_params
 
     model, meta = load_checkpoint(classifier, device=device)
-    pipe = Pipeline(image, model, meta, device=device, area=area)
+    pipe = Pipeline(image, model, meta, device=device, area=area, params=default_params(modality))
     pipe.run()
     return pipe
 
@@ -139,14 +140,15 @@ def _look_at_suggestions(result, truth, queue, reviewed, dismissed):
 
 def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
            device="cpu", seed=0, log=None, regions=None, cheapest=True, follow_suggestions=False,
-           boxer=None, on_round=None) -> Review:
+           boxer=None, on_round=None, area=None) -> Review:
     """The reviewer's loop (module docstring); ``regions[i]`` (e.g. a
     :class:`~labelassist.core.regions.VolumeRegions`) are slice ``i``'s regions, to count interactions
     (``cheapest``: see :func:`~labelassist.core.evaluate.interactions.correct_slice`); with ``boxer``
     (:func:`box_tool`) the reviewer boxes each missed lesion part first. With
     ``follow_suggestions`` the reviewer looks at the suggested lesions after each propagation and corrects the
     peak slice of one that is a lesion next (:func:`_look_at_suggestions`; each look is an interaction).
-    ``on_round(corrected, labels)`` is called with the labels after each round (round 0 too)."""
+    ``on_round(corrected, labels)`` is called with the labels after each round (round 0 too). ``area``: an
+    ultrasound scan area (bool (y, x)), which the session holds its learner's masks to, as the GUIs do."""
     from labelassist.core.evaluate.interactions import correct_slice
     from labelassist.core.evaluate.metrics import dice
     from labelassist.core.loop import run_request
@@ -154,6 +156,7 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
 
     truth = (np.nan_to_num(np.asarray(truth, np.float32)) > 0).astype(np.uint8)
     session = review_session(fit, seed=seed)  # the one loop the GUIs run (labelassist.core.loop)
+    session.area = area
     queue = _first_queue(session, image, truth, probability, model, device)
     trained, effort = model is not None, 0
     curve = [[0, round(float(dice(session.labels, truth)), 4)]]

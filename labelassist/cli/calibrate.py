@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from labelassist.cli.run import add_pipeline_options, open_pipeline, pipeline_params
+from labelassist.cli.run import add_pipeline_options, open_pipeline
 
 __all__ = ["add_parser", "parse_slices"]
 
@@ -53,7 +53,7 @@ def run(args) -> int:
 
     if args.plot:
         check_output(args.plot, "--plot")
-    volume, pipe = open_pipeline(args, pipeline_params(args, gate=0.0))
+    volume, pipe = open_pipeline(args, gate=0.0)
     truth = load_volume(args.truth, labels=True)
     if truth.shape != volume.shape:
         raise VolumeError(f"{args.truth}: shape {truth.shape} does not match the volume {volume.shape}")

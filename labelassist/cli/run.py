@@ -35,7 +35,7 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, stages=schema.STAGES) ->
     group = p.add_argument_group("pipeline parameters", f"stages: {', '.join(stages)}")
     for spec in schema.param_specs():
         if spec.stage in stages:
-            add_param_option(group, spec)
+            add_param_option(group, spec, by_modality=True)
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--batch-size", type=positive_int("--batch-size"), default=16)
 
@@ -48,28 +48,36 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def pipeline_params(args, **extra):
-    """The :class:`PipelineParams` of the parsed ``args``: every parameter with an option, then ``extra``.
+def pipeline_params(args, *, modality: str = "", **extra):
+    """The :class:`PipelineParams` of the parsed ``args``: the defaults of the volume's ``modality``
+    (:func:`labelassist.core.propose.profiles.default_params`), every parameter given on the command line, then
+    ``extra``.
 
-    Parameters without an option in ``args`` (a sub-command that offers only some stages) keep their defaults
-    unless ``extra`` sets them.
+    Parameters not given (or without an option in ``args``: a sub-command that offers only some stages) keep the
+    modality's defaults unless ``extra`` sets them.
     """
-    values = {s.name: getattr(args, s.name) for s in schema.param_specs() if hasattr(args, s.name)}
+    from labelassist.core.propose.profiles import modality_defaults
+
+    values = modality_defaults(modality)
+    values.update({s.name: getattr(args, s.name) for s in schema.param_specs() if hasattr(args, s.name)})
     values.update(extra)
     return schema.PipelineParams(**values)
 
 
-def open_pipeline(args, params):
-    """Load the volume and model named in ``args`` and build a :class:`Pipeline` (errors are one line)."""
+def open_pipeline(args, **extra):
+    """Load the volume and model named in ``args`` and build a :class:`Pipeline` with :func:`pipeline_params` of the
+    volume's modality and ``extra`` (errors are one line)."""
     from labelassist.core.nets.checkpoint import load_checkpoint
     from labelassist.core.nets.device import resolve_device
     from labelassist.core.propose.pipeline import Pipeline
     from labelassist.io import load_volume
-    from labelassist.io.formats.us_regions import volume_area
+    from labelassist.io.formats.us_regions import volume_area, volume_modality
 
     volume = load_volume(args.volume, channel=args.channel)
+    modality = volume_modality(volume)
+    params = pipeline_params(args, modality=modality, **extra)
     device = resolve_device(args.device)
-    model, meta = load_checkpoint(resolve_model_path(args.model), device=device)
+    model, meta = load_checkpoint(resolve_model_path(args.model, modality=modality), device=device)
     pipe = Pipeline(volume.array, model, meta, device=device, params=params, batch_size=args.batch_size,
                     area=volume_area(volume))
     return volume, pipe
@@ -99,13 +107,17 @@ def run(args) -> int:
     from labelassist.cli._common import check_output, writing
     from labelassist.io.save import check_output_path
 
-    params = pipeline_params(args)
+    from labelassist.io.formats.us_regions import volume_modality
+
+    pipeline_params(args)  # a bad combination is one line before any work
     check_output_path(args.output, source=args.volume)  # before any work: a bad -o is one line, at once
     if args.save_maps:
         _check_maps_folder(Path(args.save_maps))
         check_output(args.save_maps, "--save-maps", folder=True)
     volume = load_volume(args.volume, channel=args.channel)
-    model_path = resolve_model_path(args.model)
+    modality = volume_modality(volume)
+    params = pipeline_params(args, modality=modality)  # ultrasound has its own defaults
+    model_path = resolve_model_path(args.model, modality=modality)
     check_run_memory(volume, model_path=model_path)  # before the model is loaded: one line, no output file
     device = resolve_device(args.device)
     model, meta = load_checkpoint(model_path, device=device)

@@ -88,10 +88,11 @@ def run(args) -> int:
         raise VolumeError(f"{args.truth}: shape {truth.shape} does not match the volume {volume.shape}")
     device = resolve_device(args.device)
     model = load_segmenter(args.model, device=device) if args.model else None
-    from labelassist.io.formats.us_regions import volume_area
+    from labelassist.io.formats.us_regions import volume_area, volume_modality
 
-    pipe = proposal_pipeline(volume.array, classifier=resolve_model_path(args.classifier), device=device,
-                             area=volume_area(volume))
+    area, modality = volume_area(volume), volume_modality(volume)
+    classifier = resolve_model_path(args.classifier, modality=modality)
+    pipe = proposal_pipeline(volume.array, classifier=classifier, device=device, area=area, modality=modality)
     fit, prob = pipe.masks(), np.array([r.probability for r in pipe.results], float)
     regions = VolumeRegions([r.perimeter for r in pipe.results], volume.array) if args.interactions else None
     boxer = box_tool(volume.array, device=device) if args.tools == "box" else None
@@ -99,7 +100,8 @@ def run(args) -> int:
     on_round = _round_saver(args.save, volume) if args.save else None
     res = review(volume.array, truth.array, fit=fit, probability=prob, model=model, rounds=args.rounds,
                  retrain_every=args.retrain_every, steps=args.steps, device=device, seed=args.seed, log=log,
-                 regions=regions, follow_suggestions=args.follow_suggestions, boxer=boxer, on_round=on_round)
+                 regions=regions, follow_suggestions=args.follow_suggestions, boxer=boxer, on_round=on_round,
+                 area=area)
     lesion = truth.array > 0
     n_lesion_slices = int(np.count_nonzero(lesion.reshape(len(lesion), -1).any(1)))
     hand = hand_curve(lesion, max(len(res.curve) - 1, n_lesion_slices if args.interactions else 0))

@@ -152,13 +152,14 @@ def stream_inputs(args, folder: Path, readers: list):
 
     from labelassist.core.classify.data import data_hash_of_samples, hash_sample, model_inputs
     from labelassist.io import load_volume
+    from labelassist.io.formats.us_regions import scan_view
 
     labels, seen, shapes = [], [], []
     for k, path in enumerate(args.volumes):
         vol = load_volume(path)
         if args.masks:
             labels.append(_mask_labels(args.masks[k], vol))
-        np.save(folder / f"inputs_{k}.npy", model_inputs(vol.array, input_size=args.input_size))
+        np.save(folder / f"inputs_{k}.npy", model_inputs(scan_view(vol), input_size=args.input_size))
         shape, sample = hash_sample(vol.array)
         np.save(folder / f"sample_{k}.npy", sample)
         seen.append(SimpleNamespace(source_path=vol.source_path, shape=vol.shape))

@@ -22,13 +22,13 @@ from scipy import ndimage
 
 from labelassist.errors import ParameterError
 
-__all__ = ["ScanArea", "scan_area", "colour_flow", "without_colour_flow"]
+__all__ = ["ScanArea", "scan_area", "colour_flow", "without_colour_flow", "area_box", "area_boxes"]
 
 
 @dataclass
 class ScanArea:
     """The scan area(s) of a frame: ``views`` (one bool mask (H, W) per view: two for a dual-view still),
-    ``mask`` (their union), ``method`` (how they were found) and ``notes`` (one line each, for ``info``)."""
+    ``mask`` (their union), ``labels`` (the views numbered), ``method`` (how they were found) and ``notes`` (one line each, for ``info``)."""
 
     views: list
     method: str
@@ -37,6 +37,15 @@ class ScanArea:
     @property
     def mask(self) -> np.ndarray:
         return np.logical_or.reduce(self.views) if self.views else np.zeros((0, 0), bool)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The views as one int8 map: 0 outside, ``k`` inside view ``k`` (1, 2, ...): what the pipeline is given,
+        so that each view is looked at on its own (:func:`area_boxes`) while any other use reads it as a mask."""
+        out = np.zeros(self.views[0].shape if self.views else (0, 0), np.int8)
+        for k, view in enumerate(self.views, start=1):
+            out[view & (out == 0)] = k
+        return out
 
     def describe(self) -> str:
         """``"2 views from SequenceOfUltrasoundRegions: 103,421 px (34 % of the frame)"``."""
@@ -180,3 +189,28 @@ def without_colour_flow(area: ScanArea, flow: np.ndarray) -> ScanArea:
     note = f"colour Doppler over {share:.1f} % of the scan area: kept out of the pipeline (never proposed or labelled)"
     return ScanArea([v & ~flow for v in area.views], area.method, [*area.notes, note])
 
+
+def area_box(mask) -> tuple[slice, slice]:
+    """The rows and columns of the bounding box of a scan area (bool (H, W)): what the classifier looks at, so the
+    scanner's screen around the scan takes none of its input pixels. The whole frame when the mask is empty."""
+    mask = np.asarray(mask, bool)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return slice(0, mask.shape[0]), slice(0, mask.shape[1])
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+def area_boxes(area, *, min_share: float = 0.1) -> list[tuple[slice, slice]]:
+    """One bounding box per view of a scan area, largest first: of each label of a labelled area
+    (:attr:`ScanArea.labels`: a dual-view still's two views), else of each connected part holding at least
+    ``min_share`` of it; the whole area's box when no part is that large."""
+    a = np.asarray(area)
+    views = [int(k) for k in np.unique(a) if k > 0] if a.dtype.kind in "iu" else []
+    if len(views) > 1:
+        masks = [a == k for k in views]
+    else:
+        lab, n = ndimage.label(a.astype(bool))
+        sizes = np.bincount(lab.ravel())[1:] if n else np.zeros(0, int)
+        masks = [lab == k + 1 for k in range(n) if sizes[k] >= min_share * max(int(sizes.sum()), 1)]
+    masks.sort(key=lambda m: -int(m.sum()))
+    return [area_box(m) for m in masks] or [area_box(a.astype(bool))]

@@ -140,8 +140,9 @@ def _write_mri_setting(out: Path, setting: str, n: int, rng, brain_data, twins: 
     return entries
 
 
-def _write_us_setting(out: Path, setting: str, n_us: int, n_cine: int, rng) -> tuple[list, list]:
-    """The ultrasound stills and cines of one setting: (stills' entries, cines' entries)."""
+def _write_us_setting(out: Path, setting: str, n_us: int, n_cine: int, rng, twins: bool = False) -> tuple[list, list]:
+    """The ultrasound stills and cines of one setting: (stills' entries, cines' entries; with ``twins``, each cine
+    with a lesion is followed by its lesion-free twin ``cine_NNN_twin``: the same screen, tissue and speckle)."""
     folder = out / "us" / setting
     folder.mkdir(parents=True, exist_ok=True) if n_us or n_cine else None
     stills, cines = [], []
@@ -153,10 +154,18 @@ def _write_us_setting(out: Path, setting: str, n_us: int, n_cine: int, rng) -> t
         stills.append({"path": str(img.relative_to(out)), "mask": str(msk.relative_to(out)),
                        "setting": setting, "lesions": len(params), "lesion_params": params})
     for i in range(n_cine):  # one in 3 without a lesion; one in 4 without the regions (the area found by motion)
-        entry = write_ultrasound_cine(folder, f"cine_{i:03d}", rng=rng, setting=setting,
-                                      lesions=0 if i % 3 == 2 else None, regions=i % 4 != 3)
-        entry["path"], entry["mask"] = (str((folder / entry[k]).relative_to(out)) for k in ("path", "mask"))
-        cines.append(entry)
+        before = rng.bit_generator.state
+        kw = {"rng": rng, "setting": setting, "regions": i % 4 != 3}
+        entries = [write_ultrasound_cine(folder, f"cine_{i:03d}", lesions=0 if i % 3 == 2 else None, **kw)]
+        if twins and entries[0]["lesions"]:
+            after = rng.bit_generator.state
+            rng.bit_generator.state = before  # the same draws, without the lesions
+            entries.append({**write_ultrasound_cine(folder, f"cine_{i:03d}_twin", lesions=0, **kw),
+                            "twin_of": f"cine_{i:03d}"})
+            rng.bit_generator.state = after
+        for entry in entries:
+            entry["path"], entry["mask"] = (str((folder / entry[k]).relative_to(out)) for k in ("path", "mask"))
+        cines += entries
     return stills, cines
 
 
@@ -169,7 +178,7 @@ def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri:
     (``vol_NNN_twin.nii.gz``: the very same anatomy, pose, bias and noise, without the lesions, and an
     empty mask). Training a classifier on such pairs leaves it nothing but the lesion itself to tell
     them apart, so its CAM has to look at the lesion. The other outputs are the same with or without.
-    ``n_cine`` ultrasound cines per setting (:mod:`labelassist.demo.us_files`) come after the images, so adding
+    ``twins`` does the same for the cines. ``n_cine`` ultrasound cines per setting (:mod:`labelassist.demo.us_files`) come after the images, so adding
     them changes nothing else.
     """
     out = Path(out_dir)
@@ -191,7 +200,7 @@ def write_demo_data(out_dir, *, seed: int = 0, settings=("easy", "hard"), n_mri:
         manifest["us"] += stills
     for setting in settings:  # last, from their own stream: the other files are the same with or without
         cine_rng = np.random.default_rng([seed, SETTINGS_ORDER.index(setting), 7])
-        manifest["us_cine"] += _write_us_setting(out, setting, 0, n_cine, cine_rng)[1]
+        manifest["us_cine"] += _write_us_setting(out, setting, 0, n_cine, cine_rng, twins)[1]
     atomic_write(out / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)), ".json")
     kept = {out / e[key] for e in _entries(manifest) for key in ("path", "mask")}
     for stale in set(previous) - kept:  # left over from a larger previous run

@@ -150,6 +150,8 @@ class JobContext:
         The propagation net learned from the reviewer's corrections (kept from volume to volume).
     prompts : labelassist.engine.prompting.Prompts or None
         The box tool's LiteMedSAM and its slice embeddings (loaded on the first box).
+    modality : str
+        The open volume's: ``"US"`` for ultrasound (its own demo model), else ``""``.
     shared : the engine's thread-safe request and cancel state.
     """
 
@@ -160,6 +162,7 @@ class JobContext:
         self.meta: dict = {}
         self.model_info: dict = {}
         self.params = None
+        self.modality = ""
         self.segmenter = None
         self.prompts = None  # the box tool's LiteMedSAM and its embeddings (engine.prompting.Prompts), once used
         self._device = None

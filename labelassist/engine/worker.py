@@ -100,7 +100,7 @@ class Worker(QObject):
         self._check(job_id)
         ctx = self.context
         demo = path is None
-        path = demo_model_path() if demo else path
+        path = demo_model_path(ctx.modality) if demo else path
         if demo and not path.is_file():
             raise ParameterError(f"no demo model at {path}: load a checkpoint (train one with 'labelassist train')")
         model, meta = load_checkpoint(path, device=ctx.device)
@@ -130,16 +130,20 @@ class Worker(QObject):
         from labelassist.core.propose.pipeline import Pipeline
 
         token, array, batch_size, regions = payload
+        from labelassist.io.resources import demo_model_path
+
         ctx = self.context
-        if ctx.model is None:
-            self._job_model(job_id, None)
         ctx.set_pipeline(None)
+        ctx.modality = "US" if regions is not None else ""
+        own = demo_model_path(ctx.modality)  # the demo model in use follows the volume's modality
+        if ctx.model is None or (ctx.model_info.get("demo") and str(own) != ctx.model_info["path"] and own.is_file()):
+            self._job_model(job_id, None)
         kwargs = {"params": ctx.params} if ctx.params is not None else {}
         area = None
         if regions is not None:  # ultrasound: only the scan area, never the scanner's text and bars
             from labelassist.core.scan_area import ScanArea, scan_area
 
-            area = (regions if isinstance(regions, ScanArea) else scan_area(array, regions=regions)).mask
+            area = (regions if isinstance(regions, ScanArea) else scan_area(array, regions=regions)).labels
         pipe = Pipeline(array, ctx.model, ctx.meta, device=ctx.device, batch_size=batch_size,
                         on_fallback=self.notice.emit, area=area, **kwargs)
         ctx.set_pipeline(pipe, token)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["resources_dir", "demo_model_path", "DEMO_MODEL"]
+__all__ = ["resources_dir", "demo_model_path", "DEMO_MODEL", "DEMO_MODEL_US"]
 
-DEMO_MODEL = "demo_model.pt"
+DEMO_MODEL = "demo_model.pt"  # MRI (and anything that is not ultrasound)
+DEMO_MODEL_US = "demo_model_us.pt"  # ultrasound: trained on the demo cines' scan areas
 
 
 def _package_dir() -> Path:
@@ -36,6 +37,7 @@ def resources_dir() -> Path:
     return packaged if packaged.is_dir() else _repository_dir()
 
 
-def demo_model_path() -> Path:
-    """The shipped demo classifier (``resources/demo_model.pt``); it may be missing."""
-    return resources_dir() / DEMO_MODEL
+def demo_model_path(modality: str = "") -> Path:
+    """The shipped demo classifier for a modality: ``resources/demo_model_us.pt`` for ultrasound (``"US"``),
+    ``resources/demo_model.pt`` for anything else; it may be missing."""
+    return resources_dir() / (DEMO_MODEL_US if str(modality).upper() == "US" else DEMO_MODEL)

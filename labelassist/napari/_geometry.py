@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from labelassist.io import Volume
+from labelassist.io.sessions.session import user_data_dir
 from labelassist.io.volume import spacing_zyx
 
 __all__ = ["world_axes", "axis_labels", "SLICE_LABEL", "napari_affine", "ras_affine", "layer_geometry",
@@ -97,7 +98,8 @@ def volume_from_layer(layer) -> Volume:
         raise ValueError(f"layer {layer.name!r}: labelassist reviews 2-D images and 3-D volumes, got {spatial}-D")
     affine = ras_affine(_layer_matrix(layer))
     source = getattr(getattr(layer, "source", None), "path", None)
-    path = Path(source) if source else Path.cwd() / f"{layer.name}.layer"
+    # a layer made in napari (no file): its session and export live in the user's data folder, never the cwd
+    path = Path(source) if source else layer_home() / f"{layer.name}.layer"
     return Volume(array=data, affine=affine, spacing=spacing_zyx(affine), source_path=path,
                   format="layer", header={})
 
@@ -124,3 +126,11 @@ def volume_for_writer(data, meta: dict) -> Volume:
     affine = ras_affine(m)
     return Volume(array=np.broadcast_to(np.float32(0), shape), affine=affine, spacing=spacing_zyx(affine),
                   source_path=Path("labels.layer"), format="layer", header={})
+
+
+def layer_home() -> Path:
+    """Where the review of a layer that has no file goes (made on first use)."""
+    home = user_data_dir() / "layers"
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+

@@ -155,6 +155,7 @@ class ReviewController(ReviewActions, QObject):
         self.air = volume_air_level(volume.array)  # the grey level below which the image shows no body
         self.export_path = Path(export_path) if export_path else default_export_path(volume)
         self._stale = set()
+        self._follow_modality(volume)
         self.sessions.begin(volume, self.export_path)
         state = self.sessions.restore(volume) if restore else None
         if state is None:
@@ -173,6 +174,18 @@ class ReviewController(ReviewActions, QObject):
         self.refresh_strip()
         self.volume_opened.emit(volume)
         self.go_to(self.current)
+
+    def _follow_modality(self, volume) -> None:
+        """Parameters the user has not changed follow the volume's modality (ultrasound has its own defaults:
+        :mod:`labelassist.core.propose.profiles`); a restored session then sets its own."""
+        from labelassist.core.propose.profiles import default_params
+        from labelassist.io.formats.us_regions import volume_modality
+
+        own = default_params(volume_modality(volume))
+        if self.engine.params != own and self.engine.params in (default_params(""), default_params("US")):
+            self.engine.set_params(own)
+            if self.panel is not None:
+                self.panel.set_params(asdict(self.engine.params))
 
     def _opened(self, volume, result: dict) -> None:
         if volume is self.volume and result.get("area") is not None:

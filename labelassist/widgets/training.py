@@ -39,6 +39,7 @@ from superqt import QCollapsible
 
 from labelassist.core.classify.params import TRAIN_PARAMS
 from labelassist.errors import ParameterError
+from labelassist.io.formats.us_regions import scan_view
 from labelassist.widgets.control_panel import ParamControl, param_control
 
 __all__ = ["slice_labels", "train_job", "start", "open_dialog", "TrainDialog", "option_control", "JOB"]
@@ -70,7 +71,7 @@ def _other_volumes(paths, exclude) -> tuple[list, list]:
             continue
         idx, y = slice_labels(state)
         if len(idx):
-            volumes.append(vol.array[idx])
+            volumes.append(scan_view(vol)[idx])  # an ultrasound scan area cut as the pipeline cuts it
             labels.append(y)
     return volumes, labels
 
@@ -230,7 +231,7 @@ def start(window, *, output, others=(), **options):
     if not len(idx) and not others:
         window.show_error("Training needs reviewed slices: accept, correct or reject some first")
         return None
-    volumes = [c.volume.array[idx]] if len(idx) else []
+    volumes = [scan_view(c.volume)[idx]] if len(idx) else []
     labels = [y] if len(idx) else []
     window.message(f"Training a classifier on {len(idx)} reviewed slices" + (" and other volumes" if others else "")
                    + " (Esc cancels)")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from labelassist.core.propose.params import (
-    CAM_METHOD_NAMES, STAGES, USS_METHOD_NAMES, PipelineParams, invalidated_stages, param, param_specs,
+    CAM_METHOD_NAMES, DESPECKLE_NAMES, STAGES, USS_METHOD_NAMES, PipelineParams, invalidated_stages, param,
+    param_specs,
 )
 from labelassist.errors import ParameterError
 
@@ -40,13 +41,22 @@ def test_every_declared_method_runs():
         assert perimeter_map(img, method=name, n_segments=8).regions.max() >= 2, name
 
 
+def test_the_despeckle_names_are_the_despeckle_modules_and_each_runs():
+    from labelassist.core.propose.despeckle import DESPECKLE_METHODS, despeckle
+
+    assert DESPECKLE_NAMES == DESPECKLE_METHODS
+    img = np.random.default_rng(0).random((16, 16))
+    for name in DESPECKLE_NAMES:
+        assert despeckle(img, method=name).shape == img.shape, name
+
+
 def test_todays_flags_are_kept():
     flags = {s.name: s.flag for s in param_specs()}
     assert flags == {
         "cam_method": "--cam", "cam_shifts": "--cam-shifts", "cam_stride": "--cam-stride", "uss": "--uss",
         "n_segments": "--segments", "uss_cnn": "--uss-cnn", "threshold": "--threshold", "gate": "--gate",
         "fit": "--no-fit", "min_size": "--min-size", "fill_holes": "--fill-holes", "largest_only": "--largest-only",
-        "refine": "--refine",
+        "refine": "--refine", "despeckle": "--despeckle",
     }
 
 
@@ -58,6 +68,7 @@ def test_todays_flags_are_kept():
         ({"gate": "high"}, r"^gate must be a number in \[0, 1\], got 'high'$"),
         ({"cam_method": "nope"}, r"^cam_method must be one of gradcam, gradcam\+\+, .*; got 'nope'$"),
         ({"uss": "watershed"}, r"^uss must be one of slic, quickshift, felzenszwalb; got 'watershed'$"),
+        ({"despeckle": "wavelet"}, r"^despeckle must be one of none, median, bilateral, .*; got 'wavelet'$"),
         ({"cam_stride": 4}, r"^cam_stride must be 8, 16 or 32; got 4$"),
         ({"cam_shifts": 0}, r"^cam_shifts must be an integer from 1 to 4, got 0$"),
         ({"cam_shifts": 2.5}, r"^cam_shifts must be an integer from 1 to 4, got 2.5$"),

@@ -25,7 +25,7 @@ def test_manifest_validates_and_widget_opens_from_plugin(make_napari_viewer, lab
     c = mf.contributions
     assert [w.display_name for w in c.widgets] == ["LabelAssist"]
     assert c.readers and c.writers[0].layer_types == ["labels"]
-    assert {s.key for s in c.sample_data} == {"demo_mri", "demo_ultrasound"}
+    assert {s.key for s in c.sample_data} == {"demo_mri", "demo_ultrasound", "demo_ultrasound_cine"}
     viewer = make_napari_viewer()
     dock_widget, widget = viewer.window.add_plugin_dock_widget("labelassist", "LabelAssist")
     from labelassist.napari._widget import LabelAssistWidget
@@ -234,7 +234,10 @@ def test_samples_open_as_volumes_with_geometry(make_napari_viewer, monkeypatch, 
     viewer = make_napari_viewer()
     viewer.open_sample("labelassist", "demo_ultrasound")
     viewer.open_sample("labelassist", "demo_mri")
-    us, mri = viewer.layers
+    viewer.open_sample("labelassist", "demo_ultrasound_cine")
+    us, mri, cine = viewer.layers
     assert us.data.shape == (1, 256, 256) and mri.data.ndim == 3 and mri.data.shape[0] > 40
+    assert cine.data.shape == (24, 320, 416)  # frames of a screen, grey: one channel
+    assert cine.metadata["labelassist_volume"].header["scan_area"].mask.mean() < 0.45  # the sector, not the screen
     vol = mri.metadata["labelassist_volume"]
     np.testing.assert_allclose(mri.data_to_world([0, 0, 0]), vol.voxel_to_world(np.zeros(3))[[2, 1, 0]])

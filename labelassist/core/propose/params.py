@@ -11,9 +11,10 @@ declarations back as :class:`ParamSpec` records. Everything else is built from t
 options (``labelassist.cli.run.add_pipeline_options``) and the control panel's widgets
 (``labelassist.widgets.control_panel``). A new field declared here appears in all of them.
 
-This module imports no torch (``labelassist --help`` imports it): the CAM, perimeter and refiner names are
-listed here, and ``tests/core/test_params.py`` checks them against ``cam.CAM_METHODS`` and
-``perimeter.METHODS`` (``tests/core/test_refine.py`` the refiners against ``refine.REFINERS``).
+This module imports no torch (``labelassist --help`` imports it): the CAM, despeckle, perimeter and refiner names
+are listed here, and ``tests/core/test_params.py`` checks them against ``cam.CAM_METHODS``,
+``despeckle.DESPECKLE_METHODS`` and ``perimeter.METHODS`` (``tests/core/test_refine.py`` the refiners against
+``refine.REFINERS``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from labelassist.core.nets.classifier import OUTPUT_STRIDES
 from labelassist.errors import ParameterError
 
 __all__ = ["PipelineParams", "ParamSpec", "STAGES", "CAM_METHODS", "CAM_METHOD_NAMES", "USS_METHOD_NAMES",
-           "REFINE_NAMES", "param", "param_specs", "invalidated_stages"]
+           "DESPECKLE_NAMES", "REFINE_NAMES", "param", "param_specs", "invalidated_stages"]
 
 STAGES = ("cam", "perimeter", "fit")
 # Every grad-cam method that works on a ResNet classifier, by the name a user types.
@@ -51,6 +52,8 @@ CAM_METHODS = {
 CAM_METHOD_NAMES = tuple(CAM_METHODS)
 # The perimeter map's methods (labelassist.core.propose.perimeter.perimeter_map).
 USS_METHOD_NAMES = ("slic", "quickshift", "felzenszwalb")
+# The speckle reductions of the perimeter map's image (labelassist.core.propose.despeckle.DESPECKLE_METHODS).
+DESPECKLE_NAMES = ("none", "median", "bilateral", "nlmeans", "diffusion", "gaussian")
 # How the fitted mask is refined (labelassist.core.propose.refine.REFINERS); the default is PipelineParams.refine.
 REFINE_NAMES = ("boundaryfit", "sam", "crf")
 
@@ -249,6 +252,10 @@ class PipelineParams:
         8, stage="cam", label="CAM stride", choices=OUTPUT_STRIDES,
         help="Input pixels per CAM cell, when finer than the classifier's own (8 for the stride-16 demo model: "
              "4x the cells, nothing retrained); p(lesion) stays the classifier's. FullGrad runs at the model's own.")
+    despeckle: str = param(
+        "none", stage="perimeter", label="Despeckle", choices=DESPECKLE_NAMES,
+        help="Smooth the image the perimeter map is made of, so that its regions follow the anatomy, not the "
+             "speckle (ultrasound: median); the CAM and the refiners keep the original image.")
     uss: str = param(
         "slic", stage="perimeter", label="Perimeter", choices=USS_METHOD_NAMES,
         help="The unsupervised segmentation whose cluster edges make the perimeter map.")

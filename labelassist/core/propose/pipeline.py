@@ -20,9 +20,11 @@ import numpy as np
 
 from labelassist.core.propose import boundaryfit, postfilter
 from labelassist.core.propose.cam import compute_cams
+from labelassist.core.propose.despeckle import despeckle
 from labelassist.core.propose.params import PipelineParams, invalidated_stages
 from labelassist.core.propose.perimeter import perimeter_map
 from labelassist.core.propose.refine import Refiner, make_refiner
+from labelassist.core.scan_area import area_box, area_boxes
 from labelassist.core.nets.device import OomFallback
 from labelassist.core.nets.inputs import check_channels, normalise_volume
 from labelassist.core.propose.lazy_image import NormalisedVolume
@@ -111,9 +113,12 @@ class Pipeline:
         :class:`~labelassist.errors.DeviceFallback` warning). The smaller batch or the CPU is kept for the
         pipeline's life, so each step is taken and told once.
     area : ndarray of bool (H, W), optional
-        Where the image is (an ultrasound file's scan area, :func:`labelassist.core.scan_area.scan_area`): the
+        Where the image is (an ultrasound file's scan area, :func:`labelassist.core.scan_area.scan_area`; its
+        ``labels``, ints, number the views of a dual-view still): the
         CAM, the perimeter map and every mask are zero outside it, so nothing is ever proposed on the scanner's
-        burned-in text, rulers and bars. None: the whole slice.
+        burned-in text, rulers and bars; the classifier sees only the area's bounding box, each view's on its own
+        (:func:`labelassist.core.scan_area.area_boxes`; training cuts the same: ``us_regions.scan_view``). None:
+        the whole slice.
     keep_regions : bool
         Keep every slice's regions (int32, 4 bytes a pixel) after its mask is made, so that a new threshold
         is one gather (the default, for the GUI). False (``labelassist run``, batch) drops them once the
@@ -144,11 +149,14 @@ class Pipeline:
             raise ParameterError(f"array must be (z, y, x) or (z, y, x, c), got shape {self.array.shape}")
         check_channels(1 if self.array.ndim == 3 else self.array.shape[-1], int(self.meta["in_channels"]))
         self.volume = NormalisedVolume(self.array)  # normalised slice by slice: no whole-volume copy
+        views = None if self.area is None else np.asarray(self.area)  # a labelled area: one view per label
         if self.area is not None:
             self.area = np.asarray(self.area, bool)
             if self.area.shape != tuple(self.volume.shape[1:3]):
                 raise ParameterError(f"area must be a mask of the slice's shape {tuple(self.volume.shape[1:3])}, "
                                      f"got {self.area.shape}: pass scan_area(...).mask")
+        self.boxes = area_boxes(views) if views is not None else [(slice(None), slice(None))]
+        self.area_box = area_box(self.area) if self.area is not None else (slice(None), slice(None))
         self.results = [SliceResult() for _ in range(self.volume.shape[0])]
         self.fallback = OomFallback(batch_size=max(int(self.batch_size), 1), device=self.device)
         self.refiners: dict[str, Refiner] = {}
@@ -217,40 +225,53 @@ class Pipeline:
             if cancel is not None and cancel():
                 raise Cancelled()
             chunk = todo[start : start + self.batch_size]
-            cams, probs = compute_cams(
-                self.model,
-                self.volume[chunk],
-                method=self.params.cam_method,
-                shifts=1 if self.params.cam_method == "fullgrad" else self.params.cam_shifts,
-                cam_stride=None if self.params.cam_method == "fullgrad" else self.params.cam_stride,
-                input_size=int(self.meta["input_size"]),
-                in_channels=int(self.meta["in_channels"]),
-                batch_size=self.batch_size,
-                device=self.device,
-                fallback=self.fallback,
-            )
-            for k, (i, p) in enumerate(zip(chunk, probs)):
-                block[start + k] = cams[k] if self.area is None else cams[k] * self.area  # -> float16
+            slices = self.volume[chunk]
+            block[start : start + len(chunk)] = 0
+            probs = np.zeros(len(chunk))
+            for box in self.boxes:  # each view of the scan area on its own (a dual-view still: two)
+                cams, p = self._cam_batch(slices[:, box[0], box[1]])
+                here = block[start : start + len(chunk), box[0], box[1]]
+                area = 1 if self.area is None else self.area[box]
+                np.maximum(here, (cams * area).astype(np.float16), out=here)
+                probs = np.maximum(probs, p)  # a slice is as lesion-like as its most lesion-like view
+                del cams
+            for k, i in enumerate(chunk):
                 self.results[i].cam = block[start + k]
-                self.results[i].probability = float(p)
-            del cams
+                self.results[i].probability = float(probs[k])
             if progress is not None:
                 progress(min(start + len(chunk), len(todo)), len(todo))
+
+    def _cam_batch(self, slices):
+        """(CAMs, p(lesion)) of a batch of slices (or of one view's box of them) with the current parameters."""
+        fullgrad = self.params.cam_method == "fullgrad"
+        return compute_cams(
+            self.model, slices, method=self.params.cam_method, shifts=1 if fullgrad else self.params.cam_shifts,
+            cam_stride=None if fullgrad else self.params.cam_stride, input_size=int(self.meta["input_size"]),
+            in_channels=int(self.meta["in_channels"]), batch_size=self.batch_size, device=self.device,
+            fallback=self.fallback,
+        )
 
     def ensure_perimeter(self, index: int, *, out: np.ndarray | None = None) -> None:
         """Compute slice ``index``'s perimeter map (regions and perimeter) unless it is cached.
 
-        ``out``: a bool (H, W) array to hold the perimeter (a view of a run's block), or None.
+        ``out``: a bool (H, W) array to hold the perimeter (a view of a run's block), or None. The map is made of
+        the slice despeckled with ``params.despeckle`` (only the map: the CAM and the refiners see the original).
         """
         res = self.results[index]
         if res.regions is None:
             p = self.params
-            pm = perimeter_map(self._slice_image(index), method=p.uss, n_segments=p.n_segments, uss_cnn=p.uss_cnn)
-            if self.area is not None:
-                pm.perimeter &= self.area
+            box = self.area_box  # an ultrasound scan area's box: the superpixels are spent on the scan only
+            image = self._slice_image(index)[box]
+            if p.despeckle != "none":
+                image = despeckle(image, method=p.despeckle)
+            pm = perimeter_map(image, method=p.uss, n_segments=p.n_segments, uss_cnn=p.uss_cnn)
+            regions, perimeter = pm.regions, pm.perimeter
+            if self.area is not None:  # outside the box: no region (nothing to fit) and no wall
+                regions, perimeter = np.zeros(self.area.shape, np.int32), np.zeros(self.area.shape, bool)
+                regions[box], perimeter[box] = pm.regions, pm.perimeter & self.area[box]
             if out is not None:
-                out[...] = pm.perimeter
-            res.regions, res.perimeter = pm.regions, (pm.perimeter if out is None else out)
+                out[...] = perimeter
+            res.regions, res.perimeter = regions, (perimeter if out is None else out)
 
     def refiner(self, name: str | None = None) -> Refiner:
         """The pipeline's refiner called ``name`` (default: ``params.refine``), made on first use and kept."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import warnings
 
-__all__ = ["ultrasound_regions", "volume_regions", "volume_area", "SPATIAL_2D", "TISSUE"]
+__all__ = ["ultrasound_regions", "volume_regions", "volume_area", "volume_modality", "scan_view", "SPATIAL_2D",
+           "TISSUE"]
 
 SPATIAL_2D = 1  # RegionSpatialFormat: a 2-D image (B-mode, colour flow)
 TISSUE = 1  # RegionDataType: tissue
@@ -67,14 +68,33 @@ def volume_regions(volume) -> list | None:
 
 
 def volume_area(volume):
-    """An ultrasound volume's scan area (bool (H, W): :func:`labelassist.core.scan_area.scan_area` of its frames
-    and regions), None for any other volume (the whole slice)."""
+    """An ultrasound volume's scan area (int8 (H, W), 0 outside, ``k`` in view ``k``: ``ScanArea.labels`` of
+    :func:`labelassist.core.scan_area.scan_area`; read it as a mask), None for any other volume (the whole slice)."""
     regions = volume_regions(volume)
     if regions is None:
         return None
     found = volume.header.get("scan_area") if isinstance(getattr(volume, "header", None), dict) else None
     if found is not None:  # found as the file was read (labelassist.io.formats.us_frames)
-        return found.mask
+        return found.labels
     from labelassist.core.scan_area import scan_area
 
-    return scan_area(volume.array, regions=regions).mask
+    return scan_area(volume.array, regions=regions).labels
+
+
+def scan_view(volume):
+    """What the classifier sees of a volume: an ultrasound volume's frames cut to the bounding box of its scan area
+    (the pipeline's CAM input is cut the same way), any other volume's whole array."""
+    area = volume_area(volume)
+    if area is None:
+        return volume.array
+    from labelassist.core.scan_area import area_box
+
+    rows, cols = area_box(area)
+    return volume.array[:, rows, cols]
+
+
+def volume_modality(volume) -> str:
+    """``"US"`` for an ultrasound volume (its modality, or regions it declares), else its modality (``""``
+    unknown): what picks the demo model and the pipeline's defaults."""
+    return "US" if volume_regions(volume) is not None else str(getattr(volume, "modality", "") or "")
+
