@@ -1,9 +1,10 @@
-"""``labelassist demo``: the whole pipeline on bundled demo data, with the shipped demo model.
+"""``labelassist demo``: the whole pipeline on bundled demo data, with the shipped demo models.
 
-Writes demo volumes (if DIR has none), proposes masks for one easy and one hard held-out MRI volume and
-ultrasound cine (each modality with its own demo model), compares them with the truth, and saves a picture of the four layers (image, grad-cam, perimeter, boundaryfit). Then a
-simulated reviewer corrects 3 slices of each (``labelassist simulate-review --rounds 3 --interactions``: the
-review loop the GUIs run) and the Dice it reaches is printed beside drawing the same number of slices by hand.
+Writes demo data (if DIR has none), proposes masks for one easy and one hard held-out MRI volume and ultrasound
+cine (each modality with its own demo model and defaults), compares them with the truth, and saves a picture of
+the four layers (image, grad-cam, perimeter, boundaryfit). Then a simulated reviewer corrects 3 slices of each MRI
+volume and 1 frame of each cine (``labelassist simulate-review --interactions``: the review loop the GUIs run) and
+the Dice it reaches is printed beside drawing the same number of slices by hand.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = ["add_parser"]
 
 DEMO_SEED = 1  # the shipped model was trained on seed 0: these volumes are held out
 REVIEW_ROUNDS = 3
+REVIEW_ROUNDS_US = 1  # a cine's round trains on 24 frames of a 320 x 416 screen: a minute or more on a CPU
 WHY_LOW = {"hard": "the hard lesions are small (3-8 mm) and faint (8-25 % of the brain's intensity range, brighter or "
                    "darker): the heat map rarely points at them, so the first pass misses most; what the reviewer "
                    "corrects, the segmenter then finds on the other slices"}
@@ -86,11 +88,12 @@ def _demo_volume(out: Path, entry: dict, model, meta, device) -> None:
     print(f"       layers of three lesion slices: {picture}")
     if area is None and setting in WHY_LOW and m["dice_volume"] < 0.5:
         print(f"       why so low: {WHY_LOW[setting]}")
-    print("       " + _reviewed(pipe, labels, truth.array, device, area=area))
+    print("       " + _reviewed(pipe, labels, truth.array, device, area=area,
+                                rounds=REVIEW_ROUNDS if area is None else REVIEW_ROUNDS_US))
 
 
-def _reviewed(pipe, labels, truth, device, *, area=None) -> str:
-    """What a simulated reviewer reaches after :data:`REVIEW_ROUNDS` corrected slices, beside drawing by hand."""
+def _reviewed(pipe, labels, truth, device, *, area=None, rounds=REVIEW_ROUNDS) -> str:
+    """What a simulated reviewer reaches after ``rounds`` corrected slices, beside drawing by hand."""
     import numpy as np
 
     from labelassist.cli._simulation import hand_curve, review
@@ -98,7 +101,7 @@ def _reviewed(pipe, labels, truth, device, *, area=None) -> str:
 
     prob = np.array([r.probability for r in pipe.results], float)
     regions = VolumeRegions([r.perimeter for r in pipe.results], pipe.image)
-    res = review(pipe.image, truth, fit=labels, probability=prob, rounds=REVIEW_ROUNDS, device=device,
+    res = review(pipe.image, truth, fit=labels, probability=prob, rounds=rounds, device=device,
                  regions=regions, area=area)
     (k, dice), spent = res.curve[-1], res.interactions[-1][0]
     hand = hand_curve(truth > 0, k)[-1][1]

@@ -23,8 +23,12 @@ def review_shortcuts(controller) -> list[Shortcut]:
 
 
 def model_text(info: dict, device: str) -> str:
-    """The panel's line for a loaded classifier, e.g. ``"demo model (resnet18, 96²) on cpu"``."""
-    name = "demo model" if info.get("demo") else Path(info.get("path", "?")).name
+    """The panel's line for a loaded classifier, e.g. ``"demo model (resnet18, 96²) on cpu"``; the ultrasound
+    one says so."""
+    from labelassist.io.resources import DEMO_MODEL_US
+
+    us = Path(info.get("path", "")).name == DEMO_MODEL_US
+    name = ("ultrasound demo model" if us else "demo model") if info.get("demo") else Path(info.get("path", "?")).name
     return f"{name} ({info.get('arch')}, {info.get('input_size')}²) on {device}"
 
 

@@ -13,7 +13,8 @@ __all__ = ["ULTRASOUND", "default_params", "modality_defaults"]
 
 # A 5 x 5 median before the perimeter map (all five filters tie within noise and each beats none by 0.04 or more;
 # the median is the cheapest) and SLIC 800 on the scan area's box (smaller superpixels than the hard lesions):
-# benchmarks/bench_despeckle.py.
+# benchmarks/bench_despeckle.py. CAM stride 16: the demo cines' first pass at stride 8 was no better (0.010 / 0.011
+# against 0.023 / 0.014 at t = 0.5; benchmarks/bench_us_review.py --thresholds), the threshold stays 0.5.
 ULTRASOUND: dict = {"despeckle": "median", "n_segments": 800, "cam_stride": 16}
 
 

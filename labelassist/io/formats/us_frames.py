@@ -34,7 +34,10 @@ def prepare_ultrasound(volume, *, channel: int | None = None):
     if a.ndim == 4 and a.shape[-1] in (3, 4) and channel is None:
         area = without_colour_flow(area, colour_flow(a, area.mask))
         area.notes.append(GREY_NOTE)
-        grey = np.mean(a[..., :3], axis=-1, dtype=np.float32)
+        grey = a[..., 0].astype(np.float32)  # the mean of the three, without a float64 pass over the cine
+        grey += a[..., 1]
+        grey += a[..., 2]
+        grey /= np.float32(3)
         volume = replace(volume, array=grey, channel_names=())
     header["scan_area"] = area
     return replace(volume, header=header)
