@@ -154,8 +154,8 @@ class Engine(QObject):
         """Work on this volume (a :class:`~labelassist.io.Volume` or a (z, y, x[, c]) array) from now on.
 
         The jobs of the previous volume are cancelled. The job returns ``{"token", "n_slices", "area"}``: an
-        ultrasound volume's scan area (bool (H, W), found in the engine thread: nothing is proposed outside it), or
-        None."""
+        ultrasound volume's scan area (int8 (H, W): 0 outside, ``k`` in view ``k``; found as the file was read or in
+        the engine thread: nothing is proposed outside it), or None."""
         from labelassist.io.formats.us_regions import volume_regions
 
         array = getattr(volume_or_array, "array", volume_or_array)

@@ -189,7 +189,7 @@ class ReviewController(ReviewActions, QObject):
 
     def _opened(self, volume, result: dict) -> None:
         if volume is self.volume and result.get("area") is not None:
-            self.area = self.session.area = result["area"]
+            self.area = self.session.area = np.asarray(result["area"]) > 0  # its views numbered: a mask here
             self.view.show_area(self.area)
 
     def load_model(self, path=None):
