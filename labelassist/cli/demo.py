@@ -16,10 +16,13 @@ __all__ = ["add_parser"]
 
 DEMO_SEED = 1  # the shipped model was trained on seed 0: these volumes are held out
 REVIEW_ROUNDS = 3
-REVIEW_ROUNDS_US = 1  # a cine's round trains on 24 frames of a 320 x 416 screen: a minute or more on a CPU
+REVIEW_ROUNDS_US = 1  # each round trains the segmenter on a cine of 24 frames of a 320 x 416 screen: seconds on a CPU
 WHY_LOW = {"hard": "the hard lesions are small (3-8 mm) and faint (8-25 % of the brain's intensity range, brighter or "
                    "darker): the heat map rarely points at them, so the first pass misses most; what the reviewer "
                    "corrects, the segmenter then finds on the other slices"}
+WHY_LOW_US = ("the ultrasound classifier tells the lesion's frames from the others, but its heat map lands on the "
+              "shadow or enhancement behind a lesion as much as on it; one corrected frame is where the masks come "
+              "from (docs/benchmarks.md, Ultrasound)")
 
 
 def add_parser(sub) -> None:
@@ -84,10 +87,12 @@ def _demo_volume(out: Path, entry: dict, model, meta, device) -> None:
     picture = out / f"overview_{setting}{'_us' if area is not None else ''}.png"
     layer_overview(pipe.image, np.stack([r.cam.astype(np.float32) for r in pipe.results]),
                    np.stack([r.perimeter for r in pipe.results]), labels, picture, truth=truth.array > 0.5,
-                   slices=sorted(hot.tolist()))
-    print(f"       layers of three lesion slices: {picture}")
-    if area is None and setting in WHY_LOW and m["dice_volume"] < 0.5:
-        print(f"       why so low: {WHY_LOW[setting]}")
+                   slices=sorted(hot.tolist()), origin="lower" if area is None else "upper",
+                   titles=None if area is None else {z: f"frame {z}" for z in range(len(labels))})
+    print(f"       layers of three lesion {'slices' if area is None else 'frames'}: {picture}")
+    why = WHY_LOW_US if area is not None else WHY_LOW.get(setting)
+    if why and m["dice_volume"] < 0.5:
+        print(f"       why so low: {why}")
     print("       " + _reviewed(pipe, labels, truth.array, device, area=area,
                                 rounds=REVIEW_ROUNDS if area is None else REVIEW_ROUNDS_US))
 
@@ -105,5 +110,6 @@ def _reviewed(pipe, labels, truth, device, *, area=None, rounds=REVIEW_ROUNDS) -
                  regions=regions, area=area)
     (k, dice), spent = res.curve[-1], res.interactions[-1][0]
     hand = hand_curve(truth > 0, k)[-1][1]
-    return (f"after {k} corrected slices ({spent} clicks and strokes, simulated): lesion Dice {dice:.3f} with "
-            f"the segmenter, {hand:.3f} drawing the {k} slices by hand")
+    slices = "slice" if k == 1 else "slices"
+    return (f"after {k} corrected {slices} ({spent} clicks and strokes, simulated): lesion Dice {dice:.3f} with "
+            f"the segmenter, {hand:.3f} drawing the {k} {slices} by hand")

@@ -7,11 +7,12 @@ import numpy as np
 __all__ = ["layer_overview"]
 
 
-def layer_overview(image, cams, boundaries, masks, path, *, truth=None, slices=None, titles=None):
+def layer_overview(image, cams, boundaries, masks, path, *, truth=None, slices=None, titles=None, origin="lower"):
     """Save a PNG: one row per slice with ``image``, ``grad-cam``, ``perimeter`` and ``boundaryfit``.
 
     ``image`` (z, y, x) in [0, 1]; ``cams`` (z, y, x); ``boundaries`` bool (z, y, x); ``masks`` (z, y, x);
-    ``truth`` (z, y, x), optional, drawn as a green contour on the last panel.
+    ``truth`` (z, y, x), optional, drawn as a green contour on the last panel. ``origin``: ``"lower"`` (row 0 at
+    the bottom: the demo MRI's axial slices, anterior up) or ``"upper"`` (an ultrasound frame, as stored).
     """
     import matplotlib
 
@@ -24,14 +25,14 @@ def layer_overview(image, cams, boundaries, masks, path, *, truth=None, slices=N
     for row, z in zip(axes, slices):
         img = image[z]
         for ax in row:
-            ax.imshow(img, cmap="gray", origin="lower", vmin=0, vmax=1)
+            ax.imshow(img, cmap="gray", origin=origin, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-        row[1].imshow(cams[z], cmap="jet", alpha=0.45, origin="lower", vmin=0, vmax=1)
+        row[1].imshow(cams[z], cmap="jet", alpha=0.45, origin=origin, vmin=0, vmax=1)
         edge = np.ma.masked_where(~boundaries[z].astype(bool), boundaries[z])
-        row[2].imshow(edge, cmap="autumn", origin="lower", interpolation="nearest")
+        row[2].imshow(edge, cmap="autumn", origin=origin, interpolation="nearest")
         fit = np.ma.masked_where(masks[z] == 0, masks[z])
-        row[3].imshow(fit, cmap="cool", alpha=0.55, origin="lower", interpolation="nearest", vmin=0, vmax=1)
+        row[3].imshow(fit, cmap="cool", alpha=0.55, origin=origin, interpolation="nearest", vmin=0, vmax=1)
         if truth is not None and truth[z].any():
             row[3].contour(truth[z], [0.5], colors="lime", linewidths=1.0)
         label = titles[z] if titles is not None else f"slice {z}"

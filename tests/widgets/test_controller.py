@@ -266,3 +266,32 @@ def test_the_strip_shows_p_lesion_once_the_classifier_has_run(qtbot, ctl):
     shown = ctl.panel.strip.probability
     assert len(shown) == 6 and all(p is not None and 0 <= p <= 1 for p in shown)
     assert shown == [ctl.engine.result(i).probability for i in range(6)]
+
+
+def test_untouched_parameters_follow_the_volumes_modality(qtbot, tiny_model, volume, tmp_path):
+    """An ultrasound cine opened after an MRI volume gets the ultrasound defaults (panel and engine), and the MRI
+    volume after it the MRI ones; a parameter the user changed stays as set."""
+    from dataclasses import asdict, replace
+
+    from labelassist.core.propose.profiles import default_params
+    from labelassist.demo.us_files import write_ultrasound_cine
+
+    e = write_ultrasound_cine(tmp_path, "cine", rng=np.random.default_rng(0), setting="easy", frames=6)
+    cine = load_volume(tmp_path / e["path"])
+    view, panel = RecordingView(), ControlPanel()
+    qtbot.addWidget(panel)
+    c = ReviewController(view, panel=panel, model=tiny_model, device="cpu", auto_compute=False)
+    try:
+        c.open_volume(volume)
+        assert c.engine.params == default_params("")
+        c.open_volume(cine)
+        assert c.engine.params == default_params("US") != default_params("")
+        assert panel.params()["despeckle"] == "median" == asdict(c.engine.params)["despeckle"]
+        c.open_volume(volume)
+        assert c.engine.params == default_params("")
+        c.set_params(threshold=0.42)  # the user's own choice
+        other = write_ultrasound_cine(tmp_path, "other", rng=np.random.default_rng(1), setting="easy", frames=6)
+        c.open_volume(load_volume(tmp_path / other["path"]))  # a new cine (the first has its session's own)
+        assert c.engine.params == replace(default_params(""), threshold=0.42)
+    finally:
+        c.close()
