@@ -237,7 +237,8 @@ class VolumeView(QWidget):
             self.position.setText("no volume")
             return
         n = self.n_slices
-        self.position.setText(f"slice {self.current} (0-{n - 1})")
+        noun = "frame" if self.plane == "frame" else "slice"  # an ultrasound cine's slices are its frames
+        self.position.setText(f"{noun} {self.current} (0-{n - 1})")
         what = f"{self.plane} slice" if self.plane in ("axial", "coronal", "sagittal") else self.plane  # frame, image
         text = f"{what} {self.current}" + ("" if self.axis == "z" else f" (along {self.axis})")
         if self.axis == "z":
