@@ -161,15 +161,13 @@ class Engine(QObject):
         array = getattr(volume_or_array, "array", volume_or_array)
         array = np.asarray(array)
         regions = volume_regions(volume_or_array) if hasattr(volume_or_array, "array") else None
-        found = getattr(volume_or_array, "header", {}).get("scan_area") if regions is not None else None
-        if found is not None:  # found as the file was read: the worker need not look again
-            regions = found
+        found = getattr(volume_or_array, "header", {}).get("scan_area") if regions is not None else None  # as read
         if array.ndim not in (3, 4):
             raise ParameterError(f"volume must be (z, y, x) or (z, y, x, c), got shape {array.shape}")
         self.cancel()  # jobs of the previous volume are moot
         self._shared.token = next(self._tokens)
         self.shape = tuple(int(n) for n in array.shape[:3])
-        return self._post("volume_open", (self._shared.token, array, self.batch_size, regions))
+        return self._post("volume_open", (self._shared.token, array, self.batch_size, regions, found))
 
     def set_params(self, params: PipelineParams | None = None, **changes) -> PipelineParams:
         """Change parameters (checked here: a bad value raises ``ParameterError`` at once)."""

@@ -128,10 +128,9 @@ class Worker(QObject):
 
     def _job_volume_open(self, job_id, payload):
         from labelassist.core.propose.pipeline import Pipeline
-
-        token, array, batch_size, regions = payload
         from labelassist.io.resources import demo_model_path
 
+        token, array, batch_size, regions, found = payload  # found: the ScanArea read with the file, or None
         ctx = self.context
         ctx.set_pipeline(None)
         ctx.modality = "US" if regions is not None else ""
@@ -141,9 +140,9 @@ class Worker(QObject):
         kwargs = {"params": ctx.params} if ctx.params is not None else {}
         area = None
         if regions is not None:  # ultrasound: only the scan area, never the scanner's text and bars
-            from labelassist.core.scan_area import ScanArea, scan_area
+            from labelassist.core.scan_area import scan_area
 
-            area = (regions if isinstance(regions, ScanArea) else scan_area(array, regions=regions)).labels
+            area = (found if found is not None else scan_area(array, regions=regions)).labels
         pipe = Pipeline(array, ctx.model, ctx.meta, device=ctx.device, batch_size=batch_size,
                         on_fallback=self.notice.emit, area=area, **kwargs)
         ctx.set_pipeline(pipe, token)

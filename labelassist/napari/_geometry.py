@@ -133,4 +133,3 @@ def layer_home() -> Path:
     home = user_data_dir() / "layers"
     home.mkdir(parents=True, exist_ok=True)
     return home
-

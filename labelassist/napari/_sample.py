@@ -37,4 +37,3 @@ def demo_ultrasound():
 def demo_ultrasound_cine():
     """The demo ultrasound cine (DICOM: 24 frames of a sweep, a 320 x 416 screen around the sector, a lesion)."""
     return [image_layer_data(load_volume(sample_folder() / "us" / "easy" / "cine_000.dcm"))]
-

@@ -97,4 +97,3 @@ def volume_modality(volume) -> str:
     """``"US"`` for an ultrasound volume (its modality, or regions it declares), else its modality (``""``
     unknown): what picks the demo model and the pipeline's defaults."""
     return "US" if volume_regions(volume) is not None else str(getattr(volume, "modality", "") or "")
-
