@@ -22,8 +22,9 @@ COLUMNS = ("input", "status", "output", "error", "seconds", "worker", "model_sha
 STATUSES = ("done", "failed", "skipped")
 
 
-def is_up_to_date(output, key: dict) -> bool:
-    """Whether ``output`` and its provenance exist and were made with ``key`` (see the module's docstring)."""
+def is_up_to_date(output, key) -> bool:
+    """Whether ``output`` and its provenance exist and were made with ``key`` (see the module's docstring), or
+    with one of the keys of a list (a batch's per-modality specs: :meth:`BatchSpec.keys`)."""
     output = Path(output)
     prov = provenance_path(output)
     if not (output.is_file() and prov.is_file()):
@@ -32,7 +33,8 @@ def is_up_to_date(output, key: dict) -> bool:
         record = json.loads(prov.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(record, dict) and record.get("key") == key
+    keys = key if isinstance(key, list) else [key]
+    return isinstance(record, dict) and record.get("key") in keys
 
 
 def skipped_row(input_path, output, model_sha256: str) -> dict:

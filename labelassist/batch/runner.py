@@ -146,10 +146,10 @@ def plan_batch(volumes, spec: BatchSpec, *, resume: bool = False):
     inputs ``resume`` finds up to date (:func:`labelassist.batch.manifest.is_up_to_date`) by index."""
     out_dir = Path(spec.out_dir)
     outputs = [out_dir / name for name in output_names(volumes)]
-    key = spec.key() if resume else None
+    keys = spec.keys() if resume else None
     todo, skipped = [], {}
     for i, (v, out) in enumerate(zip(volumes, outputs)):
-        if resume and is_up_to_date(out, key):
+        if resume and is_up_to_date(out, keys):
             skipped[i] = skipped_row(v, out, spec.model_sha256)
         else:
             todo.append(i)

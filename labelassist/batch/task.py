@@ -14,7 +14,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,9 @@ class BatchSpec:
         The learned segmenter (``--segmenter``), or None.
     segmenter_mode : {"union", "replace"}
         See :data:`SEGMENTER_MODES`.
+    by_modality : tuple of (str, str, str, PipelineParams)
+        ``(modality, model_path, model_sha256, params)`` for the volumes of a modality that takes another model
+        or other defaults (ultrasound: ``"US"``); each volume runs with :meth:`for_modality` of its own.
     """
 
     model_path: str
@@ -75,11 +78,28 @@ class BatchSpec:
     segmenter_path: str | None = None
     segmenter_sha256: str | None = None
     segmenter_mode: str = "union"
+    by_modality: tuple = ()
 
     def __post_init__(self):
         if self.segmenter_mode not in SEGMENTER_MODES:
             raise ParameterError(f"segmenter_mode must be one of {', '.join(SEGMENTER_MODES)}; "
                                  f"got {self.segmenter_mode!r}")
+        for entry in self.by_modality:
+            if len(entry) != 4 or not isinstance(entry[3], PipelineParams):
+                raise ParameterError("by_modality must hold (modality, model_path, model_sha256, PipelineParams) "
+                                     f"tuples; got {entry!r}")
+
+    def for_modality(self, modality: str) -> BatchSpec:
+        """The spec a volume of ``modality`` runs with: its own model and parameters when :attr:`by_modality`
+        names it, else this spec (without the per-modality entries)."""
+        for name, path, sha256, params in self.by_modality:
+            if str(modality).upper() == str(name).upper():
+                return replace(self, model_path=path, model_sha256=sha256, params=params, by_modality=())
+        return replace(self, by_modality=())
+
+    def keys(self) -> list[dict]:
+        """Every :meth:`key` an up-to-date output may hold: this spec's and each modality's."""
+        return [self.for_modality("").key()] + [self.for_modality(entry[0]).key() for entry in self.by_modality]
 
     def key(self) -> dict:
         """What makes an output current (``--resume``): model, parameters, channel and segmenter, JSON-ready."""
@@ -301,6 +321,7 @@ def run_volume(input_path: str, output: str, spec: BatchSpec) -> dict:
            "worker": worker_name(), "model_sha256": spec.model_sha256}
     try:
         row["provenance"] = _process(Path(input_path), Path(output), spec)
+        row["model_sha256"] = row["provenance"].pop("model_sha256", spec.model_sha256)
     except LabelAssistError as exc:
         row.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - one failed volume is a row, not the end of the batch
@@ -313,17 +334,20 @@ def run_volume(input_path: str, output: str, spec: BatchSpec) -> dict:
 def _process(input_path: Path, output: Path, spec: BatchSpec) -> dict:
     from labelassist.io import load_volume, save_labels
 
+    from labelassist.io.formats.us_regions import volume_modality
+
     times = {}
+    t = time.perf_counter()
+    volume = load_volume(input_path, channel=spec.channel)
+    check_run_memory(volume)
+    times["read_s"] = time.perf_counter() - t
+    spec = spec.for_modality(volume_modality(volume))  # ultrasound: its own model and defaults
     t = time.perf_counter()
     device = _device(spec.device)
     model, meta = load_model("classifier", spec.model_path, spec.model_sha256, device)
     segmenter = (load_model("segmenter", spec.segmenter_path, spec.segmenter_sha256, device)
                  if spec.segmenter_path else None)
     times["models_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    volume = load_volume(input_path, channel=spec.channel)
-    check_run_memory(volume)
-    times["read_s"] = time.perf_counter() - t
     result = propose_volume(volume, model, meta, spec.params, device=device, batch_size=spec.batch_size,
                             segmenter=segmenter, segmenter_mode=spec.segmenter_mode)
     times.update(result.timings)
@@ -338,5 +362,6 @@ def _process(input_path: Path, output: Path, spec: BatchSpec) -> dict:
               "volume_float32_mb": round(int(np.prod(volume.array.shape)) * 4 / (1 << 20), 2),
               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json_atomic(record, provenance_path(output))
-    return {"peak_rss_mb": record["peak_rss_mb"], "volume_float32_mb": record["volume_float32_mb"],
+    return {"model_sha256": spec.model_sha256, "peak_rss_mb": record["peak_rss_mb"],
+            "volume_float32_mb": record["volume_float32_mb"],
             "voxels": int(np.prod(volume.array.shape[:3])), "timings_s": record["timings_s"]}

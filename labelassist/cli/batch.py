@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from labelassist.cli._common import add_param_option, positive_int, resolve_model_path
+from labelassist.cli._common import add_param_option, demo_model_path, positive_int, resolve_model_path
 from labelassist.cli.run import pipeline_params
 from labelassist.core.propose import params as schema
 from labelassist.errors import ParameterError
@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("--channel", type=int, help="which channel of 4-D volumes to use (default: all)")
     group = p.add_argument_group("pipeline parameters", "as for 'labelassist run'")
     for spec in schema.param_specs():
-        add_param_option(group, spec)
+        add_param_option(group, spec, by_modality=True)
     p.add_argument("--device", default="auto",
                    help="auto (each local worker on its own GPU when there are GPUs, else cpu), cpu, cuda:N, mps")
     p.add_argument("--batch-size", type=positive_int("--batch-size"), default=16)
@@ -64,10 +64,22 @@ def _spec(args):
 
         resolve_device(args.device)  # the local workers see this machine's devices
     return BatchSpec(model_path=str(Path(model).resolve()), model_sha256=checkpoint_hash(model),
-                     params=pipeline_params(args), out_dir=str(Path(args.output).resolve()), device=args.device,
+                     params=pipeline_params(args), by_modality=_ultrasound(args, model),
+                     out_dir=str(Path(args.output).resolve()), device=args.device,
                      batch_size=args.batch_size, channel=args.channel,
                      segmenter_path=str(Path(args.segmenter).resolve()) if args.segmenter else None,
                      segmenter_sha256=seg_hash, segmenter_mode=args.segmenter_mode)
+
+
+def _ultrasound(args, model) -> tuple:
+    """The ultrasound entry of the spec: the shipped ultrasound model unless ``--model`` was given (or it is
+    missing), and the ultrasound defaults for every parameter not given."""
+    from labelassist.core.nets.checkpoint import checkpoint_hash, load_checkpoint
+
+    us_model = resolve_model_path(args.model, modality="US") if args.model or demo_model_path("US").is_file() else model
+    if Path(us_model) != Path(model):
+        load_checkpoint(us_model)
+    return (("US", str(Path(us_model).resolve()), checkpoint_hash(us_model), pipeline_params(args, modality="US")),)
 
 
 def batch(args) -> int:

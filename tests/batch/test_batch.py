@@ -210,3 +210,25 @@ def test_a_missing_input_or_model_is_exit_code_2_before_any_cluster(tmp_path, ti
     assert main(["batch", str(vol), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "none.pt")]) == 2
     assert "none.pt: no such model file" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "o")
+
+
+def test_ultrasound_inputs_get_their_own_model_and_defaults_and_resume(tmp_path):
+    from labelassist.demo.us_files import write_ultrasound_cine
+    from labelassist.io.resources import demo_model_path
+
+    (tmp_path / "in").mkdir()
+    mri = make_test_volume(tmp_path / "in" / "head.nii.gz")
+    write_ultrasound_cine(tmp_path / "in", "cine", rng=np.random.default_rng(0), setting="easy", frames=4)
+    (tmp_path / "in" / "cine_mask.nii.gz").unlink()  # the truth is not an input
+    out = tmp_path / "out"
+    opts = ["--cam-shifts", "1", "--workers", "1"]
+    assert main(["batch", str(tmp_path / "in"), "-o", str(out), *opts]) == 0
+    rows = {Path(r["input"]).name: r for r in read_manifest(out / "manifest.csv")}
+    us, mr = rows["cine.dcm"], rows["head.nii.gz"]
+    assert us["model_sha256"] == checkpoint_hash(demo_model_path("US"))
+    assert mr["model_sha256"] == checkpoint_hash(demo_model_path(""))
+    us_key, mr_key = (json.loads(provenance_path(r["output"]).read_text())["key"] for r in (us, mr))
+    assert us_key["params"]["despeckle"] == "median" and us_key["params"]["n_segments"] == 800
+    assert mr_key["params"]["despeckle"] == "none" and us_key["params"]["cam_shifts"] == 1  # given: for both
+    assert main(["batch", str(tmp_path / "in"), "-o", str(out), "--resume", *opts]) == 0
+    assert {r["status"] for r in read_manifest(out / "manifest.csv")} == {"skipped"}
