@@ -66,6 +66,31 @@ def time_155(device, steps=None):
     return time.perf_counter() - t, res.meta
 
 
+def time_appearance(device, shape=(181, 217, 181)):
+    """The appearance learner's budgets (issue 28) on a demo volume resampled to ``shape`` (MNI 1 mm): features once
+    (``FeatureCache``, as the review loop computes them on its first round), then one round of the loop (train +
+    predict + the appearance learner, features cached), 8 reviewed slices."""
+    from scipy import ndimage
+
+    from labelassist.core.nets.inputs import normalise_volume
+    from labelassist.core.propagate.appearance import FeatureCache
+
+    img = load_volume(Path(ARGS.data) / "mri/easy/vol_000.nii.gz").array
+    truth = load_volume(Path(ARGS.data) / "mri/easy/vol_000_mask.nii.gz", labels=True).array > 0
+    zoom = [n / s for n, s in zip(shape, img.shape)]
+    big = ndimage.zoom(img, zoom, order=1).astype(np.float32)
+    lab = (ndimage.zoom(truth.astype(np.float32), zoom, order=1) > 0.5).astype(np.uint8)
+    pos = np.flatnonzero(lab.reshape(len(lab), -1).any(1))
+    rev = sorted(set(pos[np.linspace(0, len(pos) - 1, 6).round().astype(int)].tolist()) | {10, shape[0] - 15})
+    cache = FeatureCache()
+    t = time.perf_counter()
+    cache.get(normalise_volume(big))
+    features = time.perf_counter() - t
+    t = time.perf_counter()
+    res = propagate(big, lab, rev, device=device, appearance=cache)
+    return features, time.perf_counter() - t, res.meta
+
+
 def project_net(setting, n, device):
     """The net after N fully reviewed volumes of ``setting`` (demo seed 11), each fine-tuning the last."""
     from labelassist.core.evaluate.metrics import dice
@@ -182,7 +207,8 @@ def run_volume(data, setting, v, start):
     try:
         res = review(img, truth, fit=fit, probability=prob, model=start, rounds=ARGS.rounds, device=ARGS.device,
                      log=lambda s: print("  " + s, flush=True), regions=regions,
-                     cheapest=not ARGS.no_cheapest, follow_suggestions=ARGS.follow_suggestions)
+                     cheapest=not ARGS.no_cheapest, follow_suggestions=ARGS.follow_suggestions,
+                     appearance=not ARGS.no_appearance)
     finally:
         propagation.propagate = real
     curve, inter, hand_inter = res.curve, res.interactions, hand_interactions(truth)
@@ -259,6 +285,7 @@ def main():
     ap.add_argument("--time-only", action="store_true")
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-appearance", action="store_true", help="the segmenter alone: no appearance learner")
     ap.add_argument("--no-merge", action="store_true", help="propagate's merge=False: the new net alone")
     ap.add_argument("--no-hold", action="store_true", help="propagate without previous_masks: no floor")
     ap.add_argument("--gate-margin", type=float, help="propagate's gate_margin (inf: no gate)")
@@ -298,6 +325,10 @@ def main():
         sec, meta = time_155(ARGS.device)
         print(f"\npropagation over 155 x 240 x 240 ({meta['reviewed']} reviewed slices, {meta['steps']} steps, "
               f"{meta['device']}): {sec:.1f} s", flush=True)
+        feat, sec, meta = time_appearance(ARGS.device)
+        print(f"appearance learner, 181 x 217 x 181: features {feat:.1f} s once per volume; a round (segmenter "
+              f"{meta['steps']} steps + appearance learner {meta.get('appearance_s')} s, {meta['device']}): {sec:.1f} s",
+              flush=True)
 
 
 if __name__ == "__main__":

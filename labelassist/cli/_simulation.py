@@ -140,7 +140,7 @@ def _look_at_suggestions(result, truth, queue, reviewed, dismissed):
 
 def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_every=1, steps=None,
            device="cpu", seed=0, log=None, regions=None, cheapest=True, follow_suggestions=False,
-           boxer=None, on_round=None, area=None) -> Review:
+           boxer=None, on_round=None, area=None, appearance=True) -> Review:
     """The reviewer's loop (module docstring); ``regions[i]`` (e.g. a
     :class:`~labelassist.core.regions.VolumeRegions`) are slice ``i``'s regions, to count interactions
     (``cheapest``: see :func:`~labelassist.core.evaluate.interactions.correct_slice`); with ``boxer``
@@ -148,7 +148,8 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
     ``follow_suggestions`` the reviewer looks at the suggested lesions after each propagation and corrects the
     peak slice of one that is a lesion next (:func:`_look_at_suggestions`; each look is an interaction).
     ``on_round(corrected, labels)`` is called with the labels after each round (round 0 too). ``area``: an
-    ultrasound scan area (bool (y, x)), which the session holds its learner's masks to, as the GUIs do."""
+    ultrasound scan area (bool (y, x)), which the session holds its learner's masks to, as the GUIs do.
+    ``appearance=False``: the segmenter alone, without the appearance learner's suggestions (benchmarks)."""
     from labelassist.core.evaluate.interactions import correct_slice
     from labelassist.core.evaluate.metrics import dice
     from labelassist.core.loop import run_request
@@ -179,7 +180,8 @@ def review(image, truth, *, fit, probability, model=None, rounds=10, retrain_eve
         reviewed = session.state.reviewed_indices()
         can_learn = model is not None or truth[reviewed].any()
         if can_learn and (len(reviewed) % retrain_every == 0 or not trained):
-            res = run_request(image, session.propagation_request(steps=steps), model=model, device=device)
+            res = run_request(image, session.propagation_request(steps=steps), model=model, device=device,
+                              appearance=appearance)
             outcome = session.apply_propagation(res)
             model, trained = res.model, True
             queue = list(session.queue)  # a lesion nobody drew weighs in

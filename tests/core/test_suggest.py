@@ -52,9 +52,24 @@ def test_the_cam_counts_only_where_it_is_high():
     assert (10, 10) in [s.slices for s in found] and not any(s.slices[1] == 11 for s in found)
 
 
+def test_the_appearance_learner_counts_above_its_threshold_and_alone_only_when_not_a_speck():
+    p, kept = _probability()
+    app = np.zeros_like(p)
+    app[10:12, 10:15, 2:6] = 0.6  # 40 voxels only the appearance learner sees
+    app[11, 16:19, 16:19] = 0.99  # 9 voxels: texture, not a lesion
+    app[0] = 0.4  # below its threshold
+    found = suggest_lesions(p, kept, [6], appearance=app, max_suggestions=5)[1]
+    assert [s.slices for s in found] == [(2, 4), (9, 9), (10, 11)] and found[2].size == 40
+    assert found[2].score == pytest.approx(0.6)
+    assert [s.slices for s in suggest_lesions(p, kept, [6], appearance=app, appearance_threshold=0.7,
+                                              max_suggestions=5)[1]] == [(2, 4), (9, 9)]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(masks=np.zeros((3, 4, 4))), "masks have shape"),
     (dict(cam=np.zeros((3, 4, 4))), "cam has shape"),
+    (dict(appearance=np.zeros((3, 4, 4))), "appearance has shape"),
+    (dict(appearance_threshold=1.5), "appearance_threshold must be in"),
     (dict(threshold=0.0), "threshold must be in"),
     (dict(min_size=-1), "must be >= 0"),
 ])

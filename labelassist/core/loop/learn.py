@@ -18,7 +18,20 @@ import numpy as np
 
 from labelassist.errors import ParameterError
 
-__all__ = ["PropagationRequest", "PropagationOutcome", "run_request", "request_from", "apply_result"]
+__all__ = ["PropagationRequest", "PropagationOutcome", "run_request", "request_from", "apply_result", "FEATURES"]
+
+# The appearance learner's features of the volume under review (core.propagate.appearance): computed on the first
+# round, in the thread that runs the learner, and kept while the same volume comes back (made on first use).
+FEATURES = None
+
+
+def _features():
+    global FEATURES
+    if FEATURES is None:
+        from labelassist.core.propagate.appearance import FeatureCache
+
+        FEATURES = FeatureCache()
+    return FEATURES
 
 
 @dataclass(frozen=True)
@@ -129,11 +142,13 @@ def request_from(session, *, steps: int | None = None, fine_tune_steps: int | No
 
 
 def run_request(image, request: PropagationRequest, *, model=None, device="auto", connected: bool = True,
-                progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None):
+                appearance: bool = True, progress: Callable[[int, int], None] | None = None,
+                cancel: Callable[[], bool] | None = None):
     """Train (a new segmenter, or fine-tune ``model``) on the request's reviewed slices and predict the others:
     :func:`~labelassist.core.propagate.propagation.propagate` with the request's inputs; returns its
     :class:`~labelassist.core.propagate.PropagationResult`. ``connected=False`` (the command line's
-    ``--all-lesions``) keeps lesions no reviewed lesion touches too.
+    ``--all-lesions``) keeps lesions no reviewed lesion touches too. ``appearance``: the appearance learner's
+    suggestions too (:mod:`~labelassist.core.propagate.appearance`; its features kept in :data:`FEATURES`).
 
     Raises
     ------
@@ -147,8 +162,8 @@ def run_request(image, request: PropagationRequest, *, model=None, device="auto"
                              "not give: start a new segmenter (leave out its checkpoint)")
     return propagate(image, request.labels, list(request.reviewed), rejected=list(request.rejected), weak=request.weak,
                      model=model, device=device, steps=request.steps if model is None else request.fine_tune_steps,
-                     seed=request.seed, previous_masks=request.previous_masks, connected=connected, progress=progress,
-                     cancel=cancel)
+                     seed=request.seed, previous_masks=request.previous_masks, connected=connected,
+                     appearance=_features() if appearance else None, progress=progress, cancel=cancel)
 
 
 def apply_result(session, result) -> PropagationOutcome:

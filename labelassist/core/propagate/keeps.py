@@ -36,7 +36,12 @@ from labelassist.core.nets.segmenter_checkpoint import Segmenter
 from labelassist.core.propagate.predict import to_grid
 from labelassist.core.propagate.targets import ReviewedSlices
 
-__all__ = ["previous_net", "reviewed_dice", "keep_or_merge", "hold_previous", "GATE_MARGIN", "OVER_PREDICTION"]
+__all__ = ["previous_net", "reviewed_dice", "keep_or_merge", "hold_previous", "hold_found", "GATE_MARGIN",
+           "OVER_PREDICTION", "HOLD_APPEARANCE"]
+
+# A lesion shown away from every reviewed slice stays when the appearance learner's mean p(lesion) over it is at
+# least this (:func:`hold_found`).
+HOLD_APPEARANCE = 0.5
 
 # The new net is refused when its Dice on the reviewed slices is this much below the previous net's: Dice on a
 # few slices is noisy (0.02 apart between two runs of the same fine-tune on one slice in the tests).
@@ -155,3 +160,49 @@ def hold_previous(masks, previous, truth: ReviewedSlices, *, over: int = OVER_PR
     hold[list(truth.indices)] = False  # the reviewed slices are the truth
     masks[hold] = 1
     return {"held_previous": int(hold.sum()), "over_predicted": bool(refuted.any()), "refuted": int(refuted.sum())}
+
+
+def hold_found(masks, previous, truth: ReviewedSlices, appearance, *, threshold: float = HOLD_APPEARANCE) -> dict:
+    """A lesion the previous result showed away from every reviewed slice stays when the appearance learner sees
+    it too.
+
+    :func:`hold_previous` lets go of a lesion no reviewed slice touches, and the segmenter's masks keep only what
+    is connected to a drawn lesion: a lesion the proposals (or an earlier round) found and nobody has drawn yet
+    was lost at the first correction. When the appearance learner (:mod:`~labelassist.core.propagate.appearance`),
+    trained on the reviewed slices, gives its voxels a mean p(lesion) of at least ``threshold``, it is kept on the
+    unreviewed slices. A lesion a reviewed slice touches is :func:`hold_previous`'s business (confirmed or
+    refuted there).
+
+    Parameters
+    ----------
+    masks : ndarray of uint8 (z, y, x)
+        The new masks (edited in place).
+    previous : ndarray (z, y, x)
+        What the reviewer saw (nonzero: lesion).
+    truth : ReviewedSlices
+        The reviewer's truth.
+    appearance : ndarray (z, y, x) float
+        The appearance learner's p(lesion).
+    threshold : float
+        (:data:`HOLD_APPEARANCE`) Mean p(lesion) over the lesion's voxels above which it stays.
+
+    Returns
+    -------
+    dict
+        ``held_found`` (lesions kept) and ``held_found_voxels`` for the run's meta.
+    """
+    from scipy import ndimage
+
+    comp, n = ndimage.label(np.asarray(previous) > 0)
+    if n == 0:
+        return {"held_found": 0, "held_found_voxels": 0}
+    touched = np.unique(comp[list(truth.indices)]) if truth.indices else np.zeros(0, int)
+    mean = ndimage.mean(np.asarray(appearance, np.float32), comp, index=np.arange(1, n + 1))
+    keep = np.zeros(n + 1, bool)
+    keep[1:] = np.asarray(mean) >= threshold
+    keep[touched] = False
+    keep[0] = False
+    hold = keep[comp] & (masks == 0)
+    hold[list(truth.indices)] = False
+    masks[hold] = 1
+    return {"held_found": int(keep.sum()), "held_found_voxels": int(hold.sum())}

@@ -32,7 +32,7 @@ from labelassist.core.nets.segmenter_checkpoint import SEGMENTER_FORMAT, Segment
 from labelassist.core.nets.unet import BASE_CHANNELS, DEPTH
 from labelassist.core.propagate.checks import check_cam, check_image, check_options, check_previous
 from labelassist.core.propagate.data import stack_inputs
-from labelassist.core.propagate.keeps import GATE_MARGIN, hold_previous, keep_or_merge, previous_net
+from labelassist.core.propagate.keeps import GATE_MARGIN, hold_found, hold_previous, keep_or_merge, previous_net
 from labelassist.core.propagate.predict import (PREDICT_BATCH_SIZE, SEGMENTER_THRESHOLD, predict, predict_tensor,
                                                 slice_confidence, to_grid)
 from labelassist.core.propagate.suggest import Suggestion, suggest_lesions
@@ -102,6 +102,19 @@ def _keep_reviewed(masks, prob, conf, reviewed: ReviewedSlices) -> None:
         conf[i] = 1.0
 
 
+def _appearance(norm, truth: ReviewedSlices, appearance, *, seed: int, cancel):
+    """The appearance learner's p(lesion) (None without ``appearance``, or when the volume is too large for its
+    features) and its figures (``appearance_s``: features, when computed now, + fit + prediction)."""
+    from labelassist.core.propagate.appearance import FeatureCache, appearance_probability
+
+    if appearance is None:
+        return None, {}
+    t = time.perf_counter()
+    features = appearance.get(norm, cancel=cancel) if isinstance(appearance, FeatureCache) else appearance
+    p_app = None if features is None else appearance_probability(features, norm, truth, seed=seed, cancel=cancel)
+    return p_app, {"appearance_s": round(time.perf_counter() - t, 2), "appearance": p_app is not None}
+
+
 # -- propagate --------------------------------------------------------------------------------------
 def propagate(
     image,
@@ -126,6 +139,7 @@ def propagate(
     merge: bool = True,
     gate_margin: float = GATE_MARGIN,
     previous_masks=None,
+    appearance=None,
     tta: bool = True,
     device="auto",
     seed: int = 0,
@@ -194,6 +208,11 @@ def propagate(
         voxels on unreviewed slices stay lesion unless a reviewed slice shows it over-predicted
         (:func:`~labelassist.core.propagate.keeps.hold_previous`; ``meta["held_previous"]``). Without ``model``
         they are the proposals the reviewer saw, drawn slice by slice: refuted only where mostly wrong.
+    appearance : FeatureCache or ndarray (z, y, x, F), optional
+        The appearance learner (:mod:`~labelassist.core.propagate.appearance`): a
+        :class:`~labelassist.core.propagate.appearance.FeatureCache` (computes the features of this volume once
+        and keeps them) or the features of ``normalise_volume(image)``. Trained on the reviewed slices, its
+        p(lesion) joins the evidence of the suggested lesions (never the masks). None: the segmenter alone.
     tta : bool
         Average the prediction with that of the mirrored slice.
     device : str or torch.device
@@ -236,7 +255,8 @@ def propagate(
     settings = training_settings(fine_tune=model is not None, learn=bool(truth.positive.any()), steps=steps, lr=lr,
                                  batch_size=batch_size, crop=crop, seed=seed)
     meta = segmenter.meta
-    x = stack_inputs(normalise_volume(image), check_cam(cam, image.shape[:3], meta), int(meta["context"]),
+    norm = normalise_volume(image)
+    x = stack_inputs(norm, check_cam(cam, image.shape[:3], meta), int(meta["context"]),
                      int(meta["input_size"]))
     agreement = weak_agreement(weak, truth)
     weight = weak_target_weight(weak_weight, agreement)
@@ -255,15 +275,20 @@ def propagate(
     masks, prob, conf = to_grid(p, image.shape[1:3], threshold)
     _keep_reviewed(masks, prob, conf, truth)
     dropped = keep_connected(masks, truth.anchors) if connected and truth.anchors else 0
+    p_app, found = (_appearance(norm, truth, appearance, seed=seed, cancel=cancel) if connected and truth.anchors
+                    else (None, {}))
     if previous_masks is not None:
         kept.update(hold_previous(masks, previous_masks, truth, proposals=model is None))
-    suggested, suggestions = suggest_lesions(prob, masks, truth.indices) if connected and truth.anchors else (None, [])
+        if p_app is not None:  # a lesion found before, away from the drawn ones, stays while it looks like them
+            kept.update(hold_found(masks, previous_masks, truth, p_app))
+    suggested, suggestions = (suggest_lesions(prob, masks, truth.indices, appearance=p_app)
+                              if connected and truth.anchors else (None, []))
     segmenter.net.eval()
     run = {"reviewed": len(truth.indices), "positive": int(truth.positive.sum()), "weak": len(data.pools["weak"]),
            "steps": settings.steps, "weak_agreement": None if agreement is None else round(agreement, 3),
            "weak_weight": round(weight, 4), "connected": bool(connected), "dropped_components": dropped,
            "seconds": round(time.perf_counter() - started, 2), "device": str(device), "loss": run_loss(losses),
-           "seed": seed, **kept}
+           "seed": seed, **kept, **found}
     if settings.steps:  # a refused run too, in the net that goes on (its record says kept_previous)
         record_training(segmenter.meta, run, reviewed=len(truth.indices), steps=settings.steps)
     return PropagationResult(masks=masks, probability=prob, confidence=conf, model=segmenter, meta=run,
