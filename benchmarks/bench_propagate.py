@@ -213,6 +213,10 @@ def run_volume(data, setting, v, start):
         propagation.propagate = real
     curve, inter, hand_inter = res.curve, res.interactions, hand_interactions(truth)
     recall, false, missed = suggestion_figures(img, truth, rounds)
+    print("  lesions found per round (in the labels or a suggestion, of "
+          f"{res.rounds[0]['lesions'] if res.rounds else 0}): {[r['lesions_found'] for r in res.rounds]}; "
+          f"false suggestions per round {[r['false_suggestions'] for r in res.rounds]}; appearance learner s per "
+          f"round {[r.meta.get('appearance_s') for _, r, _ in rounds]}", flush=True)
     if ARGS.save:
         Path(ARGS.save).mkdir(parents=True, exist_ok=True)
         np.savez_compressed(Path(ARGS.save) / f"{setting}_seed{ARGS.seed}_vol{v:03d}.npz", image=img, truth=truth,

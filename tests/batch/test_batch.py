@@ -217,7 +217,7 @@ def test_ultrasound_inputs_get_their_own_model_and_defaults_and_resume(tmp_path)
     from labelassist.io.resources import demo_model_path
 
     (tmp_path / "in").mkdir()
-    mri = make_test_volume(tmp_path / "in" / "head.nii.gz")
+    make_test_volume(tmp_path / "in" / "head.nii.gz")
     write_ultrasound_cine(tmp_path / "in", "cine", rng=np.random.default_rng(0), setting="easy", frames=4)
     (tmp_path / "in" / "cine_mask.nii.gz").unlink()  # the truth is not an input
     out = tmp_path / "out"
