@@ -1,11 +1,15 @@
 """Learning from the reviewer on demo MRI: simulated review curves, Dice at 5 corrections, corrections to
 reach Dice 0.9, the largest drop between rounds, suggested lesions, and the time of one propagation over a
-155-slice volume.
+155-slice volume and the appearance learner's budgets (features once, one round, 181 x 217 x 181).
 
     python benchmarks/bench_propagate.py [--data DIR] [--seed 5] [--rounds 8] [--settings easy hard]
         [--volumes 0] [--plot docs/simulate_review.png] [--time-only] [--device cpu] [--project N]
         [--no-merge] [--no-hold] [--strict-proposals] [--gate-margin 0.05] [--no-cheapest]
-        [--suggestion-weight W] [--follow-suggestions] [--save DIR]
+        [--suggestion-weight W] [--follow-suggestions] [--no-appearance] [--save DIR]
+
+``--no-appearance``: the segmenter alone, without the appearance learner (``core.propagate.appearance``), to
+measure what it adds: the review loop is otherwise the one the GUIs run. Per volume a line gives the lesions found
+per round (in the labels or a suggestion, ``simulate-review``'s ``lesions_found``) and the false suggestions.
 
 Per volume it prints the curve, the **largest drop** (the largest fall of whole-volume Dice from one round to
 the next; the goal is at most 0.02), and the **suggestions** of every round (:mod:`labelassist.core.propagate.suggest`):
