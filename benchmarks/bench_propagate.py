@@ -54,17 +54,24 @@ from labelassist.io import load_volume
 from labelassist.demo.data import write_demo_data
 
 
-def time_155(device, steps=None):
-    """One propagation over a 155 x 240 x 240 volume (a demo volume resampled), 8 reviewed slices."""
+def resampled_demo(shape):
+    """The first easy demo volume resampled to ``shape``, its truth, and 8 reviewed slices (6 across the lesion,
+    slice 10 and the 15th from the end)."""
     from scipy import ndimage
 
     img = load_volume(Path(ARGS.data) / "mri/easy/vol_000.nii.gz").array
     truth = load_volume(Path(ARGS.data) / "mri/easy/vol_000_mask.nii.gz", labels=True).array > 0
-    zoom = (155 / img.shape[0], 240 / img.shape[1], 240 / img.shape[2])
+    zoom = [n / s for n, s in zip(shape, img.shape)]
     big = ndimage.zoom(img, zoom, order=1).astype(np.float32)
     lab = (ndimage.zoom(truth.astype(np.float32), zoom, order=1) > 0.5).astype(np.uint8)
     pos = np.flatnonzero(lab.reshape(len(lab), -1).any(1))
-    rev = sorted(set(pos[np.linspace(0, len(pos) - 1, 6).round().astype(int)].tolist()) | {10, 140})
+    rev = sorted(set(pos[np.linspace(0, len(pos) - 1, 6).round().astype(int)].tolist()) | {10, shape[0] - 15})
+    return big, lab, rev
+
+
+def time_155(device, steps=None):
+    """One propagation over a 155 x 240 x 240 volume (a demo volume resampled), 8 reviewed slices."""
+    big, lab, rev = resampled_demo((155, 240, 240))
     t = time.perf_counter()
     res = propagate(big, lab, rev, device=device, steps=steps)
     return time.perf_counter() - t, res.meta
@@ -74,18 +81,10 @@ def time_appearance(device, shape=(181, 217, 181)):
     """The appearance learner's budgets (issue 28) on a demo volume resampled to ``shape`` (MNI 1 mm): features once
     (``FeatureCache``, as the review loop computes them on its first round), then one round of the loop (train +
     predict + the appearance learner, features cached), 8 reviewed slices."""
-    from scipy import ndimage
-
     from labelassist.core.nets.inputs import normalise_volume
     from labelassist.core.propagate.appearance import FeatureCache
 
-    img = load_volume(Path(ARGS.data) / "mri/easy/vol_000.nii.gz").array
-    truth = load_volume(Path(ARGS.data) / "mri/easy/vol_000_mask.nii.gz", labels=True).array > 0
-    zoom = [n / s for n, s in zip(shape, img.shape)]
-    big = ndimage.zoom(img, zoom, order=1).astype(np.float32)
-    lab = (ndimage.zoom(truth.astype(np.float32), zoom, order=1) > 0.5).astype(np.uint8)
-    pos = np.flatnonzero(lab.reshape(len(lab), -1).any(1))
-    rev = sorted(set(pos[np.linspace(0, len(pos) - 1, 6).round().astype(int)].tolist()) | {10, shape[0] - 15})
+    big, lab, rev = resampled_demo(shape)
     cache = FeatureCache()
     t = time.perf_counter()
     cache.get(normalise_volume(big))

@@ -333,7 +333,6 @@ def run_volume(input_path: str, output: str, spec: BatchSpec) -> dict:
 
 def _process(input_path: Path, output: Path, spec: BatchSpec) -> dict:
     from labelassist.io import load_volume, save_labels
-
     from labelassist.io.formats.us_regions import volume_modality
 
     times = {}
